@@ -1,0 +1,1 @@
+"""Devices: profiles, detection, runtimes and telemetry samplers."""

@@ -1,0 +1,1 @@
+"""Exporters: turn one Ultralytics YOLO model into the variants bench compares."""

@@ -1,0 +1,86 @@
+"""The ``bench`` command line: the only place that turns outcomes into exit statuses.
+
+Each subcommand lives in its own module, which exposes two functions::
+
+    def add_arguments(parser: argparse.ArgumentParser) -> None: ...
+    def run(args: argparse.Namespace) -> int: ...
+
+Modules must be cheap to import (heavy dependencies are imported inside ``run``).
+Exit statuses: 0 success, 1 a regression found by ``bench compare``, 2 bad input
+(one line on stderr, never a traceback), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from harness import __version__
+from harness.errors import BenchError
+
+# name -> (module, one-line help). Order is the order of ``bench --help``.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("harness.run_cmd", "benchmark every variant of a model on a device (the main job)"),
+    "eval": ("harness.eval_cmd", "score a prediction file against ground truth (COCO, YOLO, VOC text)"),
+    "data": ("harness.data.cli", "generate the embedded synthetic dataset and video"),
+    "train": ("harness.reference.train", "train the reference models on the synthetic dataset (offline)"),
+    "export": ("exporters.cli", "build one variant artifact (onnx/trt, fp32/fp16/int8/prunedNN/student)"),
+    "devices": ("devices.cli", "list device profiles and whether each is usable here"),
+    "history": ("results.cli", "list archived releases and runs"),
+    "compare": ("results.cli", "compare two releases or runs; exit 1 on a regression"),
+    "report": ("results.cli", "write Markdown and an HTML page with plots for a run or release"),
+}
+
+
+def _load(module: str):
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:  # the command is not part of this build
+            return None
+        raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the full argument parser, one subparser per available command."""
+    parser = argparse.ArgumentParser(
+        prog="bench",
+        description="What each optimized form of a YOLO model costs and buys on an edge device.",
+    )
+    parser.add_argument("--version", action="version", version=f"bench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = _load(module_name)
+        if module is None:
+            continue
+        adder = getattr(module, f"add_{name}_arguments", None) or module.add_arguments
+        runner = getattr(module, f"run_{name}", None) or module.run
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        adder(p)
+        p.set_defaults(_run=runner)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``bench`` console script."""
+    os.environ.setdefault("YOLO_OFFLINE", "true")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "false")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "_run", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except BenchError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

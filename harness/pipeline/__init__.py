@@ -1,0 +1,1 @@
+"""The measured pipeline: preprocess (letterbox), inference, postprocess (decode, NMS, unletterbox)."""

@@ -1,0 +1,87 @@
+"""Letterbox preprocessing, identical to Ultralytics' ``LetterBox(auto=False, center=True)``.
+
+The same function feeds inference, INT8 calibration and anything else that builds
+network input, so that a calibrated range and a scored image see the same pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+PAD_VALUE = 114
+
+
+@dataclass(frozen=True, slots=True)
+class LetterboxInfo:
+    """How an image was placed into the network input, to map boxes back.
+
+    Attributes:
+        scale: resize ratio applied to the original image.
+        pad_left: pixels of padding on the left of the network input.
+        pad_top: pixels of padding on the top of the network input.
+        orig_height: height of the original image.
+        orig_width: width of the original image.
+    """
+
+    scale: float
+    pad_left: int
+    pad_top: int
+    orig_height: int
+    orig_width: int
+
+
+def letterbox(image: np.ndarray, size: int | tuple[int, int], *, scaleup: bool = True) -> tuple[np.ndarray, LetterboxInfo]:
+    """Resize keeping the aspect ratio and pad to ``size`` with gray 114, as Ultralytics does.
+
+    Args:
+        image: HxWx3 uint8 BGR image (OpenCV order).
+        size: network input side, or ``(height, width)``.
+        scaleup: allow enlarging images smaller than the input.
+
+    Returns:
+        The padded BGR uint8 image and the :class:`LetterboxInfo` to undo it.
+
+    Example:
+        >>> img = np.zeros((240, 320, 3), np.uint8)
+        >>> out, info = letterbox(img, 320)
+        >>> out.shape, info.pad_top
+        ((320, 320, 3), 40)
+    """
+    import cv2
+
+    new_h, new_w = (size, size) if isinstance(size, int) else size
+    h, w = image.shape[:2]
+    r = min(new_h / h, new_w / w)
+    if not scaleup:
+        r = min(r, 1.0)
+    unpad_w, unpad_h = int(round(w * r)), int(round(h * r))
+    dw, dh = (new_w - unpad_w) / 2, (new_h - unpad_h) / 2
+    if (w, h) != (unpad_w, unpad_h):
+        image = cv2.resize(image, (unpad_w, unpad_h), interpolation=cv2.INTER_LINEAR)
+    top, bottom = int(round(dh - 0.1)), int(round(dh + 0.1))
+    left, right = int(round(dw - 0.1)), int(round(dw + 0.1))
+    if top or bottom or left or right:
+        image = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3)
+    return image, LetterboxInfo(scale=r, pad_left=left, pad_top=top, orig_height=h, orig_width=w)
+
+
+def to_tensor(image: np.ndarray, dtype: type = np.float32) -> np.ndarray:
+    """BGR HxWx3 uint8 -> RGB 1x3xHxW in [0, 1], contiguous.
+
+    Args:
+        image: the letterboxed BGR image.
+        dtype: output dtype (``np.float16`` for models with FP16 inputs).
+
+    Returns:
+        The network input tensor.
+    """
+    chw = image[:, :, ::-1].transpose(2, 0, 1)
+    return np.ascontiguousarray(chw[None], dtype=dtype) / dtype(255.0)
+
+
+def preprocess(image: np.ndarray, size: int | tuple[int, int], dtype: type = np.float32) -> tuple[np.ndarray, LetterboxInfo]:
+    """Letterbox and convert to the network input tensor in one call."""
+    boxed, info = letterbox(image, size)
+    return to_tensor(boxed, dtype), info

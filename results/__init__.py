@@ -1,0 +1,1 @@
+"""Results: the versioned record, the archive per release, compare and report."""
