@@ -38,7 +38,8 @@ def _load(module: str):
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
-        if exc.name == module:  # the command is not part of this build
+        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
+            # the command is not part of this build
             return None
         raise
 
