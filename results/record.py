@@ -1,0 +1,246 @@
+"""Build run records (see :mod:`results.schema` for the format).
+
+``bench run`` calls :func:`new_record` once per run with one :func:`variant_entry`
+per variant; :func:`timing_entry` turns raw per-stage samples into the summaries
+and the stored samples. Every builder returns plain JSON-ready dicts, and
+:func:`new_record` validates the whole record before returning it, so a bad
+field fails in the run, not later in ``bench compare``.
+
+Percentiles use linear interpolation between order statistics (numpy's default);
+``std_ms`` is the sample standard deviation (ddof=1), null for one sample.
+
+Example:
+    >>> v = variant_entry(name="fp32", format="onnx", precision="fp32",
+    ...                   timing=timing_entry({"inference": [4.0, 5.0, 6.0]}, fps=180.0))
+    >>> v["timing"]["inference"]["p50_ms"]
+    5.0
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import subprocess
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from harness.errors import InputError, expected
+from results.encoding import encode_floats
+from results.schema import SCHEMA_VERSION, STAGES, validate_record
+
+__all__ = [
+    "file_sha256", "harness_info", "model_entry", "new_record", "new_run_id",
+    "stage_summary", "timing_entry", "variant_entry",
+]
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A fresh run id: UTC start time plus 6 random hex digits.
+
+    Example:
+        >>> new_run_id(datetime(2026, 11, 21, 23, 30, tzinfo=timezone.utc))[:17]
+        '20261121T233000Z-'
+    """
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file as 64 hex digits (read in 1 MiB chunks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def harness_info(*, runner: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> dict:
+    """The harness version and, in a git checkout, its commit (else null).
+
+    Example:
+        >>> sorted(harness_info())
+        ['git_commit', 'version']
+    """
+    from harness import __version__
+
+    commit = None
+    source = Path(__file__).resolve().parents[1]
+    try:
+        done = runner(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True,
+                      text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        done = None
+    if done is not None and done.returncode == 0 and len(done.stdout.strip()) == 40:
+        commit = done.stdout.strip()
+    return {"version": __version__, "git_commit": commit}
+
+
+def model_entry(path: str | os.PathLike, *, name: str | None = None, family: str | None = None,
+                imgsz: int | None = None, classes: Sequence[str] | None = None,
+                sha256: str | None = None) -> dict:
+    """The ``model`` block: path, SHA-256 of the file (computed unless given), name, family, ...
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.NamedTemporaryFile(suffix=".pt") as f:
+        ...     model_entry(f.name, name="yolo11n")["sha256"][:8]
+        'e3b0c442'
+    """
+    path = Path(path)
+    return {
+        "path": str(path),
+        "sha256": sha256 or file_sha256(path),
+        "name": name or path.stem,
+        "family": family,
+        "imgsz": imgsz,
+        "classes": list(classes) if classes is not None else None,
+    }
+
+
+def stage_summary(samples_ms: Iterable[float]) -> dict | None:
+    """Summarize one stage's latencies (ms): p50/p90/p95/p99/max/mean/std and n.
+
+    Returns:
+        The stage object, or None for no samples (not measured).
+
+    Raises:
+        InputError: a sample is negative or not finite.
+
+    Example:
+        >>> stage_summary([1.0, 2.0, 3.0, 4.0])["p90_ms"]
+        3.7
+    """
+    import numpy as np
+
+    values = np.asarray(list(samples_ms), dtype=np.float64)
+    if values.size == 0:
+        return None
+    if not np.all(np.isfinite(values)) or np.any(values < 0):
+        bad = values[~np.isfinite(values) | (values < 0)][0]
+        raise InputError(expected("finite latencies >= 0 ms", float(bad), "stage_summary"))
+    p50, p90, p95, p99 = (float(x) for x in np.percentile(values, [50, 90, 95, 99]))
+    return {
+        "p50_ms": p50, "p90_ms": p90, "p95_ms": p95, "p99_ms": p99,
+        "max_ms": float(values.max()), "mean_ms": float(values.mean()),
+        "std_ms": float(values.std(ddof=1)) if values.size > 1 else None,
+        "n": int(values.size),
+    }
+
+
+def timing_entry(stages_ms: Mapping[str, Iterable[float]], *, fps: float | None = None,
+                 pipelined_fps: float | None = None, warmup_iterations: int | None = None,
+                 timed_seconds: float | None = None, keep_samples: bool = True) -> dict:
+    """The ``timing`` block from raw per-stage samples in milliseconds.
+
+    Args:
+        stages_ms: ``{"preprocess": [...], "inference": [...], "postprocess": [...],
+            "end_to_end": [...]}``; missing stages were not measured.
+        fps: frames per second of the sequential pipeline as measured (not derived here:
+            only the run loop knows its wall time).
+        pipelined_fps: throughput with stages overlapped, when measured.
+        warmup_iterations: iterations run before timing started.
+        timed_seconds: wall time of the timed part.
+        keep_samples: store the raw inference (and end-to-end) samples, which
+            ``bench compare`` needs for its significance test.
+
+    Example:
+        >>> sorted(timing_entry({"inference": [2.0] * 100})["inference_samples_ms"])
+        ['data', 'encoding', 'n']
+    """
+    unknown = set(stages_ms) - set(STAGES)
+    if unknown:
+        raise InputError(expected(f"stages among {STAGES}", sorted(unknown), "timing_entry"))
+    out: dict = {}
+    materialized = {k: [float(x) for x in v] for k, v in stages_ms.items()}
+    for stage in STAGES:
+        if stage in materialized:
+            summary = stage_summary(materialized[stage])
+            if summary is not None:
+                out[stage] = summary
+    out.update(fps=fps, pipelined_fps=pipelined_fps, warmup_iterations=warmup_iterations,
+               timed_seconds=timed_seconds)
+    if keep_samples:
+        for stage in ("inference", "end_to_end"):
+            if materialized.get(stage):
+                out[f"{stage}_samples_ms"] = encode_floats(materialized[stage])
+    return out
+
+
+def variant_entry(*, name: str, format: str, precision: str, status: str = "ok",
+                  reason: str | None = None, error_tail: str | None = None,
+                  artifact: Mapping | None = None, timing: Mapping | None = None,
+                  accuracy: Mapping | None = None, vs_reference: Mapping | None = None,
+                  localization: Mapping | None = None, telemetry: Mapping | None = None,
+                  per_frame_iou: Iterable[float] | None = None, extra: Mapping | None = None) -> dict:
+    """One entry of ``variants``. Leave a field None when it was not measured.
+
+    ``per_frame_iou`` is encoded (list or compressed); ``error_tail`` is cut to its
+    last 2000 characters.
+
+    Example:
+        >>> variant_entry(name="trt-fp16", format="engine", precision="fp16", status="skipped",
+        ...               reason="TensorRT is not installed")["status"]
+        'skipped'
+    """
+    entry = {
+        "name": name, "format": format, "precision": precision, "status": status,
+        "reason": reason, "error_tail": error_tail[-2000:] if error_tail else error_tail,
+        "artifact": dict(artifact) if artifact is not None else None,
+        "timing": dict(timing) if timing is not None else None,
+        "accuracy": dict(accuracy) if accuracy is not None else None,
+        "vs_reference": dict(vs_reference) if vs_reference is not None else None,
+        "localization": dict(localization) if localization is not None else None,
+        "telemetry": dict(telemetry) if telemetry is not None else None,
+        "per_frame_iou": encode_floats(per_frame_iou) if per_frame_iou is not None else None,
+    }
+    if extra:
+        entry["extra"] = dict(extra)
+    return entry
+
+
+def new_record(*, release: str, command: Sequence[str], device: str, hardware: Mapping,
+               runtime_versions: Mapping[str, str | None], model: Mapping, data: Mapping,
+               variants: Sequence[Mapping], settings: Mapping | None = None,
+               harness: Mapping | None = None, run_id: str | None = None,
+               now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+               extra: Mapping | None = None) -> dict:
+    """A complete, validated schema-1 record, ready for :meth:`results.archive.Archive.save`.
+
+    Args:
+        release: the release this run belongs to (e.g. ``"v1.2"``).
+        command: the command line of the run (``sys.argv``-like).
+        device: the device profile name (``"cpu"``, ``"jetson"``).
+        hardware: what was detected (CPU model, cores, RAM, GPU, JetPack/L4T, power mode...).
+        runtime_versions: ``{"onnxruntime": "1.22.0", "tensorrt": None, ...}``.
+        model: the model block, see :func:`model_entry`.
+        data: ``{"kind": "images"|"video", "source": ..., "count": ..., "with_ground_truth": ...}``.
+        variants: entries from :func:`variant_entry`.
+        settings: the run settings (conf, iou, max_det, operating_conf, threads, batch, ...).
+        harness: ``{"version", "git_commit"}``; detected with :func:`harness_info` if None.
+        run_id: defaults to :func:`new_run_id` at ``now()``.
+        now: the clock (injectable for tests).
+
+    Raises:
+        InputError: the assembled record does not validate (names the JSON path).
+    """
+    created = now().astimezone(timezone.utc)
+    record = {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id or new_run_id(created),
+        "created_utc": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "release": release,
+        "harness": dict(harness) if harness is not None else harness_info(),
+        "command": [str(a) for a in command],
+        "device": {"profile": device, "hardware": dict(hardware)},
+        "runtime_versions": dict(runtime_versions),
+        "model": dict(model),
+        "data": dict(data),
+        "settings": dict(settings or {}),
+        "variants": [dict(v) for v in variants],
+    }
+    if extra:
+        record["extra"] = dict(extra)
+    validate_record(record, "new record")
+    return record

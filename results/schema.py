@@ -1,0 +1,570 @@
+"""The run record: one JSON file per ``bench run``, its versions, and its validator.
+
+Format versions (each has a frozen example in ``tests/results/data/``):
+
+* **1** — first released format (bench 0.1). Layout below.
+
+Absent means *not measured*: a key that is missing or ``null`` was not measured
+on this run; bench never writes 0 for something it did not measure. Numbers are
+finite (JSON has no NaN); times are milliseconds; IoU, mAP, precision and recall
+are fractions in [0, 1]; mAP drops are in points (percent of the reference).
+Every object may carry an ``"extra"`` object for fields not in this version;
+any other unknown key is refused, so a typo cannot pass as a missing value.
+
+Record, schema_version 1::
+
+    schema_version     1
+    run_id             "20261121T233000Z-1a2b3c"  (UTC start time + random hex; file name)
+    created_utc        "2026-11-21T23:30:00Z"      (ISO 8601, UTC)
+    release            "v1.2"                       (letters, digits, . _ + -; no "..")
+    harness            {"version": "0.1.0", "git_commit": "<sha>" | null}
+    command            ["bench", "run", ...]        (argv of the run)
+    device             {"profile": "cpu", "hardware": {...}}   (hardware as detected, free-form)
+    runtime_versions   {"onnxruntime": "1.22.0", ...}          (name -> version | null)
+    model              {"path", "sha256" (64 hex), "name" (file-safe), "family", "imgsz", "classes"}
+    data               {"kind": "images" | "video", "source", "count", "with_ground_truth"}
+    settings           {"conf", "iou", "max_det", "operating_conf", "threads", "batch", ...} free-form
+    variants           [variant, ...]               (names unique)
+
+Variant::
+
+    name, format, precision    "int8", "onnx", "int8"
+    status                     "ok" | "skipped" | "failed"  (skipped/failed need a "reason")
+    reason, error_tail         why it was skipped or failed; last lines of the error
+    artifact                   the exporter's manifest (free-form) or null
+    timing                     {"preprocess"|"inference"|"postprocess"|"end_to_end": stage,
+                                "fps", "pipelined_fps", "warmup_iterations", "timed_seconds",
+                                "inference_samples_ms": array, "end_to_end_samples_ms": array}
+       stage                   {"p50_ms","p90_ms","p95_ms","p99_ms","max_ms","mean_ms","std_ms","n"}
+    accuracy                   {"map50_95","map50","coco_stats" (12 numbers, -1 = undefined),
+                                "precision","recall","f1","avg_iou_per_frame","mean_tp_iou",
+                                "per_class_ap": {class: ap | null}}   (null without ground truth)
+    vs_reference               {"reference": variant name, "map_drop_points", "map_drop_ci95": [lo, hi],
+                                "map_pct_of_reference", "iou_drop", "agreement_mean_iou",
+                                "agreement_recall"}
+    localization, telemetry    free-form objects with only what was measured
+    per_frame_iou              array (one average IoU per frame, for histograms and video plots)
+
+An *array* is ``{"encoding": "list" | "f4-zlib-b64", "n": count, "data": ...}``
+(see :mod:`results.encoding`).
+
+Example:
+    >>> import json, pathlib
+    >>> path = pathlib.Path(__file__).parents[1] / "tests/results/data/record_v1.json"
+    >>> record = validate_record(json.loads(path.read_text()), str(path))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from types import MappingProxyType
+
+from harness.errors import InputError, expected
+from results.encoding import decode_floats
+
+__all__ = [
+    "SCHEMA_VERSION", "MIGRATIONS", "RELEASE_RE", "RUN_ID_RE", "STATUSES", "STAGES",
+    "Accuracy", "DataInfo", "DeviceInfo", "HarnessInfo", "ModelInfo", "Record", "StageStats",
+    "Timing", "Variant", "VsReference", "check_name", "migrate", "validate_record",
+]
+
+SCHEMA_VERSION = 1
+
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+"""``{v: f}``: ``f`` turns a version-``v`` record (a dict) into a version ``v + 1`` one.
+Empty while 1 is the only version; add an entry (and a frozen example) for each bump."""
+
+RELEASE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
+NAME_RE = RELEASE_RE
+RUN_ID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6,32}$")
+STATUSES = ("ok", "skipped", "failed")
+STAGES = ("preprocess", "inference", "postprocess", "end_to_end")
+STAGE_KEYS = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms", "std_ms")
+ACCURACY_FRACTIONS = ("map50_95", "map50", "precision", "recall", "f1", "avg_iou_per_frame", "mean_tp_iou")
+
+
+def _freeze(obj):
+    if isinstance(obj, dict):
+        return MappingProxyType({k: _freeze(v) for k, v in obj.items()})
+    if isinstance(obj, list):
+        return tuple(_freeze(v) for v in obj)
+    return obj
+
+
+def _thaw(obj):
+    if isinstance(obj, Mapping):
+        return {k: _thaw(v) for k, v in obj.items()}
+    if isinstance(obj, tuple):
+        return [_thaw(v) for v in obj]
+    return obj
+
+
+@dataclass(frozen=True)
+class StageStats:
+    """Latency summary of one pipeline stage, in milliseconds (None = not measured)."""
+
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    max_ms: float | None = None
+    mean_ms: float | None = None
+    std_ms: float | None = None
+    n: int | None = None
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Per-stage latency summaries, throughput, and the raw samples when stored."""
+
+    stages: Mapping[str, StageStats]
+    fps: float | None = None
+    pipelined_fps: float | None = None
+    warmup_iterations: int | None = None
+    timed_seconds: float | None = None
+    inference_samples_ms: tuple[float, ...] | None = None
+    end_to_end_samples_ms: tuple[float, ...] | None = None
+
+    def stage(self, name: str) -> StageStats | None:
+        """The summary of stage ``name`` (``"inference"``, ...) or None if not measured."""
+        return self.stages.get(name)
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """Accuracy against ground truth (fractions in [0, 1])."""
+
+    map50_95: float | None = None
+    map50: float | None = None
+    precision: float | None = None
+    recall: float | None = None
+    f1: float | None = None
+    avg_iou_per_frame: float | None = None
+    mean_tp_iou: float | None = None
+    coco_stats: tuple[float, ...] | None = None
+    per_class_ap: Mapping[str, float | None] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class VsReference:
+    """How a variant differs from the reference variant (usually fp32) of the same run."""
+
+    reference: str
+    map_drop_points: float | None = None
+    map_drop_ci95: tuple[float, float] | None = None
+    map_pct_of_reference: float | None = None
+    iou_drop: float | None = None
+    agreement_mean_iou: float | None = None
+    agreement_recall: float | None = None
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One optimized form of the model and what was measured for it."""
+
+    name: str
+    format: str
+    precision: str
+    status: str
+    reason: str | None = None
+    error_tail: str | None = None
+    artifact: Mapping | None = None
+    timing: Timing | None = None
+    accuracy: Accuracy | None = None
+    vs_reference: VsReference | None = None
+    localization: Mapping | None = None
+    telemetry: Mapping | None = None
+    per_frame_iou: tuple[float, ...] | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the variant ran (status ``"ok"``)."""
+        return self.status == "ok"
+
+
+@dataclass(frozen=True)
+class HarnessInfo:
+    version: str
+    git_commit: str | None = None
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    profile: str
+    hardware: Mapping
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    path: str
+    sha256: str
+    name: str
+    family: str | None = None
+    imgsz: int | None = None
+    classes: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    kind: str
+    source: str
+    count: int
+    with_ground_truth: bool
+
+
+@dataclass(frozen=True)
+class Record:
+    """A validated run record (immutable). Build one with :func:`validate_record`."""
+
+    schema_version: int
+    run_id: str
+    created_utc: str
+    release: str
+    harness: HarnessInfo
+    command: tuple[str, ...]
+    device: DeviceInfo
+    runtime_versions: Mapping[str, str | None]
+    model: ModelInfo
+    data: DataInfo
+    settings: Mapping
+    variants: tuple[Variant, ...]
+    raw: Mapping = field(repr=False, compare=False)
+
+    @property
+    def created(self) -> datetime:
+        """``created_utc`` as an aware datetime."""
+        return _parse_utc(self.created_utc)
+
+    def variant(self, name: str) -> Variant | None:
+        """The variant called ``name``, or None."""
+        for v in self.variants:
+            if v.name == name:
+                return v
+        return None
+
+    def to_dict(self) -> dict:
+        """The record as JSON-ready plain dicts and lists (a fresh copy)."""
+        return _thaw(self.raw)
+
+
+# ---------------------------------------------------------------- validation
+
+def check_name(value: object, what: str, where: str) -> str:
+    """Check a name used as a path component (release, device profile, model, variant).
+
+    Raises:
+        InputError: not 1-100 of letters, digits, ``. _ + -`` starting alphanumeric, or has "..".
+
+    Example:
+        >>> check_name("v1.2", "a release name", "--release")
+        'v1.2'
+    """
+    if not isinstance(value, str) or not RELEASE_RE.match(value) or ".." in value:
+        raise InputError(expected(
+            f"{what} of letters, digits and . _ + - (starting with a letter or digit, no '..', "
+            "at most 100 characters)", repr(value), where))
+    return value
+
+
+def _parse_utc(text: str) -> datetime:
+    # Python 3.10's fromisoformat does not accept a trailing "Z"
+    value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    if value.tzinfo is None or value.utcoffset().total_seconds() != 0:
+        raise ValueError("not UTC")
+    return value.astimezone(timezone.utc)
+
+
+class _Check:
+    """Type checks that name the file and the JSON path of the problem."""
+
+    def __init__(self, where: str):
+        self.where = where
+
+    def at(self, path: str) -> str:
+        return f"{self.where} at {path}" if path else self.where
+
+    def fail(self, what: str, got: object, path: str):
+        raise InputError(expected(what, got, self.at(path)))
+
+    def obj(self, value, path: str, keys: tuple[str, ...] | None = None, *, required=()) -> dict:
+        if not isinstance(value, dict):
+            self.fail("a JSON object", _kind(value), path)
+        for key in required:
+            if key not in value:
+                self.fail(f"a key {key!r}", f"keys {sorted(value)}", path)
+        if keys is not None:
+            for key in value:
+                if key not in keys and key != "extra":
+                    self.fail(f"only the keys {list(keys)} (put anything else under 'extra')",
+                              repr(key), path)
+            if "extra" in value:
+                self.obj(value["extra"], f"{path}.extra")
+        return value
+
+    def string(self, value, path: str, *, null: bool = False, nonempty: bool = False) -> str | None:
+        if value is None and null:
+            return None
+        if not isinstance(value, str) or (nonempty and not value.strip()):
+            self.fail("a non-empty string" if nonempty else "a string", _show(value), path)
+        return value
+
+    def number(self, value, path: str, *, lo: float | None = None, hi: float | None = None) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            self.fail("a finite number or null", _show(value), path)
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            bounds = f"in [{lo}, {hi}]" if lo is not None and hi is not None else (
+                f">= {lo}" if lo is not None else f"<= {hi}")
+            self.fail(f"a number {bounds} or null", _show(value), path)
+        return float(value)
+
+    def integer(self, value, path: str, *, lo: int = 0, null: bool = True) -> int | None:
+        if value is None and null:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+            self.fail(f"an integer >= {lo}" + (" or null" if null else ""), _show(value), path)
+        return value
+
+    def free(self, value, path: str, *, null: bool = True) -> Mapping | None:
+        if value is None and null:
+            return None
+        return _freeze(self.obj(value, path))
+
+
+def _kind(value) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _show(value) -> str:
+    return repr(value) if isinstance(value, (str, int, float)) or value is None else _kind(value)
+
+
+def migrate(obj: dict, where: str) -> dict:
+    """Bring a record dict of any readable version up to :data:`SCHEMA_VERSION`.
+
+    Raises:
+        InputError: the version is missing, newer than this bench, or has no migration.
+    """
+    version = obj.get("schema_version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise InputError(expected("an integer schema_version", _show(version), f"{where} at schema_version"))
+    if version > SCHEMA_VERSION:
+        raise InputError(expected(
+            f"schema_version <= {SCHEMA_VERSION} (this bench's newest)",
+            f"{version}; the record was written by a newer bench: upgrade with "
+            "'pip install -U edge-bench' to read it", f"{where} at schema_version"))
+    while version < SCHEMA_VERSION:
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise InputError(expected(
+                f"a schema_version bench can migrate (1..{SCHEMA_VERSION})", version, f"{where} at schema_version"))
+        obj = step(copy.deepcopy(obj))
+        if obj.get("schema_version") != version + 1:
+            raise InputError(expected(f"migration {version}->{version + 1} to set schema_version {version + 1}",
+                                      _show(obj.get("schema_version")), where))
+        version += 1
+    return obj
+
+
+def validate_record(obj: object, where: str) -> Record:
+    """Validate (and migrate) a record read from JSON; return it as an immutable :class:`Record`.
+
+    Args:
+        obj: the parsed JSON document.
+        where: the file it came from, used in every error message.
+
+    Returns:
+        The validated record.
+
+    Raises:
+        InputError: one line naming ``where``, the JSON path and what was wrong.
+
+    Example:
+        >>> validate_record({"schema_version": 9}, "r.json")
+        Traceback (most recent call last):
+        ...
+        harness.errors.InputError: r.json at schema_version: expected schema_version <= 1 ...
+    """
+    c = _Check(where)
+    c.obj(obj, "")
+    obj = migrate(obj, where)
+    top = ("schema_version", "run_id", "created_utc", "release", "harness", "command", "device",
+           "runtime_versions", "model", "data", "settings", "variants")
+    c.obj(obj, "", top, required=tuple(k for k in top if k != "settings"))
+    run_id = c.string(obj["run_id"], "run_id")
+    if not RUN_ID_RE.match(run_id):
+        c.fail("a run id like 20261121T233000Z-1a2b3c", _show(run_id), "run_id")
+    created = c.string(obj["created_utc"], "created_utc")
+    try:
+        _parse_utc(created)
+    except ValueError:
+        c.fail("an ISO 8601 UTC time like 2026-11-21T23:30:00Z", _show(created), "created_utc")
+    release = check_name(obj["release"], "a release name", c.at("release"))
+
+    h = c.obj(obj["harness"], "harness", ("version", "git_commit"), required=("version",))
+    harness = HarnessInfo(c.string(h["version"], "harness.version"),
+                          c.string(h.get("git_commit"), "harness.git_commit", null=True))
+    command = obj["command"]
+    if not isinstance(command, list) or not all(isinstance(a, str) for a in command):
+        c.fail("the command line as a list of strings", _show(command), "command")
+
+    d = c.obj(obj["device"], "device", ("profile", "hardware"), required=("profile", "hardware"))
+    device = DeviceInfo(check_name(d["profile"], "a device profile name", c.at("device.profile")),
+                        c.free(d["hardware"], "device.hardware", null=False))
+    versions = c.obj(obj["runtime_versions"], "runtime_versions")
+    for name, version in versions.items():
+        c.string(version, f"runtime_versions.{name}", null=True)
+
+    m = c.obj(obj["model"], "model", ("path", "sha256", "name", "family", "imgsz", "classes"),
+              required=("path", "sha256", "name"))
+    sha = c.string(m["sha256"], "model.sha256")
+    if not re.fullmatch(r"[0-9a-f]{64}", sha):
+        c.fail("a SHA-256 as 64 lowercase hex digits", _show(sha), "model.sha256")
+    classes = m.get("classes")
+    if classes is not None and (not isinstance(classes, list) or not all(isinstance(x, str) for x in classes)):
+        c.fail("a list of class names or null", _show(classes), "model.classes")
+    model = ModelInfo(c.string(m["path"], "model.path"), sha,
+                      check_name(m["name"], "a model name", c.at("model.name")),
+                      c.string(m.get("family"), "model.family", null=True),
+                      c.integer(m.get("imgsz"), "model.imgsz", lo=1),
+                      tuple(classes) if classes is not None else None)
+
+    dd = c.obj(obj["data"], "data", ("kind", "source", "count", "with_ground_truth"),
+               required=("kind", "source", "count", "with_ground_truth"))
+    if dd["kind"] not in ("images", "video"):
+        c.fail("'images' or 'video'", _show(dd["kind"]), "data.kind")
+    if not isinstance(dd["with_ground_truth"], bool):
+        c.fail("true or false", _show(dd["with_ground_truth"]), "data.with_ground_truth")
+    data = DataInfo(dd["kind"], c.string(dd["source"], "data.source"),
+                    c.integer(dd["count"], "data.count", null=False), dd["with_ground_truth"])
+    settings = c.free(obj.get("settings", {}), "settings", null=False)
+
+    if not isinstance(obj["variants"], list):
+        c.fail("a list of variants", _kind(obj["variants"]), "variants")
+    variants = tuple(_variant(c, v, f"variants[{i}]", data) for i, v in enumerate(obj["variants"]))
+    names = [v.name for v in variants]
+    for i, v in enumerate(variants):
+        if names.index(v.name) != i:
+            c.fail("unique variant names", f"{v.name!r} twice", f"variants[{i}].name")
+        if v.vs_reference is not None and v.vs_reference.reference not in names:
+            c.fail(f"the name of a variant of this run ({names})", repr(v.vs_reference.reference),
+                   f"variants[{i}].vs_reference.reference")
+    return Record(obj["schema_version"], run_id, created, release, harness, tuple(command), device,
+                  _freeze(versions), model, data, settings, variants, _freeze(copy.deepcopy(obj)))
+
+
+def _variant(c: _Check, v, path: str, data: DataInfo) -> Variant:
+    keys = ("name", "format", "precision", "status", "reason", "error_tail", "artifact", "timing",
+            "accuracy", "vs_reference", "localization", "telemetry", "per_frame_iou")
+    c.obj(v, path, keys, required=("name", "format", "precision", "status"))
+    name = check_name(v["name"], "a variant name", c.at(f"{path}.name"))
+    status = v["status"]
+    if status not in STATUSES:
+        c.fail(f"a status in {STATUSES}", _show(status), f"{path}.status")
+    reason = c.string(v.get("reason"), f"{path}.reason", null=status == "ok", nonempty=True)
+    accuracy = _accuracy(c, v.get("accuracy"), f"{path}.accuracy")
+    if accuracy is not None and not data.with_ground_truth:
+        c.fail("null accuracy (data.with_ground_truth is false)", "an accuracy object", f"{path}.accuracy")
+    iou = v.get("per_frame_iou")
+    per_frame = None if iou is None else decode_floats(iou, c.at(f"{path}.per_frame_iou"))
+    if per_frame is not None and any(x < 0 or x > 1 for x in per_frame):
+        c.fail("IoU values in [0, 1]", "a value outside", f"{path}.per_frame_iou")
+    return Variant(
+        name=name,
+        format=c.string(v["format"], f"{path}.format", nonempty=True),
+        precision=c.string(v["precision"], f"{path}.precision", nonempty=True),
+        status=status,
+        reason=reason,
+        error_tail=c.string(v.get("error_tail"), f"{path}.error_tail", null=True),
+        artifact=c.free(v.get("artifact"), f"{path}.artifact"),
+        timing=_timing(c, v.get("timing"), f"{path}.timing"),
+        accuracy=accuracy,
+        vs_reference=_vs_reference(c, v.get("vs_reference"), f"{path}.vs_reference"),
+        localization=c.free(v.get("localization"), f"{path}.localization"),
+        telemetry=c.free(v.get("telemetry"), f"{path}.telemetry"),
+        per_frame_iou=per_frame,
+    )
+
+
+def _timing(c: _Check, t, path: str) -> Timing | None:
+    if t is None:
+        return None
+    keys = STAGES + ("fps", "pipelined_fps", "warmup_iterations", "timed_seconds",
+                     "inference_samples_ms", "end_to_end_samples_ms")
+    c.obj(t, path, keys)
+    stages = {}
+    for stage in STAGES:
+        s = t.get(stage)
+        if s is None:
+            continue
+        c.obj(s, f"{path}.{stage}", STAGE_KEYS + ("n",))
+        values = {k: c.number(s.get(k), f"{path}.{stage}.{k}", lo=0) for k in STAGE_KEYS}
+        ordered = [(k, values[k]) for k in ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms") if values[k] is not None]
+        for (k1, a), (k2, b) in zip(ordered, ordered[1:]):
+            if a > b * (1 + 1e-6) + 1e-9:
+                c.fail(f"{k1} <= {k2}", f"{a} > {b}", f"{path}.{stage}")
+        stages[stage] = StageStats(**values, n=c.integer(s.get("n"), f"{path}.{stage}.n"))
+    samples = {}
+    for key in ("inference_samples_ms", "end_to_end_samples_ms"):
+        raw = t.get(key)
+        samples[key] = None if raw is None else decode_floats(raw, c.at(f"{path}.{key}"))
+        if samples[key] is not None and any(x < 0 for x in samples[key]):
+            c.fail("latencies >= 0", "a negative sample", f"{path}.{key}")
+    return Timing(
+        stages=MappingProxyType(stages),
+        fps=c.number(t.get("fps"), f"{path}.fps", lo=0),
+        pipelined_fps=c.number(t.get("pipelined_fps"), f"{path}.pipelined_fps", lo=0),
+        warmup_iterations=c.integer(t.get("warmup_iterations"), f"{path}.warmup_iterations"),
+        timed_seconds=c.number(t.get("timed_seconds"), f"{path}.timed_seconds", lo=0),
+        **samples,
+    )
+
+
+def _accuracy(c: _Check, a, path: str) -> Accuracy | None:
+    if a is None:
+        return None
+    c.obj(a, path, ACCURACY_FRACTIONS + ("coco_stats", "per_class_ap"))
+    values = {k: c.number(a.get(k), f"{path}.{k}", lo=0, hi=1) for k in ACCURACY_FRACTIONS}
+    stats = a.get("coco_stats")
+    if stats is not None:
+        if not isinstance(stats, list) or len(stats) != 12:
+            c.fail("12 COCO summary numbers", _show(stats) if not isinstance(stats, list) else f"{len(stats)}",
+                   f"{path}.coco_stats")
+        stats = tuple(c.number(x, f"{path}.coco_stats[{i}]", lo=-1, hi=1) for i, x in enumerate(stats))
+        if None in stats:
+            c.fail("numbers (-1 = undefined)", "null", f"{path}.coco_stats")
+    per_class = c.obj(a.get("per_class_ap", {}), f"{path}.per_class_ap")
+    per_class = {k: c.number(x, f"{path}.per_class_ap.{k}", lo=0, hi=1) for k, x in per_class.items()}
+    return Accuracy(**values, coco_stats=stats, per_class_ap=MappingProxyType(per_class))
+
+
+def _vs_reference(c: _Check, r, path: str) -> VsReference | None:
+    if r is None:
+        return None
+    keys = ("reference", "map_drop_points", "map_drop_ci95", "map_pct_of_reference", "iou_drop",
+            "agreement_mean_iou", "agreement_recall")
+    c.obj(r, path, keys, required=("reference",))
+    ci = r.get("map_drop_ci95")
+    if ci is not None:
+        if not isinstance(ci, list) or len(ci) != 2:
+            c.fail("[low, high]", _show(ci), f"{path}.map_drop_ci95")
+        ci = (c.number(ci[0], f"{path}.map_drop_ci95[0]", lo=-100, hi=100),
+              c.number(ci[1], f"{path}.map_drop_ci95[1]", lo=-100, hi=100))
+        if None in ci or ci[0] > ci[1]:
+            c.fail("low <= high", f"{list(ci)}", f"{path}.map_drop_ci95")
+    return VsReference(
+        reference=c.string(r["reference"], f"{path}.reference", nonempty=True),
+        map_drop_points=c.number(r.get("map_drop_points"), f"{path}.map_drop_points", lo=-100, hi=100),
+        map_drop_ci95=ci,
+        map_pct_of_reference=c.number(r.get("map_pct_of_reference"), f"{path}.map_pct_of_reference", lo=0),
+        iou_drop=c.number(r.get("iou_drop"), f"{path}.iou_drop", lo=-1, hi=1),
+        agreement_mean_iou=c.number(r.get("agreement_mean_iou"), f"{path}.agreement_mean_iou", lo=0, hi=1),
+        agreement_recall=c.number(r.get("agreement_recall"), f"{path}.agreement_recall", lo=0, hi=1),
+    )

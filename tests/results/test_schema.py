@@ -1,0 +1,193 @@
+"""The record format: frozen examples, validation messages, migration, immutability."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from harness.errors import InputError
+from results import schema
+from results.archive import load_record
+from results.encoding import decode_floats, encode_floats
+from results.record import new_record, stage_summary, timing_entry, variant_entry
+from results.schema import SCHEMA_VERSION, validate_record
+
+from .conftest import DATA, make_record
+
+
+def _example() -> dict:
+    return json.loads((DATA / f"record_v{SCHEMA_VERSION}.json").read_text())
+
+
+def test_every_schema_version_has_a_frozen_example_that_loads():
+    for version in range(1, SCHEMA_VERSION + 1):
+        record = load_record(DATA / f"record_v{version}.json")
+        assert record.schema_version == SCHEMA_VERSION
+
+
+def test_frozen_v1_example_content():
+    record = load_record(DATA / "record_v1.json")
+    assert record.release == "v1.0" and record.device.profile == "cpu" and record.model.name == "yolo11n"
+    assert [v.name for v in record.variants] == ["fp32", "int8", "pruned50", "fp16", "trt-fp16"]
+    assert [v.status for v in record.variants] == ["ok", "ok", "ok", "failed", "skipped"]
+    fp32 = record.variant("fp32")
+    samples = fp32.timing.inference_samples_ms
+    assert len(samples) == 400 == fp32.timing.stage("inference").n
+    assert np.percentile(samples, 50) == pytest.approx(fp32.timing.stage("inference").p50_ms, rel=1e-5)
+    assert len(fp32.per_frame_iou) == 60 and all(0 <= x <= 1 for x in fp32.per_frame_iou)
+    assert record.variant("int8").vs_reference.map_drop_ci95[0] < record.variant("int8").vs_reference.map_drop_ci95[1]
+    assert record.variant("trt-fp16").timing is None and "TensorRT" in record.variant("trt-fp16").reason
+    assert record.created.year == 2026
+
+
+def test_round_trip_and_immutability():
+    raw = _example()
+    record = validate_record(copy.deepcopy(raw), "example")
+    assert record.to_dict() == raw
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.release = "v2"
+    with pytest.raises(TypeError):
+        record.settings["threads"] = 8
+    with pytest.raises(TypeError):
+        record.device.hardware["cores"] = 99
+
+
+def test_newer_schema_is_refused_with_the_next_step():
+    raw = _example()
+    raw["schema_version"] = SCHEMA_VERSION + 1
+    with pytest.raises(InputError, match=r"rec\.json at schema_version: .*pip install -U edge-bench"):
+        validate_record(raw, "rec.json")
+
+
+def test_older_schema_without_migration_is_refused():
+    raw = _example()
+    raw["schema_version"] = 0
+    with pytest.raises(InputError, match="schema_version bench can migrate"):
+        validate_record(raw, "old.json")
+
+
+def test_older_schema_is_migrated_explicitly(monkeypatch):
+    # the migration chain runs each registered step in order
+    def v0_to_v1(obj):
+        obj["schema_version"] = 1
+        obj["release"] = obj.pop("tag")
+        return obj
+
+    monkeypatch.setitem(schema.MIGRATIONS, 0, v0_to_v1)
+    raw = _example()
+    raw["schema_version"] = 0
+    raw["tag"] = raw.pop("release")
+    record = validate_record(raw, "old.json")
+    assert record.release == "v1.0" and record.schema_version == 1
+    assert "tag" in raw  # the caller's dict is not modified
+
+
+BAD = [
+    (lambda r: r["variants"][1]["timing"]["inference"].update(p50_ms=-1.0),
+     "at variants[1].timing.inference.p50_ms: expected a number >= 0"),
+    (lambda r: r["variants"][0]["timing"]["inference"].update(p50_ms=1e6),
+     "at variants[0].timing.inference: expected p50_ms <= p90_ms"),
+    (lambda r: r["variants"][0].update(speed=3), "at variants[0]: expected only the keys"),
+    (lambda r: r["variants"][4].update(reason=None), "at variants[4].reason: expected a non-empty string"),
+    (lambda r: r["variants"][1].update(name="fp32"), "at variants[1].name: expected unique variant names"),
+    (lambda r: r["model"].update(sha256="xyz"), "at model.sha256: expected a SHA-256"),
+    (lambda r: r.update(release="../etc"), "at release: expected a release name"),
+    (lambda r: r.update(release="v1..2"), "at release: expected a release name"),
+    (lambda r: r["data"].update(with_ground_truth=False), "at variants[0].accuracy: expected null accuracy"),
+    (lambda r: r["variants"][1]["vs_reference"].update(reference="fp64"), "reference: expected the name of a variant"),
+    (lambda r: r["variants"][1]["vs_reference"].update(map_drop_ci95=[2.0, 1.0]), "map_drop_ci95: expected low <= high"),
+    (lambda r: r["variants"][0]["accuracy"].update(map50_95=52.0), "accuracy.map50_95: expected a number in [0, 1]"),
+    (lambda r: r["variants"][0]["timing"]["inference_samples_ms"].update(n=3), "inference_samples_ms.data: expected 3 values"),
+    (lambda r: r["variants"][0]["timing"]["inference_samples_ms"].update(data="!!!"), "expected base64"),
+    (lambda r: r["variants"][0]["per_frame_iou"]["data"].__setitem__(0, 1.5), "per_frame_iou: expected IoU values in"),
+    (lambda r: r.update(created_utc="2026-11-21T23:30:00+02:00"), "at created_utc: expected an ISO 8601 UTC"),
+    (lambda r: r.update(run_id="latest"), "at run_id: expected a run id"),
+    (lambda r: r.pop("model"), "ex.json: expected a key 'model'"),
+    (lambda r: r.update(variants={}), "at variants: expected a list of variants"),
+]
+
+
+@pytest.mark.parametrize("mutate, message", BAD)
+def test_invalid_records_name_the_file_and_json_path(mutate, message):
+    raw = _example()
+    mutate(raw)
+    with pytest.raises(InputError) as info:
+        validate_record(raw, "ex.json")
+    assert message in str(info.value)
+    assert str(info.value).startswith("ex.json")
+    assert "\n" not in str(info.value)
+
+
+def test_nan_and_truncated_json_are_reported_with_the_file(tmp_path):
+    text = (DATA / "record_v1.json").read_text()
+    nan = tmp_path / "nan.json"
+    nan.write_text(text.replace('"fps": ', '"fps": NaN, "x": ', 1))
+    with pytest.raises(InputError, match="nan.json: expected finite numbers"):
+        load_record(nan)
+    cut = tmp_path / "cut.json"
+    cut.write_text(text[: len(text) // 2])
+    with pytest.raises(InputError, match=r"cut.json line \d+ column \d+: expected a complete JSON record"):
+        load_record(cut)
+
+
+def test_extra_is_allowed_everywhere_for_unversioned_fields():
+    raw = _example()
+    raw["extra"] = {"ci_job": 17}
+    raw["variants"][0]["extra"] = {"note": "warm cache"}
+    assert validate_record(raw, "ex.json").raw["extra"]["ci_job"] == 17
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=1e4, allow_nan=False, width=32), max_size=300),
+       st.sampled_from(["list", "f4-zlib-b64", "auto"]))
+def test_float_arrays_round_trip(values, encoding):
+    encoded = json.loads(json.dumps(encode_floats(values, encoding=encoding)))
+    assert decode_floats(encoded, "t") == tuple(values)
+
+
+def test_encoding_refuses_non_finite_and_truncation():
+    with pytest.raises(InputError, match="finite"):
+        encode_floats([1.0, float("inf")])
+    enc = encode_floats(np.arange(100.0), encoding="f4-zlib-b64")
+    enc["data"] = enc["data"][:-8]
+    with pytest.raises(InputError, match="t.data: expected base64"):
+        decode_floats(enc, "t")
+
+
+def test_stage_summary_matches_numpy():
+    rng = np.random.default_rng(1)
+    x = rng.gamma(4, 2, size=1001)
+    s = stage_summary(x)
+    assert s["n"] == 1001
+    for key, q in (("p50_ms", 50), ("p90_ms", 90), ("p95_ms", 95), ("p99_ms", 99)):
+        assert s[key] == pytest.approx(np.percentile(x, q))
+    assert s["std_ms"] == pytest.approx(np.std(x, ddof=1)) and s["max_ms"] == pytest.approx(x.max())
+    assert stage_summary([]) is None
+    assert stage_summary([3.0])["std_ms"] is None
+    with pytest.raises(InputError, match="latencies >= 0"):
+        stage_summary([1.0, -2.0])
+
+
+def test_timing_entry_omits_unmeasured_stages_and_keeps_samples():
+    t = timing_entry({"inference": [5.0] * 10}, fps=None)
+    assert "preprocess" not in t and t["fps"] is None
+    assert decode_floats(t["inference_samples_ms"], "t") == (5.0,) * 10
+    assert "inference_samples_ms" not in timing_entry({"inference": [5.0]}, keep_samples=False)
+    with pytest.raises(InputError, match="stages among"):
+        timing_entry({"infer": [1.0]})
+
+
+def test_new_record_validates_before_returning():
+    with pytest.raises(InputError, match="new record at release"):
+        make_record(release="v1/2")
+    with pytest.raises(InputError, match=r"variants\[0\].status"):
+        new_record(release="v1", command=["bench"], device="cpu", hardware={}, runtime_versions={},
+                   model={"path": "m.pt", "sha256": "0" * 64, "name": "m"},
+                   data={"kind": "images", "source": "x", "count": 1, "with_ground_truth": False},
+                   variants=[variant_entry(name="a", format="onnx", precision="fp32", status="done")],
+                   harness={"version": "0.1.0", "git_commit": None})
