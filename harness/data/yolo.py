@@ -37,9 +37,10 @@ class LabelFile:
         return len(self.classes)
 
     def xyxy(self, width: int, height: int) -> np.ndarray:
-        """Boxes as xyxy pixels for an image of the given size."""
+        """Boxes as xyxy pixels for an image of the given size, clipped to the image."""
         cx, cy, w, h = self.boxes.T
-        return np.stack([(cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height], 1)
+        xyxy = np.stack([(cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height], 1)
+        return np.clip(xyxy, 0.0, np.array([width, height, width, height], dtype=np.float64))
 
 
 def read_label_file(path: Path, *, n_classes: int | None = None, with_confidence: bool = False) -> LabelFile:
