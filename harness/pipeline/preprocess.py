@@ -56,7 +56,7 @@ def letterbox(image: np.ndarray, size: int | tuple[int, int], *, scaleup: bool =
     r = min(new_h / h, new_w / w)
     if not scaleup:
         r = min(r, 1.0)
-    unpad_w, unpad_h = int(round(w * r)), int(round(h * r))
+    unpad_w, unpad_h = max(round(w * r), 1), max(round(h * r), 1)  # thin images keep >= 1 pixel, as Ultralytics
     dw, dh = (new_w - unpad_w) / 2, (new_h - unpad_h) / 2
     if (w, h) != (unpad_w, unpad_h):
         image = cv2.resize(image, (unpad_w, unpad_h), interpolation=cv2.INTER_LINEAR)

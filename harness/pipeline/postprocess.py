@@ -1,0 +1,275 @@
+"""Postprocessing: decode raw YOLO outputs, class-aware NMS in numpy, undo the letterbox.
+
+The semantics are those of Ultralytics' ``predict`` (``ops.non_max_suppression`` with
+``multi_label=False``, then ``scale_boxes``), so that a variant scored here detects exactly what
+``YOLO(model.onnx).predict(...)`` would on the same input:
+
+1. A candidate is an anchor whose best class score is ``> conf`` (strictly greater).
+2. Its class is the argmax over class scores (first index on ties), its score that maximum.
+3. If more than ``max_nms`` candidates remain, only the ``max_nms`` highest scores are kept.
+4. Greedy NMS in descending score order (stable: ties keep anchor order); a box is suppressed when
+   its IoU with a kept box is ``> iou``. Class-aware by offsetting each box by ``class * 7680``
+   pixels (so boxes of different classes never overlap), computed in float32 like torchvision.
+5. At most ``max_det`` boxes are kept, highest score first.
+6. Boxes are mapped back to the original image (subtract padding, divide by the per-axis resize
+   gain) and clipped to ``[0, width] x [0, height]``.
+
+Raw output layout: ``[1, 4 + nc, anchors]`` (Ultralytics' export layout: ``cx, cy, w, h`` in network
+input pixels, then class scores already passed through a sigmoid) or the transposed
+``[1, anchors, 4 + nc]``. Pass ``nc`` to fix the layout; without it the output is taken to be
+channels-first unless its second axis is longer than its third (real models have more anchors than
+channels; only toy inputs below 64 pixels do not).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.errors import InputError, expected
+from harness.pipeline.preprocess import LetterboxInfo
+
+__all__ = ["MAX_NMS", "MAX_WH", "Detections", "decode", "nms", "postprocess", "unletterbox"]
+
+MAX_WH = 7680
+"""Per-class coordinate offset (pixels) that separates classes in class-aware NMS (as Ultralytics)."""
+
+MAX_NMS = 30000
+"""At most this many candidates enter NMS, highest scores first (as Ultralytics)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Detections:
+    """Detections of one image, highest score first.
+
+    Attributes:
+        boxes: ``(N, 4)`` float64 ``x1, y1, x2, y2`` in original-image pixels, clipped to the image.
+        scores: ``(N,)`` float64 confidence (the best class score).
+        classes: ``(N,)`` int64 class index.
+
+    Example:
+        >>> d = Detections.empty()
+        >>> len(d), d.boxes.shape
+        (0, (0, 4))
+    """
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    classes: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.scores.shape[0])
+
+    @classmethod
+    def empty(cls) -> Detections:
+        """No detections (the arrays have the right shapes and dtypes)."""
+        return cls(np.zeros((0, 4), np.float64), np.zeros(0, np.float64), np.zeros(0, np.int64))
+
+
+def _check_settings(conf: float, iou: float, max_det: int, max_nms: int) -> None:
+    if not 0.0 <= conf <= 1.0:
+        raise InputError(expected("a confidence threshold in [0, 1]", conf, "conf"))
+    if not 0.0 <= iou <= 1.0:
+        raise InputError(expected("an NMS IoU threshold in [0, 1]", iou, "iou"))
+    if int(max_det) != max_det or max_det < 1:
+        raise InputError(expected("a positive integer", max_det, "max_det"))
+    if int(max_nms) != max_nms or max_nms < 1:
+        raise InputError(expected("a positive integer", max_nms, "max_nms"))
+
+
+def _channels_first(output: np.ndarray, nc: int | None) -> np.ndarray:
+    """Validate a raw output and return it as a float32 ``(4 + nc, anchors)`` array (a view if possible)."""
+    if not isinstance(output, np.ndarray) or output.ndim != 3 or output.shape[0] != 1:
+        got = f"shape {output.shape}" if isinstance(output, np.ndarray) else type(output).__name__
+        raise InputError(expected("a raw detection output of shape [1, 4+nc, anchors] or [1, anchors, 4+nc]", got, "model output"))
+    out = output[0]
+    if nc is None:
+        if out.shape[0] > out.shape[1]:
+            out = out.T
+    elif out.shape[0] != 4 + nc:
+        if out.shape[1] != 4 + nc:
+            raise InputError(expected(f"a raw output with 4 + {nc} channels", f"shape {output.shape}", "model output"))
+        out = out.T
+    if out.shape[0] < 5:
+        raise InputError(expected("at least 5 channels (4 box + 1 class)", f"shape {output.shape}", "model output"))
+    if out.dtype != np.float32:
+        out = out.astype(np.float32)
+    return out
+
+
+def decode(
+    output: np.ndarray, *, conf: float = 0.25, max_nms: int = MAX_NMS, nc: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidates from a raw output: best class per anchor, score ``> conf``, xyxy in input pixels.
+
+    Args:
+        output: the raw network output (see the module docstring for layouts).
+        conf: keep anchors whose best class score is strictly greater than this.
+        max_nms: keep at most this many candidates, highest scores first.
+        nc: the class count, when known: fixes the layout even for outputs with fewer anchors than
+            channels (otherwise the longer axis is taken as the anchors).
+
+    Returns:
+        ``(boxes, scores, classes)``: float32 ``(M, 4)`` xyxy in network-input pixels, float32 ``(M,)``,
+        int64 ``(M,)``, in anchor order (or score order when ``max_nms`` cut them).
+
+    Raises:
+        InputError: the output does not have a detection layout.
+
+    Example:
+        >>> raw = np.zeros((1, 6, 3), np.float32); raw[0, :4, 1] = [50, 40, 20, 10]; raw[0, 5, 1] = 0.9
+        >>> boxes, scores, classes = decode(raw, nc=2)
+        >>> boxes.tolist(), classes.tolist()
+        ([[40.0, 35.0, 60.0, 45.0]], [1])
+    """
+    out = _channels_first(output, nc)
+    cls_scores = out[4:]
+    best = cls_scores.max(axis=0)
+    idx = np.flatnonzero(best > conf)
+    if idx.size > max_nms:
+        order = np.argsort(-best[idx], kind="stable")[:max_nms]
+        idx = idx[order]
+    scores = best[idx]
+    classes = cls_scores[:, idx].argmax(axis=0).astype(np.int64) if idx.size else np.zeros(0, np.int64)
+    xywh = out[:4, idx]
+    half = xywh[2:] / np.float32(2)
+    boxes = np.empty((idx.size, 4), np.float32)
+    boxes[:, :2] = (xywh[:2] - half).T
+    boxes[:, 2:] = (xywh[:2] + half).T
+    return boxes, scores, classes
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, *, max_keep: int | None = None) -> np.ndarray:
+    """Greedy non-maximum suppression, same decisions as ``torchvision.ops.nms``.
+
+    Boxes are visited in descending score order (stable, so ties keep input order); each kept box
+    suppresses every later box whose IoU with it is ``> iou_threshold``. The IoU arithmetic is done
+    in the boxes' dtype (float32 in the pipeline) with torchvision's formula, so borderline
+    decisions agree bit for bit.
+
+    Args:
+        boxes: ``(N, 4)`` xyxy boxes.
+        scores: ``(N,)`` scores.
+        iou_threshold: suppress when IoU is strictly greater than this.
+        max_keep: stop once this many boxes are kept (the result is then the first ``max_keep``
+            of the full result, since boxes are kept in score order).
+
+    Returns:
+        int64 indices of the kept boxes, highest score first.
+
+    Example:
+        >>> b = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30]], np.float32)
+        >>> nms(b, np.array([0.9, 0.8, 0.7], np.float32), 0.5).tolist()
+        [0, 2]
+    """
+    n = boxes.shape[0]
+    if n == 0:
+        return np.zeros(0, np.int64)
+    limit = n if max_keep is None else min(int(max_keep), n)
+    x1, y1, x2, y2 = (np.ascontiguousarray(boxes[:, k]) for k in range(4))
+    areas = (x2 - x1) * (y2 - y1)
+    order = np.argsort(-scores, kind="stable")
+    zero = np.zeros((), boxes.dtype)
+    keep = np.empty(limit, np.int64)
+    kept = 0
+    while order.size and kept < limit:
+        i = order[0]
+        keep[kept] = i
+        kept += 1
+        rest = order[1:]
+        if not rest.size:
+            break
+        w = np.maximum(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), zero)
+        h = np.maximum(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), zero)
+        inter = w * h
+        with np.errstate(divide="ignore", invalid="ignore"):
+            iou = inter / (areas[i] + areas[rest] - inter)
+        # NaN (0/0 between two empty boxes) compares False, so the box is kept, as in torchvision.
+        order = rest[~(iou > iou_threshold)]
+    return keep[:kept]
+
+
+def unletterbox(boxes: np.ndarray, info: LetterboxInfo) -> np.ndarray:
+    """Map xyxy boxes from network-input pixels back to the original image, clipped to it.
+
+    Uses the per-axis gain of the rounded resize (``round(w * scale) / w``), as Ultralytics'
+    ``scale_boxes`` does, so boxes land where Ultralytics puts them.
+
+    Args:
+        boxes: ``(N, 4)`` xyxy in network-input pixels.
+        info: how the image was letterboxed.
+
+    Returns:
+        float64 ``(N, 4)`` xyxy in original-image pixels, clipped to ``[0, w] x [0, h]``.
+
+    Example:
+        >>> info = LetterboxInfo(scale=0.5, pad_left=0, pad_top=40, orig_height=480, orig_width=640)
+        >>> unletterbox(np.array([[10.0, 50.0, 20.0, 60.0]]), info).tolist()
+        [[20.0, 20.0, 40.0, 40.0]]
+    """
+    h, w = info.orig_height, info.orig_width
+    gain_x = max(round(w * info.scale), 1) / w
+    gain_y = max(round(h * info.scale), 1) / h
+    out = np.asarray(boxes, np.float64).copy()
+    out[:, [0, 2]] -= info.pad_left
+    out[:, [1, 3]] -= info.pad_top
+    out[:, [0, 2]] /= gain_x
+    out[:, [1, 3]] /= gain_y
+    out[:, [0, 2]] = out[:, [0, 2]].clip(0, w)
+    out[:, [1, 3]] = out[:, [1, 3]].clip(0, h)
+    return out
+
+
+def postprocess(
+    output: np.ndarray,
+    info: LetterboxInfo,
+    *,
+    conf: float = 0.25,
+    iou: float = 0.7,
+    max_det: int = 300,
+    agnostic: bool = False,
+    max_nms: int = MAX_NMS,
+    nc: int | None = None,
+) -> Detections:
+    """Raw network output -> final detections in original-image pixels.
+
+    Args:
+        output: the raw output ``[1, 4+nc, anchors]`` or ``[1, anchors, 4+nc]``.
+        info: the :class:`LetterboxInfo` of the image that produced it.
+        conf: keep candidates whose best class score is strictly greater than this.
+        iou: NMS suppresses a box whose IoU with a higher-scored kept box of the same class
+            (of any class when ``agnostic``) is strictly greater than this.
+        max_det: keep at most this many detections.
+        agnostic: class-agnostic NMS.
+        max_nms: at most this many candidates enter NMS (highest scores).
+        nc: the model's class count, when known (fixes the layout, checks the channel count).
+
+    Returns:
+        The :class:`Detections`, highest score first.
+
+    Raises:
+        InputError: a threshold is out of range or the output is not a detection layout.
+
+    Example:
+        >>> raw = np.zeros((1, 6, 2), np.float32)
+        >>> raw[0, :, 0] = [50, 40, 20, 10, 0.9, 0.1]; raw[0, :, 1] = [51, 40, 20, 10, 0.8, 0.1]
+        >>> info = LetterboxInfo(scale=1.0, pad_left=0, pad_top=0, orig_height=100, orig_width=100)
+        >>> det = postprocess(raw, info, nc=2)
+        >>> det.boxes.tolist(), det.classes.tolist()
+        ([[40.0, 35.0, 60.0, 45.0]], [0])
+    """
+    _check_settings(conf, iou, max_det, max_nms)
+    boxes, scores, classes = decode(output, conf=conf, max_nms=max_nms, nc=nc)
+    if not scores.size:
+        return Detections.empty()
+    if agnostic:
+        shifted = boxes
+    else:
+        shifted = boxes + (classes.astype(np.float32) * np.float32(MAX_WH))[:, None]
+    keep = nms(shifted, scores, iou, max_keep=max_det)
+    return Detections(
+        boxes=unletterbox(boxes[keep], info),
+        scores=scores[keep].astype(np.float64),
+        classes=classes[keep],
+    )
