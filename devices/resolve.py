@@ -1,0 +1,198 @@
+"""Resolve ``--device NAME`` to a usable profile on this machine, or say precisely why not.
+
+``NAME`` is a profile name, ``"jetson"`` (the detected Jetson module's profile) or ``"auto"``
+(the detected Jetson, else a desktop GPU, else the CPU).
+
+Example:
+    >>> d = resolve_device("cpu")
+    >>> d.profile.name, d.runtime.runtime
+    ('cpu', 'onnxruntime')
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from harness.errors import InputError, expected
+from devices.detect import Hardware, detect_hardware
+from devices.profiles import DeviceProfile, RuntimeChoice, list_profiles, load_profile
+
+__all__ = ["ResolvedDevice", "resolve_device", "usability", "choose_runtime"]
+
+
+@dataclass(frozen=True)
+class ResolvedDevice:
+    """A profile that can run here, with the runtime entry that will be used.
+
+    Attributes:
+        requested: what the user asked for (``"auto"``, ``"jetson"`` or a profile name).
+        profile: the profile.
+        hardware: what was detected.
+        runtime: the first runtime entry of the profile that is available here.
+        notes: why other candidates were passed over (``auto``) or fallbacks taken.
+    """
+
+    requested: str
+    profile: DeviceProfile
+    hardware: Hardware
+    runtime: RuntimeChoice
+    notes: tuple[str, ...] = ()
+
+    @property
+    def cpu_only(self) -> bool:
+        """True when the chosen runtime runs on the CPU only (ONNX Runtime CPU provider)."""
+        return self.runtime.runtime == "onnxruntime" and self.runtime.accelerator == "CPUExecutionProvider"
+
+    def runs_fast(self, precision: str) -> bool:
+        """Whether the device runs ``precision`` fast with the chosen runtime.
+
+        A Jetson or GPU profile that fell back to ONNX Runtime's CPU provider follows the
+        ``cpu`` profile's rules: the GPU's FP16 does not help a CPU kernel.
+        """
+        return self._rules().runs_fast(precision)
+
+    def skip_reason(self, precision: str) -> str | None:
+        """The run table's reason text for skipping a variant of this precision, or None."""
+        rules = self._rules()
+        reason = rules.slow_reason(precision)
+        if reason is None:
+            return None
+        via = f" (runtime {self.runtime.label()})" if rules is not self.profile else ""
+        return f"{precision} is not fast on {self.profile.name}{via}: {reason}"
+
+    def _rules(self) -> DeviceProfile:
+        if self.cpu_only and self.profile.kind != "cpu":
+            return load_profile("cpu")
+        return self.profile
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for the run record: profile, runtime, detected hardware, notes."""
+        out = {
+            "requested": self.requested,
+            "profile": self.profile.name,
+            "profile_version": self.profile.profile_version,
+            "runtime": self.runtime.to_dict(),
+            "hardware": self.hardware.to_dict(),
+        }
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
+
+
+def choose_runtime(profile: DeviceProfile, hardware: Hardware) -> tuple[RuntimeChoice | None, str]:
+    """The first runtime entry of ``profile`` available on ``hardware``, or None and why none is."""
+    why: list[str] = []
+    for entry in profile.runtimes:
+        status = hardware.runtimes.get(entry.runtime)
+        if status is None or not status.available:
+            text = status.reason if status is not None else f"{entry.runtime} not probed"
+            if text not in why:
+                why.append(text)
+            continue
+        if entry.runtime == "onnxruntime" and entry.accelerator not in status.providers:
+            why.append(f"onnxruntime {status.version} has no {entry.accelerator}")
+            continue
+        return entry, "; ".join(why)
+    return None, "; ".join(why)
+
+
+def usability(profile: DeviceProfile, hardware: Hardware) -> tuple[bool, str]:
+    """Whether ``profile`` can run on ``hardware`` and why (or with which runtime).
+
+    Returns:
+        ``(True, "runtime ...")`` or ``(False, precise reason)``.
+
+    Example:
+        >>> from devices.profiles import load_profile
+        >>> hw = detect_hardware(root="/nonexistent", machine="x86_64", runtimes={})
+        >>> usability(load_profile("jetson-nano"), hw)
+        (False, 'not a Jetson: /proc/device-tree/model absent')
+    """
+    if profile.kind == "jetson":
+        j = hardware.jetson
+        if j is None:
+            return False, hardware.not_jetson_reason or "not a Jetson"
+        if j.profile != profile.name:
+            this = j.module or j.model or "an unknown Jetson module"
+            parts = f" ({', '.join(j.part_numbers)})" if j.part_numbers else ""
+            target = f"profile {j.profile}" if j.profile else "no profile (none matches this module)"
+            return False, f"this Jetson is {this}{parts}: it maps to {target}, not {profile.name}"
+        if j.gpu_node is None:
+            gpu_missing = "no Jetson GPU device node (/dev/nvgpu/igpu0, /dev/nvhost-ctrl-gpu): in a container, run it with --runtime nvidia"
+        else:
+            gpu_missing = None
+    else:
+        gpu_missing = None
+    if hardware.arch not in profile.arches:
+        return False, f"needs {' or '.join(profile.arches)}, this machine is {hardware.arch}"
+    if profile.kind == "gpu":
+        if hardware.jetson is not None:
+            return False, "this is a Jetson (integrated GPU): use its jetson-* profile or --device jetson"
+        if not hardware.gpus:
+            return False, f"no NVIDIA GPU found ({hardware.gpu_reason})" if hardware.gpu_reason else "no NVIDIA GPU found"
+    entry, why = choose_runtime(profile, hardware)
+    if entry is None:
+        return False, why or "no runtime of this profile is available"
+    if gpu_missing and entry.accelerator != "CPUExecutionProvider":
+        return False, gpu_missing
+    text = f"runtime {entry.label()}"
+    if profile.kind != "cpu" and entry.accelerator == "CPUExecutionProvider":
+        text += f" only, CPU fallback ({why or gpu_missing})"
+    return True, text
+
+
+def resolve_device(name: str, *, root: str | os.PathLike = "/", hardware: Hardware | None = None) -> ResolvedDevice:
+    """Resolve ``--device NAME`` on this machine.
+
+    Args:
+        name: a profile name, ``"jetson"`` or ``"auto"``.
+        root: filesystem root for detection (tests build fake trees).
+        hardware: already detected hardware (skips detection).
+
+    Returns:
+        The :class:`ResolvedDevice`.
+
+    Raises:
+        InputError: unknown name, or the device is not usable here; the message says why,
+            e.g. ``"--device jetson: not a Jetson: /proc/device-tree/model absent"``.
+    """
+    names = list_profiles()
+    if name not in (*names, "jetson", "auto"):
+        raise InputError(expected(f"a device: auto, jetson or one of {', '.join(names)}", repr(name), "--device"))
+    hw = hardware if hardware is not None else detect_hardware(root=root)
+
+    if name == "jetson":
+        if hw.jetson is None:
+            raise InputError(f"--device jetson: {hw.not_jetson_reason}")
+        if hw.jetson.profile is None:
+            raise InputError(
+                f"--device jetson: {hw.jetson.describe()} has no device profile "
+                f"(part numbers {', '.join(hw.jetson.part_numbers) or 'unknown'}); known: "
+                f"{', '.join(n for n in names if n.startswith('jetson-'))}"
+            )
+        return _resolved(name, load_profile(hw.jetson.profile), hw)
+
+    if name == "auto":
+        notes = []
+        candidates = ([hw.jetson.profile] if hw.jetson is not None and hw.jetson.profile else []) + ["desktop-gpu", "cpu"]
+        for cand in candidates:
+            profile = load_profile(cand)
+            ok, why = usability(profile, hw)
+            if ok:
+                return _resolved(name, profile, hw, tuple(notes))
+            notes.append(f"{cand}: {why}")
+        raise InputError(f"--device auto: no usable device profile ({'; '.join(notes)})")
+
+    return _resolved(name, load_profile(name), hw)
+
+
+def _resolved(requested: str, profile: DeviceProfile, hw: Hardware, notes: tuple[str, ...] = ()) -> ResolvedDevice:
+    ok, why = usability(profile, hw)
+    if not ok:
+        raise InputError(f"--device {requested}: {profile.name} is not usable here: {why}")
+    entry, _ = choose_runtime(profile, hw)
+    if "CPU fallback" in why:
+        notes = (*notes, f"{profile.name}: {why}")
+    return ResolvedDevice(requested=requested, profile=profile, hardware=hw, runtime=entry, notes=notes)
