@@ -1,0 +1,227 @@
+"""Fine-tune a pruned model with Ultralytics' trainer, and save a checkpoint that reloads anywhere.
+
+``Model.train`` rebuilds the network from its YAML, which would silently undo the pruning, so
+fine-tuning goes through :class:`PrunedDetectionTrainer`, a ``DetectionTrainer`` whose ``get_model``
+returns the pruned module itself. The result is a normal Ultralytics checkpoint (``YOLO(path)``
+loads it in a fresh process, as long as ``exporters.splitfree`` is importable) carrying a
+``bench_pruning`` record on the model: ratio, params/MACs before and after, fine-tuning settings.
+
+Example:
+    >>> info = prune_and_finetune(Path("yolo11n.pt"), 0.3, out=Path("yolo11n-pruned30.pt"),
+    ...                           data_yaml=Path("data.yaml"), epochs=30)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from harness.errors import BenchError, InputError, expected, require
+
+from exporters.manifest import atomic_path, sha256_file
+
+__all__ = ["finetune", "prune_and_finetune", "save_checkpoint"]
+
+Progress = Callable[[str, int, "int | None"], None]
+
+
+def _trainer_class():
+    from ultralytics.models.yolo.detect import DetectionTrainer
+
+    class PrunedDetectionTrainer(DetectionTrainer):
+        """A DetectionTrainer that trains the module it is given instead of rebuilding it from YAML."""
+
+        pruned_model = None
+
+        def get_model(self, cfg=None, weights=None, verbose=True):  # noqa: ARG002 - signature of the parent
+            if self.pruned_model is None:
+                raise BenchError("PrunedDetectionTrainer needs .pruned_model set before train()")
+            return self.pruned_model
+
+    return PrunedDetectionTrainer
+
+
+def _check_classes(model, data_yaml: Path) -> None:
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(data_yaml).read_text())
+    except FileNotFoundError:
+        raise InputError(expected("an existing dataset YAML", "no such file", str(data_yaml))) from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise InputError(expected("a readable dataset YAML", type(exc).__name__, str(data_yaml))) from None
+    names = data.get("names") if isinstance(data, dict) else None
+    if not names:
+        raise InputError(expected("a 'names' entry", "none", str(data_yaml)))
+    nc = len(names)
+    model_nc = len(getattr(model, "names", {}) or {}) or getattr(model, "nc", None)
+    if model_nc is not None and nc != model_nc:
+        raise InputError(expected(f"a dataset with the model's {model_nc} classes", f"{nc} classes", str(data_yaml)))
+
+
+def finetune(
+    model,
+    *,
+    data_yaml: Path,
+    epochs: int,
+    imgsz: int,
+    batch: int = 16,
+    device: str = "cpu",
+    workers: int = 0,
+    source: Path | None = None,
+    progress: Progress | None = None,
+):
+    """Train an already built (e.g. pruned) detection model for ``epochs`` on ``data_yaml``.
+
+    Args:
+        model: the module to train (kept as is, never rebuilt from YAML).
+        data_yaml: Ultralytics dataset YAML (trained on ``train``; ``val`` picks the best epoch).
+        epochs: number of epochs, >= 1.
+        imgsz: training input size.
+        batch: batch size.
+        device: ``"cpu"``, ``"0"``, ...
+        workers: dataloader workers.
+        source: the original ``.pt`` (recorded in the training args).
+        progress: optional ``callable("finetune", epoch_done, epochs)``.
+
+    Returns:
+        ``(trained_model, record)``: the best-epoch model (FP32, eval) and a dict for ``bench_pruning["finetune"]``.
+    """
+    torch = require("torch", extra="export")
+    if epochs < 1:
+        raise InputError(expected("at least one fine-tuning epoch", epochs, "epochs"))
+    _check_classes(model, data_yaml)
+    from exporters.onnx_export import quiet_ultralytics
+
+    trainer_cls = _trainer_class()
+    with tempfile.TemporaryDirectory(prefix="bench-finetune-") as tmp:
+        overrides = {
+            "model": str(source) if source else None,
+            "data": str(data_yaml),
+            "epochs": epochs,
+            "imgsz": imgsz,
+            "batch": batch,
+            "device": device,
+            "workers": workers,
+            "amp": False,  # the AMP check downloads a model
+            "plots": False,
+            "project": tmp,
+            "name": "finetune",
+            "exist_ok": True,
+            "verbose": False,
+            "val": True,
+        }
+        with quiet_ultralytics():
+            trainer = trainer_cls(overrides=overrides)
+            trainer.pruned_model = model.float().train()
+            if progress is not None:
+                trainer.add_callback("on_train_epoch_end", lambda t: progress("finetune", t.epoch + 1, epochs))
+            trainer.train()
+        best = Path(trainer.best) if Path(trainer.best).is_file() else Path(trainer.last)
+        if not best.is_file():
+            raise BenchError("fine-tuning finished without writing a checkpoint")
+        ckpt = torch.load(best, map_location="cpu", weights_only=False)
+        trained = (ckpt.get("ema") or ckpt.get("model")).float().eval()
+        metrics = {k: round(float(v), 5) for k, v in (getattr(trainer, "metrics", None) or {}).items()
+                   if isinstance(v, (int, float))}
+    record = {
+        "epochs": epochs,
+        "data_yaml": str(data_yaml),
+        "imgsz": imgsz,
+        "batch": batch,
+        "checkpoint": "best" if best.name == "best.pt" else "last",
+        "val_metrics": metrics,
+    }
+    return trained, record
+
+
+def save_checkpoint(model, out: Path, *, train_args: dict | None = None) -> None:
+    """Save ``model`` as an Ultralytics-style checkpoint (FP16 weights), atomically.
+
+    ``YOLO(out)`` and :func:`exporters.source.load_pytorch` load it back in a fresh process.
+    """
+    import copy
+
+    torch = require("torch", extra="export")
+    import ultralytics
+
+    half = copy.deepcopy(model).half()
+    for param in half.parameters():
+        param.requires_grad_(False)
+    ckpt = {
+        "model": half,
+        "ema": None,
+        "train_args": train_args or {},
+        "date": datetime.now(timezone.utc).isoformat(),
+        "version": ultralytics.__version__,
+    }
+    with atomic_path(Path(out)) as tmp:
+        torch.save(ckpt, tmp)
+
+
+def prune_and_finetune(
+    source: Path,
+    ratio: float,
+    *,
+    out: Path,
+    data_yaml: Path | None,
+    epochs: int,
+    imgsz: int | None = None,
+    batch: int = 16,
+    device: str = "cpu",
+    round_to: int = 8,
+    progress: Progress | None = None,
+) -> dict:
+    """Prune a source checkpoint, fine-tune it, and save the pruned checkpoint to ``out``.
+
+    Args:
+        source: the Ultralytics ``.pt``.
+        ratio: fraction of channels removed (0.05..0.9).
+        out: the pruned ``.pt`` to write (atomically; nothing is left on failure).
+        data_yaml: dataset for fine-tuning; required when ``epochs > 0``.
+        epochs: fine-tuning epochs; 0 saves the pruned model untrained (its accuracy is poor).
+        imgsz: training and MAC-counting input size (default: the source's training size, else 640).
+        batch: batch size.
+        device: training device.
+        round_to: kept channel counts are multiples of this.
+        progress: optional ``callable(stage, done, total)``.
+
+    Returns:
+        The ``bench_pruning`` record saved on the model.
+    """
+    from exporters.prune import prune_model
+    from exporters.source import inspect_source, load_pytorch
+
+    src = inspect_source(Path(source))
+    if src.kind != "pt":
+        raise InputError(expected("a PyTorch .pt source for pruning", Path(source).suffix, str(source)))
+    if src.pruning:
+        raise InputError(expected("an unpruned source model", "a checkpoint that is already pruned", str(source)))
+    if epochs < 0:
+        raise InputError(expected("a non-negative number of epochs", epochs, "--epochs"))
+    if epochs > 0 and data_yaml is None:
+        raise InputError(expected("a dataset YAML (--data) to fine-tune on", "none", "--data"))
+    model, ckpt = load_pytorch(Path(source))
+    if data_yaml is not None:
+        _check_classes(model, Path(data_yaml))
+    imgsz = imgsz or src.imgsz or 640
+    if progress is not None:
+        progress("prune", 0, 1)
+    pruned = prune_model(model, ratio, round_to=round_to, example_imgsz=imgsz)
+    if progress is not None:
+        progress("prune", 1, 1)
+    record = dict(pruned.bench_pruning)
+    record["source_sha256"] = sha256_file(Path(source))
+    record["source_file"] = Path(source).name
+    if epochs > 0:
+        pruned, record["finetune"] = finetune(
+            pruned, data_yaml=Path(data_yaml), epochs=epochs, imgsz=imgsz, batch=batch, device=device,
+            source=Path(source), progress=progress,
+        )
+    else:
+        record["finetune"] = {"epochs": 0}
+    pruned.bench_pruning = record
+    save_checkpoint(pruned, Path(out), train_args=dict(ckpt.get("train_args") or {}))
+    return record

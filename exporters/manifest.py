@@ -1,0 +1,213 @@
+"""Artifact manifests, cache keys and atomic writes.
+
+Every artifact ``X.onnx`` / ``X.engine`` / ``X.pt`` has a JSON manifest ``X.onnx.manifest.json`` beside it.
+The manifest is written *after* the artifact has been renamed into place, so it is the commit
+marker: an artifact without a matching manifest (same cache key, same SHA-256) is never reused.
+
+Manifest format versions:
+
+* 1 -- ``manifest_version``, ``cache_key``, ``artifact`` (file, format, sha256, size_bytes), ``variant``,
+  ``source``, ``tools``, ``input``, ``output``, ``names``, ``params``, ``gflops`` and per-kind sections
+  (``onnx``, ``quantization``, ``pruning``, ``tensorrt``), ``created``, ``build_seconds``.
+
+Example:
+    >>> key = cache_key({"source": "ab12", "variant": "int8", "imgsz": 320})
+    >>> len(key)
+    64
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.errors import InputError, expected
+
+__all__ = [
+    "MANIFEST_VERSION",
+    "Artifact",
+    "atomic_path",
+    "cache_key",
+    "default_cache_dir",
+    "manifest_path",
+    "read_manifest",
+    "reusable",
+    "sha256_file",
+    "tool_versions",
+    "write_json_atomic",
+]
+
+MANIFEST_VERSION = 1
+_MANIFEST_SUFFIX = ".manifest.json"
+# distribution names whose versions go into manifests (and, per variant, into cache keys)
+TOOL_DISTRIBUTIONS = {
+    "edge-bench": "edge-bench",
+    "ultralytics": "ultralytics",
+    "torch": "torch",
+    "onnx": "onnx",
+    "onnxslim": "onnxslim",
+    "onnxruntime": "onnxruntime",
+    "torch-pruning": "torch-pruning",
+    "tensorrt": "tensorrt",
+}
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A built variant: the file and its manifest.
+
+    Attributes:
+        path: the artifact (``.onnx``, ``.engine`` or ``.pt``).
+        manifest: the parsed manifest (see the module docstring).
+        reused: True when the artifact came from the cache without rebuilding.
+    """
+
+    path: Path
+    manifest: dict = field(hash=False, compare=False)
+    reused: bool = False
+
+    @property
+    def manifest_path(self) -> Path:
+        """Where the manifest is stored."""
+        return manifest_path(self.path)
+
+
+def default_cache_dir() -> Path:
+    """``$BENCH_CACHE`` if set, else ``~/.cache/edge-bench``."""
+    env = os.environ.get("BENCH_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "edge-bench"
+
+
+def manifest_path(artifact: Path) -> Path:
+    """``model.onnx`` -> ``model.onnx.manifest.json``."""
+    artifact = Path(artifact)
+    return artifact.with_name(artifact.name + _MANIFEST_SUFFIX)
+
+
+def sha256_file(path: Path, *, chunk: int = 1 << 20) -> str:
+    """SHA-256 hex digest of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def tool_versions(names: tuple[str, ...] | None = None) -> dict[str, str | None]:
+    """Installed versions of the export tools, read from package metadata (nothing heavy is imported).
+
+    Args:
+        names: which tools (keys of ``TOOL_DISTRIBUTIONS``); all of them by default.
+
+    Returns:
+        ``{tool: version or None when not installed}``.
+
+    Example:
+        >>> "onnx" in tool_versions(("onnx",))
+        True
+    """
+    from importlib import metadata
+
+    versions: dict[str, str | None] = {}
+    for name in names or tuple(TOOL_DISTRIBUTIONS):
+        dist = TOOL_DISTRIBUTIONS.get(name, name)
+        try:
+            versions[name] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def cache_key(payload: Mapping) -> str:
+    """SHA-256 of the canonical JSON of everything an artifact depends on."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_path(final: Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``final``; rename it onto ``final`` only if the block succeeds.
+
+    A crash or an exception leaves ``final`` untouched and removes the temporary file, so a
+    half-written artifact never appears under the final name.
+
+    Example:
+        >>> import tempfile
+        >>> target = Path(tempfile.mkdtemp()) / "a.txt"
+        >>> with atomic_path(target) as tmp:
+        ...     _ = tmp.write_text("done")
+        >>> target.read_text()
+        'done'
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json_atomic(path: Path, data: Mapping) -> None:
+    """Write JSON through a temporary file and ``os.replace``."""
+    with atomic_path(Path(path)) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def read_manifest(artifact: Path, *, strict: bool = False) -> dict | None:
+    """Read the manifest of ``artifact``.
+
+    Args:
+        artifact: the artifact path (the manifest is looked up beside it).
+        strict: raise :class:`InputError` for a missing, unreadable or wrong-version manifest instead
+            of returning ``None`` (the cache treats those as "rebuild").
+
+    Returns:
+        The manifest dict, or ``None`` when absent/unusable and not ``strict``.
+    """
+    path = manifest_path(artifact)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        if strict:
+            raise InputError(expected("an artifact manifest", "no such file", str(path))) from None
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        if strict:
+            raise InputError(expected("a JSON manifest", f"{type(exc).__name__}: {exc}", str(path))) from None
+        return None
+    version = data.get("manifest_version") if isinstance(data, dict) else None
+    if version != MANIFEST_VERSION:
+        if strict:
+            hint = "rebuild it with this version of bench" if isinstance(version, int) else "rebuild it"
+            raise InputError(expected(f"manifest_version {MANIFEST_VERSION} ({hint})", version, str(path)))
+        return None
+    return data
+
+
+def reusable(artifact: Path, key: str) -> dict | None:
+    """The manifest of ``artifact`` if it can be reused for ``key``, else ``None``.
+
+    Reusable means: the manifest exists with the current version and the same cache key, and the
+    artifact on disk has the size and SHA-256 the manifest recorded (a truncated or replaced file
+    is rebuilt).
+    """
+    artifact = Path(artifact)
+    manifest = read_manifest(artifact)
+    if manifest is None or manifest.get("cache_key") != key or not artifact.is_file():
+        return None
+    recorded = manifest.get("artifact", {})
+    if artifact.stat().st_size != recorded.get("size_bytes"):
+        return None
+    if sha256_file(artifact) != recorded.get("sha256"):
+        return None
+    return manifest

@@ -1,0 +1,248 @@
+"""ONNX FP32 through Ultralytics' exporter, FP16 by graph conversion, and graph facts for manifests.
+
+The FP32 export uses Ultralytics' own ``Exporter`` (static 1x3xSxS input, batch 1, no NMS,
+onnxslim on, fixed opset :data:`OPSET`) so the graph is exactly what Ultralytics users ship. FP16
+converts that graph's weights and arithmetic to float16 but keeps float32 input/output.
+
+Example:
+    >>> info = export_fp32(Path("yolo11n.pt"), Path("out/fp32.onnx"), imgsz=320)  # doctest: +SKIP
+    >>> info["opset"]  # doctest: +SKIP
+    17
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from harness.errors import BenchError, require
+
+__all__ = [
+    "OPSET",
+    "OUTPUT_LAYOUT",
+    "convert_fp16",
+    "describe_io",
+    "export_fp32",
+    "graph_cost",
+    "head_decode",
+    "quiet_ultralytics",
+]
+
+# Fixed so artifacts are reproducible; 17 is the newest opset TensorRT 8.6 (JetPack 5/6) parses fully.
+OPSET = 17
+OUTPUT_LAYOUT = (
+    "(1, 4+nc, anchors): rows 0-3 box centre x, centre y, width, height in input pixels; "
+    "rows 4.. class probabilities after sigmoid; no NMS applied"
+)
+INPUT_LAYOUT = "NCHW float32 RGB in [0, 1], letterboxed (pad value 114) as harness.pipeline.preprocess"
+
+
+@contextlib.contextmanager
+def quiet_ultralytics(level: int = logging.WARNING) -> Iterator[None]:
+    """Raise the Ultralytics logger level for the duration of a block (bench prints its own progress)."""
+    logger = logging.getLogger("ultralytics")
+    old = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(old)
+
+
+def export_fp32(model_or_path, out: Path, *, imgsz: int) -> dict:
+    """Export an Ultralytics detection model to a static FP32 ONNX file.
+
+    Args:
+        model_or_path: a validated ``.pt`` path or an already loaded ``DetectionModel`` (not modified).
+        out: where to write the ``.onnx`` (written through a temporary directory, then moved).
+        imgsz: the square input side (a multiple of the model stride, 32).
+
+    Returns:
+        ``{"opset", "simplified"}`` for the manifest.
+
+    Raises:
+        BenchError: the exporter failed (the message names the cause).
+    """
+    require("onnx", extra="export")
+    require("onnxslim", extra="export")
+    from ultralytics.engine.exporter import Exporter
+
+    from exporters.source import load_pytorch
+
+    if isinstance(model_or_path, (str, Path)):
+        model, _ = load_pytorch(Path(model_or_path))
+    else:
+        model = copy.deepcopy(model_or_path)
+    model = model.float().cpu().eval()
+    with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
+        model.pt_path = str(Path(tmp) / "model.pt")  # the exporter writes next to pt_path
+        overrides = {
+            "format": "onnx",
+            "imgsz": imgsz,
+            "opset": OPSET,
+            "simplify": True,
+            "dynamic": False,
+            "batch": 1,
+            "device": "cpu",
+            "nms": False,
+            "verbose": False,
+            "mode": "export",
+        }
+        with quiet_ultralytics():
+            try:
+                produced = Exporter(overrides=overrides)(model=model)
+            except (RuntimeError, ValueError, AssertionError, TypeError) as exc:
+                raise BenchError(f"ONNX export failed: {type(exc).__name__}: {exc}") from exc
+        if not produced or not Path(produced).is_file():
+            raise BenchError(f"ONNX export failed: the exporter produced no file (got {produced!r})")
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(produced), str(out))
+    return {"opset": OPSET, "simplified": True, "exporter": "ultralytics.engine.exporter.Exporter"}
+
+
+def head_decode(model) -> tuple[set[str], set[str]]:
+    """Find the Detect head's decode: every node between the last head convolutions and the output.
+
+    Walks backward from the graph output and stops at convolutions, except the DFL convolution
+    (a fixed ``1 x reg_max x 1 x 1`` kernel with weights ``0..reg_max-1``), which belongs to the decode.
+    Quantize/dequantize nodes are walked through, so this also works on a QDQ graph.
+
+    Args:
+        model: an ``onnx.ModelProto`` of an Ultralytics detection export.
+
+    Returns:
+        ``(decode, head_convs)``: names of the decode nodes and of the convolutions feeding them.
+
+    Example:
+        >>> decode, convs = head_decode(onnx.load("fp32.onnx"))  # doctest: +SKIP
+        >>> len(convs)  # box and class branch of 3 levels  # doctest: +SKIP
+        6
+    """
+    graph = model.graph
+    producer = {out: node for node in graph.node for out in node.output}
+    initializers = {init.name: init for init in graph.initializer}
+    decode: set[str] = set()
+    convs: set[str] = set()
+    seen: set[int] = set()
+    stack = [out.name for out in graph.output]
+    while stack:
+        node = producer.get(stack.pop())
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.op_type == "Conv" and not _is_dfl_conv(node, initializers, producer):
+            convs.add(node.name)
+            continue
+        decode.add(node.name)
+        if node.op_type != "Shape":  # a Shape only reads dimensions; do not walk into the backbone
+            stack.extend(node.input)
+    return decode, convs
+
+
+def _is_dfl_conv(node, initializers: dict, producer: dict) -> bool:
+    import numpy as np
+    from onnx import numpy_helper
+
+    if len(node.input) < 2:
+        return False
+    name = node.input[1]
+    if name not in initializers and name in producer and producer[name].op_type == "DequantizeLinear":
+        return False  # a quantized weight is never the fixed DFL kernel
+    init = initializers.get(name)
+    if init is None:
+        return False
+    weight = numpy_helper.to_array(init)
+    if weight.ndim != 4 or weight.shape[0] != 1 or weight.shape[2:] != (1, 1) or weight.shape[1] < 2:
+        return False
+    return bool(np.allclose(weight.reshape(-1), np.arange(weight.shape[1])))
+
+
+def convert_fp16(fp32_path: Path, out: Path) -> dict:
+    """Convert an FP32 detection ONNX to FP16 arithmetic with float32 input and output.
+
+    The whole graph runs in float16, the box decode included (as TensorRT FP16 does): box
+    coordinates near 640 px are then rounded to 0.5 px steps, far below what IoU matching sees.
+
+    Args:
+        fp32_path: the FP32 export.
+        out: where to write the FP16 model.
+
+    Returns:
+        ``{"io": "float32", "converter": ...}`` for the manifest.
+    """
+    onnx = require("onnx", extra="export")
+    from onnxruntime.transformers import float16
+
+    model = onnx.load(str(fp32_path))
+    converted = float16.convert_float_to_float16(model, keep_io_types=True)
+    onnx.save(converted, str(out))
+    return {"io": "float32", "compute": "float16", "converter": "onnxruntime.transformers.float16"}
+
+
+def describe_io(model) -> dict:
+    """Input and output names, shapes and dtypes of a static ONNX graph, for manifests."""
+    from onnx import helper
+
+    inits = {i.name for i in model.graph.initializer}
+
+    def one(value, layout: str) -> dict:
+        dims = [d.dim_value if d.HasField("dim_value") else d.dim_param for d in value.type.tensor_type.shape.dim]
+        dtype = helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type).name
+        return {"name": value.name, "shape": dims, "dtype": dtype, "layout": layout}
+
+    inputs = [one(v, INPUT_LAYOUT) for v in model.graph.input if v.name not in inits]
+    outputs = [one(v, OUTPUT_LAYOUT) for v in model.graph.output]
+    return {"input": inputs[0], "output": outputs[0]}
+
+
+def graph_cost(model) -> dict:
+    """Parameters and GFLOPs of an FP32 graph, counted from its Conv/Gemm/MatMul nodes.
+
+    ``params`` counts the float weights and biases of Conv/Gemm/MatMul layers (after BatchNorm
+    folding); ``gflops`` is 2 x multiply-accumulates of those layers at the graph's input size.
+
+    Args:
+        model: an FP32 ``onnx.ModelProto`` with static shapes.
+
+    Returns:
+        ``{"params": int, "gflops": float}``.
+    """
+    import math
+
+    import onnx
+    from onnx import numpy_helper
+
+    inferred = onnx.shape_inference.infer_shapes(model)
+    shapes: dict[str, list[int]] = {}
+    for value in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        if dims and all(d.HasField("dim_value") for d in dims):
+            shapes[value.name] = [d.dim_value for d in dims]
+    inits = {i.name: i for i in inferred.graph.initializer}
+    for name, init in inits.items():
+        shapes[name] = list(init.dims)
+    params = 0
+    counted: set[str] = set()
+    macs = 0
+    for node in inferred.graph.node:
+        if node.op_type not in ("Conv", "Gemm", "MatMul"):
+            continue
+        for name in node.input[1:3]:
+            init = inits.get(name)
+            if init is not None and name not in counted and init.data_type == onnx.TensorProto.FLOAT:
+                counted.add(name)
+                params += int(numpy_helper.to_array(init).size)
+        out = shapes.get(node.output[0])
+        operand = shapes.get(node.input[1] if node.op_type == "Conv" else node.input[0])
+        if out is None or operand is None:
+            continue
+        if node.op_type == "Conv":
+            macs += math.prod(out) * math.prod(operand[1:])  # (Cin/groups) * kh * kw per output element
+        else:
+            macs += math.prod(out) * operand[-1]  # inner dimension K of A (M x K)
+    return {"params": params, "gflops": round(2 * macs / 1e9, 4)}
