@@ -1,0 +1,217 @@
+"""``bench history``, ``bench compare`` and ``bench report``.
+
+The archive is ``--archive DIR``, else ``$BENCH_ARCHIVE``, else ``./bench-archive``.
+Unreadable record files are reported by name on stderr and skipped, never fatal.
+
+Exit statuses of ``bench compare``: 0 no regression, 1 at least one regression
+(named on the last line), 2 bad input or nothing comparable (different device
+profile or model SHA-256).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from harness.errors import InputError, expected
+
+__all__ = ["add_compare_arguments", "add_history_arguments", "add_report_arguments",
+           "run_compare", "run_history", "run_report"]
+
+
+def _archive_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--archive", metavar="DIR",
+                        help="archive root (default: $BENCH_ARCHIVE, else ./bench-archive)")
+
+
+def _filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", metavar="PROFILE", help="only runs on this device profile")
+    parser.add_argument("--model", metavar="NAME", help="only runs of this model name")
+
+
+def _open_archive(args):
+    from results.archive import Archive, default_root
+
+    return Archive(default_root(args.archive))
+
+
+def _warn_unreadable(refs: Iterable, stream=None) -> list[dict]:
+    stream = stream or sys.stderr
+    skipped = []
+    for ref in refs:
+        if not ref.ok:
+            print(f"bench: skipped unreadable record {ref.path}: {ref.problem}", file=stream)
+            skipped.append({"path": str(ref.path), "problem": ref.problem})
+    return skipped
+
+
+# ------------------------------------------------------------------ history
+
+def add_history_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``bench history``."""
+    _archive_option(parser)
+    parser.add_argument("--release", help="only this release")
+    _filters(parser)
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
+
+def run_history(args: argparse.Namespace) -> int:
+    """List archived releases and runs, oldest first."""
+    archive = _open_archive(args)
+    refs = archive.runs(release=args.release, device=args.device, model=args.model)
+    good = [r for r in refs if r.ok]
+    skipped = _warn_unreadable(refs)
+    stale = archive.stale_temp_files()
+    if args.json:
+        runs = [{"release": r.release, "run_id": r.run_id, "created_utc": r.created_utc, "device": r.device,
+                 "model": r.model, "path": str(r.path),
+                 "variants": {s: sum(v.status == s for v in r.record.variants) for s in ("ok", "skipped", "failed")}}
+                for r in good]
+        print(json.dumps({"archive": str(archive.root), "runs": runs, "unreadable": skipped,
+                          "stale_temp_files": [str(p) for p in stale]}, indent=1))
+        return 0
+    from rich.console import Console
+
+    from results.tables import history_table
+
+    console = Console()
+    if not good:
+        console.print(f"no readable runs in {archive.root}" + _scope(args))
+    else:
+        console.print(history_table(good))
+    if stale:
+        print(f"bench: {len(stale)} temp file(s) from interrupted writes (safe to delete): "
+              + ", ".join(str(p) for p in stale[:5]), file=sys.stderr)
+    return 0
+
+
+def _scope(args) -> str:
+    parts = [f"{k} {getattr(args, k)}" for k in ("release", "device", "model") if getattr(args, k, None)]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+# ------------------------------------------------------------------ compare
+
+def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``bench compare``."""
+    parser.add_argument("base", metavar="BASE", help="release name, run id or record file to compare against")
+    parser.add_argument("candidate", metavar="CANDIDATE", help="release name, run id or record file to judge")
+    _archive_option(parser)
+    _filters(parser)
+    parser.add_argument("--factor", type=float, default=1.05,
+                        help="speed change that matters, as a ratio (default 1.05 = 5%%)")
+    parser.add_argument("--map-threshold", type=float, default=0.5,
+                        help="mAP50-95 change that matters, in points (default 0.5)")
+    parser.add_argument("--iou-threshold", type=float, default=0.01,
+                        help="average-IoU change that matters (default 0.01)")
+    parser.add_argument("--alpha", type=float, default=0.05,
+                        help="significance level of the Mann-Whitney U test (default 0.05)")
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
+
+def pair_runs(base_refs: list, cand_refs: list) -> tuple[list[tuple], list[str]]:
+    """Pair runs by (device, model); a single run against a single run is paired as is."""
+    if len(base_refs) == 1 and len(cand_refs) == 1:
+        return [(base_refs[0], cand_refs[0])], []
+    by_key = {(r.device, r.model): r for r in cand_refs}
+    pairs, unpaired = [], []
+    for b in base_refs:
+        c = by_key.pop((b.device, b.model), None)
+        if c is None:
+            unpaired.append(f"{b.model} on {b.device} only in {b.release}")
+        else:
+            pairs.append((b, c))
+    unpaired += [f"{c.model} on {c.device} only in {c.release}" for c in by_key.values()]
+    return pairs, unpaired
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """Compare BASE with CANDIDATE; 1 on any regression, 2 when nothing is comparable."""
+    from results.compare import compare
+
+    archive = _open_archive(args)
+    base_refs = archive.resolve(args.base, device=args.device, model=args.model)
+    cand_refs = archive.resolve(args.candidate, device=args.device, model=args.model)
+    skipped = []
+    for ref in {args.base, args.candidate}:
+        if not ref.endswith(".json") and archive.root.joinpath(ref).is_dir():
+            skipped += _warn_unreadable(archive.runs(release=ref, device=args.device, model=args.model))
+    pairs, unpaired = pair_runs(base_refs, cand_refs)
+    if not pairs:
+        raise InputError(expected("runs of the same device and model on both sides",
+                                  "; ".join(unpaired), f"bench compare {args.base} {args.candidate}"))
+    comparisons = [compare(b.record, c.record, factor=args.factor, map_threshold=args.map_threshold,
+                           iou_threshold=args.iou_threshold, alpha=args.alpha) for b, c in pairs]
+    regressions = sum(len(c.regressions) for c in comparisons)
+    status = 1 if regressions else (0 if any(c.comparable for c in comparisons) else 2)
+
+    from results.tables import comparison_table, verdict_line
+
+    verdict = verdict_line(comparisons)
+    if args.json:
+        print(json.dumps({"base": args.base, "candidate": args.candidate,
+                          "comparisons": [c.to_dict() for c in comparisons], "unpaired": unpaired,
+                          "unreadable": skipped, "regressions": regressions, "verdict": verdict,
+                          "exit_status": status}, indent=1))
+    else:
+        from rich.console import Console
+
+        console = Console()
+        for c in comparisons:
+            console.print(comparison_table(c))
+            if not c.comparable:
+                console.print(f"[magenta]not comparable:[/] {c.reason}")
+            for note in c.notes:
+                console.print(f"  also changed: {note}", style="dim", highlight=False)
+        for text in unpaired:
+            console.print(f"  not compared: {text}", style="dim")
+        console.print(verdict, style="bold red" if status == 1 else "bold", highlight=False)
+    if status == 2:
+        print(f"bench: error: nothing comparable: {'; '.join(c.reason for c in comparisons)}", file=sys.stderr)
+    return status
+
+
+# ------------------------------------------------------------------ report
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``bench report``."""
+    parser.add_argument("ref", metavar="RUN|RELEASE", help="run id, release name or record file")
+    parser.add_argument("--out", required=True, metavar="DIR", help="directory for report.md, report.html, plots/")
+    _archive_option(parser)
+    _filters(parser)
+    parser.add_argument("--against", metavar="RELEASE|RUN",
+                        help="compare with this release or run (default: the previous release in the "
+                             "archive; 'none' for no comparison)")
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Write the Markdown and HTML report (with plots) of a run or release."""
+    from results.compare import compare
+    from results.report import write_report
+
+    archive = _open_archive(args)
+    refs = archive.resolve(args.ref, device=args.device, model=args.model)
+    if not args.ref.endswith(".json") and archive.root.joinpath(args.ref).is_dir():
+        _warn_unreadable(archive.runs(release=args.ref, device=args.device, model=args.model))
+    against = None
+    if args.against and args.against != "none":
+        against = {(r.device, r.model): r for r in archive.resolve(args.against, device=args.device,
+                                                                   model=args.model)}
+    runs = []
+    for ref in refs:
+        record = ref.record
+        if args.against == "none":
+            base = None
+        elif against is not None:
+            base = against.get((ref.device, ref.model))
+            if base is None and len(against) == 1 and len(refs) == 1:
+                base = next(iter(against.values()))
+        else:
+            base = archive.previous(record)
+        runs.append((record, compare(base.record, record) if base is not None else None))
+    files = write_report(runs, Path(args.out))
+    print(f"wrote {files.markdown}, {files.html} and {len(files.images)} plot(s) in {files.html.parent}")
+    return 0

@@ -1,0 +1,76 @@
+"""How result numbers read in tables, Markdown and HTML (one place, so they agree).
+
+Not measured is shown as an em dash, never as 0.
+
+Example:
+    >>> fps(118.234), ms(4.2), map_(0.5213), ratio(1.3), points(-0.8), ms(None)
+    ('118.2', '4.20', '0.521', '1.30x', '-0.80 pts', '—')
+"""
+
+from __future__ import annotations
+
+from results.compare import MetricChange
+from results.schema import Variant
+
+__all__ = ["DASH", "change", "fps", "map_", "metric_cell", "ms", "p_value", "points", "ratio", "status_counts"]
+
+DASH = "—"
+METRIC_LABELS = {"fps": "FPS", "p50_ms": "p50 ms", "p99_ms": "p99 ms", "map50_95": "mAP50-95",
+                 "avg_iou": "avg IoU"}
+
+
+def fps(x: float | None) -> str:
+    return DASH if x is None else f"{x:.1f}"
+
+
+def ms(x: float | None) -> str:
+    return DASH if x is None else f"{x:.2f}"
+
+
+def map_(x: float | None) -> str:
+    return DASH if x is None else f"{x:.3f}"
+
+
+def ratio(x: float | None) -> str:
+    return DASH if x is None else f"{x:.2f}x"
+
+
+def points(x: float | None) -> str:
+    return DASH if x is None else f"{x:+.2f} pts"
+
+
+def value(metric: str, x: float | None) -> str:
+    """Format a value of one of the compared metrics."""
+    return {"fps": fps, "p50_ms": ms, "p99_ms": ms}.get(metric, map_)(x)
+
+
+def change(m: MetricChange) -> str:
+    """The change part of a metric: ratio for speed, difference for accuracy."""
+    if m.change is None:
+        return DASH
+    if m.metric == "map50_95":
+        return points(m.change)
+    if m.metric == "avg_iou":
+        return f"{m.change:+.3f}"
+    return ratio(m.change)
+
+
+def metric_cell(m: MetricChange | None) -> str:
+    """``"20.00 → 26.00 (1.30x)"``: base, candidate and the change."""
+    if m is None or (m.base is None and m.candidate is None):
+        return DASH
+    text = f"{value(m.metric, m.base)} → {value(m.metric, m.candidate)}"
+    if m.change is not None:
+        text += f" ({change(m)})"
+    return text
+
+
+def p_value(m: MetricChange | None) -> str:
+    """The Mann-Whitney p-value of a speed metric, or a dash when none was computed."""
+    return DASH if m is None or m.p_value is None else f"{m.p_value:.2g}"
+
+
+def status_counts(variants: tuple[Variant, ...]) -> str:
+    """``"3 ok, 1 skipped, 1 failed"`` (zero counts left out)."""
+    counts = {s: sum(v.status == s for v in variants) for s in ("ok", "skipped", "failed")}
+    return ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no variants"

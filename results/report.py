@@ -1,0 +1,314 @@
+"""``bench report``: a Markdown file (for release notes) and a self-contained HTML page.
+
+The report is built once as a list of blocks (headings, paragraphs, tables,
+images) and rendered twice, so the Markdown and the HTML always say the same
+thing. Plots are PNG files in ``<out>/plots/`` (the Markdown links them); the
+HTML embeds the same PNGs as ``data:`` URIs, so ``report.html`` can be mailed or
+attached to a CI run on its own. Every file is written atomically.
+
+Example:
+    >>> from results.archive import load_record                          # doctest: +SKIP
+    >>> files = write_report([(load_record("run.json"), None)], Path("out"))  # doctest: +SKIP
+    >>> files.html.name                                                   # doctest: +SKIP
+    'report.html'
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from results import format as fmt
+from results import plots
+from results.compare import Comparison
+from results.schema import Record, Variant
+
+__all__ = ["ReportFiles", "render_html", "render_markdown", "run_blocks", "write_report"]
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Para:
+    text: str
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class Image:
+    path: str  # relative to the output directory, forward slashes
+    alt: str
+
+
+@dataclass(frozen=True)
+class Bullets:
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Code:
+    text: str
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """What :func:`write_report` wrote."""
+
+    markdown: Path
+    html: Path
+    images: tuple[Path, ...]
+
+
+def write_report(runs: Sequence[tuple[Record, Comparison | None]], out: Path, *,
+                 title: str | None = None) -> ReportFiles:
+    """Render plots, Markdown and HTML for one or more runs into ``out``.
+
+    Args:
+        runs: each run with its comparison against the previous release (or None).
+        out: the output directory (created; ``report.md``, ``report.html``, ``plots/``).
+        title: the page title; defaults to the release(s) reported.
+
+    Returns:
+        The paths written.
+    """
+    out = Path(out)
+    (out / "plots").mkdir(parents=True, exist_ok=True)
+    releases = sorted({r.release for r, _ in runs})
+    title = title or f"bench report — release {', '.join(releases)}"
+    blocks: list = [Heading(1, title)]
+    images: list[Path] = []
+    for record, comparison in runs:
+        section, written = run_blocks(record, comparison, out=out)
+        blocks.extend(section)
+        images.extend(written)
+    md = _write_text(out / "report.md", render_markdown(blocks))
+    page = _write_text(out / "report.html", render_html(blocks, out=out, title=title))
+    return ReportFiles(md, page, tuple(images))
+
+
+def run_blocks(record: Record, comparison: Comparison | None, *, out: Path) -> tuple[list, list[Path]]:
+    """The blocks of one run's section, drawing its plots into ``out/plots``."""
+    stem = f"{record.device.profile}-{record.model.name}"
+    blocks: list = [Heading(2, f"{record.model.name} on {record.device.profile}")]
+    commit = f", git {record.harness.git_commit[:10]}" if record.harness.git_commit else ""
+    blocks.append(Para(f"Release {record.release}, run {record.run_id}, "
+                       f"{record.created_utc.replace('T', ' ').rstrip('Z')} UTC, bench {record.harness.version}"
+                       f"{commit}. Model {record.model.path} (SHA-256 {record.model.sha256[:12]}...). "
+                       f"Data: {record.data.count} {record.data.kind if record.data.kind == 'images' else 'frames'}"
+                       f" from {record.data.source}, "
+                       f"{'with' if record.data.with_ground_truth else 'without'} ground truth."))
+    blocks += [Heading(3, "Results"), _results_table(record),
+               Para("FPS is end-to-end (preprocess + inference + postprocess); p50/p99 are inference "
+                    "latency; mAP drop is against the reference variant in points with its 95% "
+                    f"confidence interval. {fmt.DASH} means not measured.")]
+    telemetry = _telemetry_table(record.variants)
+    if telemetry is not None:
+        blocks += [Heading(3, "Telemetry"), telemetry]
+    problems = [v for v in record.variants if not v.ok]
+    if problems:
+        blocks += [Heading(3, "Skipped and failed"),
+                   Bullets(tuple(f"{v.name}: {v.status} — {v.reason}" for v in problems))]
+        for v in problems:
+            if v.error_tail:
+                blocks += [Para(f"{v.name} error (last lines):"), Code(v.error_tail)]
+    drawn: list[tuple[Path, str]] = []
+    plot_dir = out / "plots"
+    for kind, draw, alt in (
+            ("fps-vs-map", plots.fps_vs_map, "FPS vs mAP50-95 per variant, Pareto front marked"),
+            ("latency", plots.latency_distributions, "inference latency distribution per variant"),
+            ("iou-hist", plots.iou_histograms, "histogram of per-frame average IoU per variant"),
+            ("iou-frames", plots.iou_per_frame, "average IoU per video frame per variant")):
+        path = draw(record, plot_dir / f"{stem}-{kind}.png")
+        if path is not None:
+            drawn.append((path, alt))
+    if drawn:
+        blocks.append(Heading(3, "Plots"))
+        blocks += [Image(p.relative_to(out).as_posix(), alt) for p, alt in drawn]
+    images = [p for p, _ in drawn]
+    blocks += [Heading(3, "Environment"), _environment_table(record)]
+    if comparison is not None:
+        blocks += _comparison_blocks(comparison)
+        path = plots.comparison_bars(comparison, plot_dir / f"{stem}-vs-{comparison.base.release}.png")
+        if path is not None:
+            images.append(path)
+            blocks.append(Image(path.relative_to(out).as_posix(),
+                                f"FPS and mAP50-95 per variant, {comparison.base.release} vs "
+                                f"{comparison.candidate.release}"))
+    return blocks, images
+
+
+def _results_table(record: Record) -> Table:
+    rows = []
+    for v in record.variants:
+        t, a, r = v.timing, v.accuracy, v.vs_reference
+        inference = t.stage("inference") if t else None
+        if r is None:
+            drop = "(reference)" if any(x.vs_reference and x.vs_reference.reference == v.name
+                                        for x in record.variants) else fmt.DASH
+        else:
+            drop = fmt.DASH if r.map_drop_points is None else f"{r.map_drop_points:.2f}"
+            if r.map_drop_ci95 is not None:
+                drop += f" [{r.map_drop_ci95[0]:.2f}, {r.map_drop_ci95[1]:.2f}]"
+        rows.append((v.name, v.format, v.precision, v.status,
+                     fmt.fps(t.fps if t else None),
+                     fmt.ms(inference.p50_ms if inference else None),
+                     fmt.ms(inference.p99_ms if inference else None),
+                     fmt.map_(a.map50_95 if a else None),
+                     drop,
+                     fmt.map_(a.avg_iou_per_frame if a else None),
+                     _size(v)))
+    return Table(("Variant", "Format", "Precision", "Status", "FPS", "p50 ms", "p99 ms", "mAP50-95",
+                  "mAP drop (pts, 95% CI)", "avg IoU", "Size MB"), tuple(rows))
+
+
+def _size(v: Variant) -> str:
+    size = v.artifact.get("size_bytes") if v.artifact else None
+    return f"{size / 1e6:.1f}" if isinstance(size, (int, float)) and not isinstance(size, bool) else fmt.DASH
+
+
+def _telemetry_table(variants: Sequence[Variant]) -> Table | None:
+    keys: list[str] = []
+    for v in variants:
+        for k, x in (v.telemetry or {}).items():
+            if isinstance(x, (int, float)) and not isinstance(x, bool) and k not in keys:
+                keys.append(k)
+    if not keys:
+        return None
+    rows = tuple((v.name, *(_num((v.telemetry or {}).get(k)) for k in keys)) for v in variants if v.ok)
+    return Table(("Variant", *keys), rows)
+
+
+def _num(x) -> str:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return fmt.DASH
+    return f"{x:.4g}"
+
+
+def _environment_table(record: Record) -> Table:
+    rows = [(f"hardware {k}", _plain(x)) for k, x in record.device.hardware.items()]
+    rows += [(f"runtime {k}", x) for k, x in record.runtime_versions.items() if x is not None]
+    rows += [(f"setting {k}", _plain(x)) for k, x in record.settings.items()]
+    rows.append(("command", " ".join(record.command)))
+    return Table(("What", "Value"), tuple(rows))
+
+
+def _plain(x) -> str:
+    if x is None:
+        return fmt.DASH
+    if isinstance(x, tuple):
+        return ", ".join(_plain(i) for i in x)
+    if hasattr(x, "items"):
+        return ", ".join(f"{k}={_plain(v)}" for k, v in x.items())
+    return str(x)
+
+
+def _comparison_blocks(c: Comparison) -> list:
+    from results.tables import verdict_line
+
+    blocks: list = [Heading(3, f"Compared with {c.base.release} (run {c.base.run_id})")]
+    if not c.comparable:
+        blocks.append(Para(f"Not comparable: {c.reason}."))
+    blocks.append(Para(f"Verdict: {verdict_line([c])}. A speed change counts when it is significant "
+                       f"(Mann-Whitney U, p < {c.thresholds.alpha}) and beyond {c.thresholds.factor}x; "
+                       f"accuracy when mAP50-95 moves more than {c.thresholds.map_threshold} points or "
+                       f"average IoU more than {c.thresholds.iou_threshold}."))
+    rows = []
+    for v in c.variants:
+        cells = [fmt.metric_cell(v.metric(m)) for m in ("fps", "p50_ms", "p99_ms", "map50_95", "avg_iou")]
+        cells.insert(2, fmt.p_value(v.metric("p50_ms")))
+        if not v.metrics:
+            cells = [v.note or fmt.DASH] + [""] * 5
+        rows.append((v.mark.symbol.strip() or "", v.name, v.mark.value, *cells))
+    blocks.append(Table(("", "Variant", "Verdict", "FPS", "p50 ms", "p (MWU)", "p99 ms", "mAP50-95", "avg IoU"),
+                        tuple(rows)))
+    if c.notes:
+        blocks += [Para("Also changed:"), Bullets(c.notes)]
+    return blocks
+
+
+# ------------------------------------------------------------------ renderers
+
+def _md_cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(blocks: Sequence) -> str:
+    """Markdown (GitHub flavour) for the blocks."""
+    out: list[str] = []
+    for b in blocks:
+        if isinstance(b, Heading):
+            out.append(f"{'#' * b.level} {b.text}")
+        elif isinstance(b, Para):
+            out.append(b.text)
+        elif isinstance(b, Bullets):
+            out.append("\n".join(f"- {item}" for item in b.items))
+        elif isinstance(b, Code):
+            fence = "````" if "```" in b.text else "```"
+            out.append(f"{fence}\n{b.text.rstrip()}\n{fence}")
+        elif isinstance(b, Image):
+            out.append(f"![{b.alt}]({b.path})")
+        elif isinstance(b, Table):
+            lines = ["| " + " | ".join(_md_cell(h) or " " for h in b.headers) + " |",
+                     "|" + "|".join("---" for _ in b.headers) + "|"]
+            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in b.rows]
+            out.append("\n".join(lines))
+    return "\n\n".join(out) + "\n"
+
+
+CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}th,td{border:1px solid #ccc;padding:.25em .5em}
+th{background:#f3f3f3}td{text-align:right}td:first-child,td:nth-child(2){text-align:left}
+img{max-width:100%;display:block;margin:.5em 0}pre{background:#f6f6f6;padding:.5em;overflow-x:auto}
+figcaption{color:#555;font-size:.85em}"""
+
+
+def render_html(blocks: Sequence, *, out: Path, title: str) -> str:
+    """A self-contained HTML page; images are read from ``out`` and embedded as PNG data URIs."""
+    e = html.escape
+    body: list[str] = []
+    for b in blocks:
+        if isinstance(b, Heading):
+            body.append(f"<h{b.level}>{e(b.text)}</h{b.level}>")
+        elif isinstance(b, Para):
+            body.append(f"<p>{e(b.text)}</p>")
+        elif isinstance(b, Bullets):
+            body.append("<ul>" + "".join(f"<li>{e(i)}</li>" for i in b.items) + "</ul>")
+        elif isinstance(b, Code):
+            body.append(f"<pre>{e(b.text)}</pre>")
+        elif isinstance(b, Image):
+            data = base64.b64encode((out / b.path).read_bytes()).decode("ascii")
+            body.append(f'<figure><img alt="{e(b.alt)}" src="data:image/png;base64,{data}">'
+                        f"<figcaption>{e(b.alt)}</figcaption></figure>")
+        elif isinstance(b, Table):
+            head = "".join(f"<th>{e(h)}</th>" for h in b.headers)
+            rows = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in b.rows)
+            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>'
+            f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+def _write_text(path: Path, text: str) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            os.fchmod(fh.fileno(), 0o644)
+            fh.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
