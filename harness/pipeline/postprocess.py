@@ -30,7 +30,7 @@ import numpy as np
 from harness.errors import InputError, expected
 from harness.pipeline.preprocess import LetterboxInfo
 
-__all__ = ["MAX_NMS", "MAX_WH", "Detections", "decode", "nms", "postprocess", "unletterbox"]
+__all__ = ["MAX_NMS", "MAX_WH", "Detections", "check_settings", "decode", "nms", "postprocess", "unletterbox"]
 
 MAX_WH = 7680
 """Per-class coordinate offset (pixels) that separates classes in class-aware NMS (as Ultralytics)."""
@@ -67,15 +67,18 @@ class Detections:
         return cls(np.zeros((0, 4), np.float64), np.zeros(0, np.float64), np.zeros(0, np.int64))
 
 
-def _check_settings(conf: float, iou: float, max_det: int, max_nms: int) -> None:
-    if not 0.0 <= conf <= 1.0:
-        raise InputError(expected("a confidence threshold in [0, 1]", conf, "conf"))
-    if not 0.0 <= iou <= 1.0:
-        raise InputError(expected("an NMS IoU threshold in [0, 1]", iou, "iou"))
-    if int(max_det) != max_det or max_det < 1:
-        raise InputError(expected("a positive integer", max_det, "max_det"))
-    if int(max_nms) != max_nms or max_nms < 1:
-        raise InputError(expected("a positive integer", max_nms, "max_nms"))
+def check_settings(conf: float, iou: float, max_det: int, max_nms: int = MAX_NMS) -> None:
+    """Validate postprocess settings, naming the bad one.
+
+    Raises:
+        InputError: a threshold is outside [0, 1] or a count is not a positive integer.
+    """
+    for name, value, what in (("conf", conf, "a confidence threshold"), ("iou", iou, "an NMS IoU threshold")):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0.0 <= value <= 1.0:
+            raise InputError(expected(f"{what} in [0, 1]", value, name))
+    for name, value in (("max_det", max_det), ("max_nms", max_nms)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise InputError(expected("a positive integer", value, name))
 
 
 def _channels_first(output: np.ndarray, nc: int | None) -> np.ndarray:
@@ -259,7 +262,7 @@ def postprocess(
         >>> det.boxes.tolist(), det.classes.tolist()
         ([[40.0, 35.0, 60.0, 45.0]], [0])
     """
-    _check_settings(conf, iou, max_det, max_nms)
+    check_settings(conf, iou, max_det, max_nms)
     boxes, scores, classes = decode(output, conf=conf, max_nms=max_nms, nc=nc)
     if not scores.size:
         return Detections.empty()

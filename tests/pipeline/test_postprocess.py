@@ -64,7 +64,8 @@ def raw_case(draw):
     """A raw [1, 4+nc, anchors] output (sigmoided scores) and the letterbox of a random image."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     nc = draw(st.sampled_from([1, 3, 80]))
-    anchors = draw(st.integers(0, 400))
+    # 6 anchors is excluded: Ultralytics reads any [..., 6] output as an end-to-end model
+    anchors = draw(st.integers(0, 400).filter(lambda a: a != 6))
     imgsz = draw(st.sampled_from([64, 160, 320]))
     h, w = draw(st.integers(5, 700)), draw(st.integers(5, 700))
     cxcy = rng.uniform(-10, imgsz + 10, (2, anchors))
@@ -103,7 +104,7 @@ def _ultralytics(raw, info, imgsz, *, conf, iou, max_det, agnostic, max_nms=3000
     return pred.numpy()
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(raw_case())
 def test_postprocess_matches_ultralytics(case):
     raw, info, imgsz, conf, iou, max_det, agnostic, nc = case
