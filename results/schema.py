@@ -254,7 +254,7 @@ class Record:
 
 # ---------------------------------------------------------------- validation
 
-def check_name(value: object, what: str, where: str) -> str:
+def check_name(value: object, what: str = "a name", where: str | None = None) -> str:
     """Check a name used as a path component (release, device profile, model, variant).
 
     Raises:
