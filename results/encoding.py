@@ -6,7 +6,9 @@ Two encodings, both plain JSON objects::
     {"encoding": "f4-zlib-b64", "n": 5000, "data": "eJzt..."}
 
 ``f4-zlib-b64`` is the values as little-endian float32, zlib-compressed, then
-base64 (ASCII). float32 keeps ~7 significant digits: 12.345678 ms survives as
+base64 (ASCII). Arrays that may have gaps (per-frame IoU: a frame without ground
+truth has none) are written with ``allow_missing=True``: a gap is ``null`` in a
+list and NaN in float32, and decodes to None. float32 keeps ~7 significant digits: 12.345678 ms survives as
 12.34568 ms, far below the resolution of any clock we time with. ``n`` is the
 number of values and is checked on decode, so a truncated payload is an error,
 never a shorter array.
@@ -38,13 +40,14 @@ LIST_LIMIT = 64
 """``encoding="auto"`` writes a plain list up to this many values, compressed above."""
 
 
-def encode_floats(values: Iterable[float], *, encoding: str = "auto") -> dict:
+def encode_floats(values: Iterable[float | None], *, encoding: str = "auto", allow_missing: bool = False) -> dict:
     """Encode finite floats for a record.
 
     Args:
         values: the numbers (any iterable of real numbers, e.g. a numpy array).
         encoding: ``"list"``, ``"f4-zlib-b64"`` or ``"auto"`` (list up to
             :data:`LIST_LIMIT` values, compressed above).
+        allow_missing: accept None and NaN as "no value here" (gaps keep their position).
 
     Returns:
         ``{"encoding": ..., "n": ..., "data": ...}``.
@@ -56,16 +59,22 @@ def encode_floats(values: Iterable[float], *, encoding: str = "auto") -> dict:
         >>> encode_floats([0.5, 0.75])
         {'encoding': 'list', 'n': 2, 'data': [0.5, 0.75]}
     """
-    floats = [float(v) for v in values]
-    for i, v in enumerate(floats):
-        if not math.isfinite(v):
-            raise InputError(expected("finite numbers", v, f"value {i} of the array to encode"))
+    floats: list = []
+    for i, v in enumerate(values):
+        v = None if v is None else float(v)
+        if v is None or math.isnan(v):
+            if not allow_missing:
+                raise InputError(expected("finite numbers", v, f"value {i} of the array to encode"))
+            v = None
+        elif not math.isfinite(v):
+            raise InputError(expected("finite numbers or gaps", v, f"value {i} of the array to encode"))
+        floats.append(v)
     if encoding == "auto":
         encoding = "list" if len(floats) <= LIST_LIMIT else "f4-zlib-b64"
     if encoding == "list":
         return {"encoding": "list", "n": len(floats), "data": floats}
     if encoding == "f4-zlib-b64":
-        packed = array.array("f", floats)
+        packed = array.array("f", [math.nan if v is None else v for v in floats])
         if sys.byteorder != "little":
             packed.byteswap()
         payload = base64.b64encode(zlib.compress(packed.tobytes(), 6)).decode("ascii")
@@ -73,15 +82,16 @@ def encode_floats(values: Iterable[float], *, encoding: str = "auto") -> dict:
     raise InputError(expected(f"an encoding in {ENCODINGS + ('auto',)}", repr(encoding), "encode_floats"))
 
 
-def decode_floats(obj: object, where: str) -> tuple[float, ...]:
+def decode_floats(obj: object, where: str, *, allow_missing: bool = False) -> tuple[float | None, ...]:
     """Decode an encoded array, checking every value is a finite number.
 
     Args:
         obj: the JSON object written by :func:`encode_floats`.
         where: where it was found, for error messages (file and JSON path).
+        allow_missing: accept gaps (null / NaN), returned as None.
 
     Returns:
-        The values as a tuple of floats.
+        The values as a tuple of floats (and None for gaps).
 
     Raises:
         InputError: the object is malformed, truncated, or holds a non-finite value.
@@ -104,6 +114,9 @@ def decode_floats(obj: object, where: str) -> tuple[float, ...]:
             raise InputError(expected("a JSON list of numbers", type(data).__name__, f"{where}.data"))
         values = []
         for i, v in enumerate(data):
+            if v is None and allow_missing:
+                values.append(None)
+                continue
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise InputError(expected("a finite number", repr(v), f"{where}.data[{i}]"))
             values.append(float(v))
@@ -122,7 +135,9 @@ def decode_floats(obj: object, where: str) -> tuple[float, ...]:
             packed.byteswap()
         values = list(packed)
         for i, v in enumerate(values):
-            if not math.isfinite(v):
+            if math.isnan(v) and allow_missing:
+                values[i] = None
+            elif not math.isfinite(v):
                 raise InputError(expected("finite numbers", v, f"{where}.data value {i}"))
     if n is not None and n != len(values):
         raise InputError(expected(f"{n} values (n)", f"{len(values)}", f"{where}.data"))

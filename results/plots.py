@@ -117,7 +117,9 @@ def latency_distributions(record: Record, path: Path) -> Path | None:
 
 def iou_histograms(record: Record, path: Path) -> Path | None:
     """Histogram of the per-frame average IoU per variant."""
-    rows = [(v.name, v.per_frame_iou) for v in record.variants if v.ok and v.per_frame_iou]
+    rows = [(v.name, [x for x in v.per_frame_iou if x is not None]) for v in record.variants
+            if v.ok and v.per_frame_iou]
+    rows = [(name, ious) for name, ious in rows if ious]  # frames without ground truth have no IoU
     if not rows:
         return None
     fig = _figure(6.4, 4.0)
@@ -140,13 +142,15 @@ def iou_per_frame(record: Record, path: Path) -> Path | None:
     """Per-frame average IoU along a video, one line per variant (video runs only)."""
     if record.data.kind != "video":
         return None
-    rows = [(v.name, v.per_frame_iou) for v in record.variants if v.ok and v.per_frame_iou]
+    rows = [(v.name, v.per_frame_iou) for v in record.variants
+            if v.ok and v.per_frame_iou and any(x is not None for x in v.per_frame_iou)]
     if not rows:
         return None
     fig = _figure(8.0, 3.6)
     ax = fig.add_subplot()
-    for i, (name, ious) in enumerate(rows):
-        ax.plot(range(len(ious)), ious, linewidth=1, color=COLORS[i % len(COLORS)], label=name)
+    for i, (name, ious) in enumerate(rows):  # frames without ground truth are gaps in the line
+        ax.plot(range(len(ious)), [float("nan") if x is None else x for x in ious], linewidth=1,
+                color=COLORS[i % len(COLORS)], label=name)
     ax.set_xlabel("frame")
     ax.set_ylabel("average IoU")
     ax.set_ylim(0, 1.02)

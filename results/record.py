@@ -9,6 +9,10 @@ field fails in the run, not later in ``bench compare``.
 Percentiles use linear interpolation between order statistics (numpy's default);
 ``std_ms`` is the sample standard deviation (ddof=1), null for one sample.
 
+The builders accept numpy scalars and arrays, tuples and paths anywhere and store
+plain JSON (:func:`jsonable`); a NaN metric (undefined, e.g. precision with no
+detections) is stored as null. Raw latency samples must be finite.
+
 Example:
     >>> v = variant_entry(name="fp32", format="onnx", precision="fp32",
     ...                   timing=timing_entry({"inference": [4.0, 5.0, 6.0]}, fps=180.0))
@@ -19,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import secrets
 import subprocess
@@ -31,9 +36,38 @@ from results.encoding import encode_floats
 from results.schema import SCHEMA_VERSION, STAGES, validate_record
 
 __all__ = [
-    "file_sha256", "harness_info", "model_entry", "new_record", "new_run_id",
+    "file_sha256", "harness_info", "jsonable", "model_entry", "new_record", "new_run_id",
     "stage_summary", "timing_entry", "variant_entry",
 ]
+
+
+def jsonable(obj: object) -> object:
+    """Plain JSON types for a record: numpy scalars/arrays, tuples and paths converted, NaN -> None.
+
+    Raises:
+        InputError: a value has no JSON form (e.g. an object).
+
+    Example:
+        >>> import numpy as np
+        >>> jsonable({"p": np.float32(0.5), "r": float("nan"), "ids": np.arange(2), 3: (1, 2)})
+        {'p': 0.5, 'r': None, 'ids': [0, 1], '3': [1, 2]}
+    """
+    if obj is None or isinstance(obj, (str, bool)):
+        return obj
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, float):
+        return None if math.isnan(obj) else float(obj)
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if hasattr(obj, "tolist") and hasattr(obj, "dtype"):  # numpy scalar or array
+        return jsonable(obj.tolist())
+    raise InputError(expected("a JSON-able value (number, string, list, mapping)", type(obj).__name__,
+                              "record builder"))
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -184,19 +218,16 @@ def variant_entry(*, name: str, format: str, precision: str, status: str = "ok",
         ...               reason="TensorRT is not installed")["status"]
         'skipped'
     """
-    entry = {
+    entry = jsonable({
         "name": name, "format": format, "precision": precision, "status": status,
         "reason": reason, "error_tail": error_tail[-2000:] if error_tail else error_tail,
-        "artifact": dict(artifact) if artifact is not None else None,
-        "timing": dict(timing) if timing is not None else None,
-        "accuracy": dict(accuracy) if accuracy is not None else None,
-        "vs_reference": dict(vs_reference) if vs_reference is not None else None,
-        "localization": dict(localization) if localization is not None else None,
-        "telemetry": dict(telemetry) if telemetry is not None else None,
-        "per_frame_iou": encode_floats(per_frame_iou) if per_frame_iou is not None else None,
-    }
+        "artifact": artifact, "timing": timing, "accuracy": accuracy, "vs_reference": vs_reference,
+        "localization": localization, "telemetry": telemetry,
+    })
+    entry["per_frame_iou"] = (encode_floats(per_frame_iou, allow_missing=True)
+                              if per_frame_iou is not None else None)
     if extra:
-        entry["extra"] = dict(extra)
+        entry["extra"] = jsonable(extra)
     return entry
 
 
@@ -226,21 +257,21 @@ def new_record(*, release: str, command: Sequence[str], device: str, hardware: M
         InputError: the assembled record does not validate (names the JSON path).
     """
     created = now().astimezone(timezone.utc)
-    record = {
+    record = jsonable({
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id or new_run_id(created),
         "created_utc": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "release": release,
-        "harness": dict(harness) if harness is not None else harness_info(),
+        "harness": harness if harness is not None else harness_info(),
         "command": [str(a) for a in command],
-        "device": {"profile": device, "hardware": dict(hardware)},
-        "runtime_versions": dict(runtime_versions),
-        "model": dict(model),
-        "data": dict(data),
-        "settings": dict(settings or {}),
-        "variants": [dict(v) for v in variants],
-    }
+        "device": {"profile": device, "hardware": hardware},
+        "runtime_versions": runtime_versions,
+        "model": model,
+        "data": data,
+        "settings": settings or {},
+        "variants": list(variants),
+    })
     if extra:
-        record["extra"] = dict(extra)
+        record["extra"] = jsonable(extra)
     validate_record(record, "new record")
     return record

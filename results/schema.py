@@ -43,7 +43,8 @@ Variant::
                                 "map_pct_of_reference", "iou_drop", "agreement_mean_iou",
                                 "agreement_recall"}
     localization, telemetry    free-form objects with only what was measured
-    per_frame_iou              array (one average IoU per frame, for histograms and video plots)
+    per_frame_iou              array with gaps (average IoU per frame in frame order; a frame
+                               without ground truth is a gap), for histograms and video plots
 
 An *array* is ``{"encoding": "list" | "f4-zlib-b64", "n": count, "data": ...}``
 (see :mod:`results.encoding`).
@@ -179,7 +180,7 @@ class Variant:
     vs_reference: VsReference | None = None
     localization: Mapping | None = None
     telemetry: Mapping | None = None
-    per_frame_iou: tuple[float, ...] | None = None
+    per_frame_iou: tuple[float | None, ...] | None = None
 
     @property
     def ok(self) -> bool:
@@ -304,6 +305,7 @@ class _Check:
                               repr(key), path)
             if "extra" in value:
                 self.obj(value["extra"], f"{path}.extra")
+                self.json_values(value["extra"], f"{path}.extra")
         return value
 
     def string(self, value, path: str, *, null: bool = False, nonempty: bool = False) -> str | None:
@@ -334,7 +336,25 @@ class _Check:
     def free(self, value, path: str, *, null: bool = True) -> Mapping | None:
         if value is None and null:
             return None
-        return _freeze(self.obj(value, path))
+        self.obj(value, path)
+        self.json_values(value, path)
+        return _freeze(value)
+
+    def json_values(self, value, path: str) -> None:
+        """Free-form content must be plain JSON with finite numbers (NaN cannot be saved)."""
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if not isinstance(k, str):
+                    self.fail("string keys", _show(k), path)
+                self.json_values(v, f"{path}.{k}")
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                self.json_values(v, f"{path}[{i}]")
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                self.fail("a finite number or null", _show(value), path)
+        elif not (value is None or isinstance(value, (str, int, bool))):
+            self.fail("plain JSON values (str, number, bool, null, list, object)", type(value).__name__, path)
 
 
 def _kind(value) -> str:
@@ -473,8 +493,8 @@ def _variant(c: _Check, v, path: str, data: DataInfo) -> Variant:
     if accuracy is not None and not data.with_ground_truth:
         c.fail("null accuracy (data.with_ground_truth is false)", "an accuracy object", f"{path}.accuracy")
     iou = v.get("per_frame_iou")
-    per_frame = None if iou is None else decode_floats(iou, c.at(f"{path}.per_frame_iou"))
-    if per_frame is not None and any(x < 0 or x > 1 for x in per_frame):
+    per_frame = None if iou is None else decode_floats(iou, c.at(f"{path}.per_frame_iou"), allow_missing=True)
+    if per_frame is not None and any(x is not None and (x < 0 or x > 1) for x in per_frame):
         c.fail("IoU values in [0, 1]", "a value outside", f"{path}.per_frame_iou")
     return Variant(
         name=name,

@@ -19,7 +19,7 @@ DEFAULT_VARIANTS = {"fp32": (20.0, 0.52, 0.81), "int8": (9.0, 0.505, 0.79), "pru
 
 
 def make_variant(name, *, median_ms, map50_95, avg_iou, slow=1.0, seed=0, n=400, frames=60,
-                 reference="fp32", samples=True):
+                 reference="fp32", samples=True, gaps=False):
     rng = np.random.default_rng(seed)
     infer = median_ms * slow * (1 + 0.03 * rng.standard_normal(n)).clip(0.8)
     pre = 1.5 + 0.05 * rng.standard_normal(n).clip(-3, 3)
@@ -29,6 +29,8 @@ def make_variant(name, *, median_ms, map50_95, avg_iou, slow=1.0, seed=0, n=400,
                           fps=float(1000.0 / e2e.mean()), warmup_iterations=10,
                           timed_seconds=float(e2e.sum() / 1000), keep_samples=samples)
     ious = np.clip(avg_iou + 0.05 * rng.standard_normal(frames), 0, 1)
+    if gaps:  # frames without ground truth have no IoU
+        ious[::7] = np.nan
     vs = None
     if name != reference:
         drop = (DEFAULT_VARIANTS[reference][1] - map50_95) * 100
@@ -48,7 +50,8 @@ def make_variant(name, *, median_ms, map50_95, avg_iou, slow=1.0, seed=0, n=400,
 
 
 def make_record(*, release="v1.0", device="cpu", sha=SHA, slow=None, seed=0, minutes=0, kind="images",
-                skipped=("trt-fp16",), failed=(), variants=DEFAULT_VARIANTS, samples=True, threads=2):
+                skipped=("trt-fp16",), failed=(), variants=DEFAULT_VARIANTS, samples=True, threads=2,
+                gaps=False):
     slow = slow or {}
     entries = []
     for i, (name, (ms, m, iou)) in enumerate(variants.items()):
@@ -57,7 +60,7 @@ def make_record(*, release="v1.0", device="cpu", sha=SHA, slow=None, seed=0, min
                                          reason="export crashed", error_tail="RuntimeError: boom"))
             continue
         entries.append(make_variant(name, median_ms=ms, map50_95=m, avg_iou=iou, slow=slow.get(name, 1.0),
-                                    seed=seed * 100 + i, samples=samples))
+                                    seed=seed * 100 + i, samples=samples, gaps=gaps))
     for name in skipped:
         entries.append(variant_entry(name=name, format="engine", precision="fp16", status="skipped",
                                      reason="TensorRT is not installed on this device"))

@@ -162,7 +162,7 @@ def _check_report(out: Path) -> tuple[str, list[str]]:
 
 @pytest.mark.slow
 def test_report_of_a_release_with_previous_release(archive, tmp_path, capsys):
-    archive.save(make_record(release="v1.2", seed=3, minutes=20, slow={"int8": 1.3}, kind="video"))
+    archive.save(make_record(release="v1.2", seed=3, minutes=20, slow={"int8": 1.3}, kind="video", gaps=True))
     out = tmp_path / "report"
     assert main(["report", "v1.2", "--out", str(out)]) == 0
     md, srcs = _check_report(out)

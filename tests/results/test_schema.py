@@ -191,3 +191,37 @@ def test_new_record_validates_before_returning():
                    data={"kind": "images", "source": "x", "count": 1, "with_ground_truth": False},
                    variants=[variant_entry(name="a", format="onnx", precision="fp32", status="done")],
                    harness={"version": "0.1.0", "git_commit": None})
+
+
+def test_per_frame_iou_keeps_gaps_for_frames_without_ground_truth():
+    ious = np.array([0.8, np.nan, 0.7] * 30)  # what the scorer returns: NaN where a frame has no GT
+    for encoding in ("list", "f4-zlib-b64"):
+        enc = json.loads(json.dumps(encode_floats(ious, encoding=encoding, allow_missing=True)))
+        back = decode_floats(enc, "t", allow_missing=True)
+        assert back[1] is None and back[0] == pytest.approx(0.8) and len(back) == 90
+        with pytest.raises(InputError):
+            decode_floats(enc, "t")  # latency arrays never have gaps
+    raw = make_record()
+    raw["variants"][0] = variant_entry(**{**{k: raw["variants"][0][k] for k in ("name", "format", "precision")},
+                                          "per_frame_iou": ious})
+    record = validate_record(raw, "gaps")
+    assert record.variants[0].per_frame_iou[1] is None
+
+
+def test_builders_store_numpy_values_as_plain_json_and_nan_as_null():
+    raw = make_record()
+    raw["variants"][0] = variant_entry(
+        name="fp32", format="onnx", precision="fp32",
+        accuracy={"map50_95": np.float32(0.5), "precision": float("nan"), "per_class_ap": {"box": np.float64(0.4)}},
+        telemetry={"power_w": np.array([1.5, 2.5]), "samples": np.int64(12)})
+    record = validate_record(json.loads(json.dumps(raw)), "np")
+    assert record.variants[0].accuracy.precision is None
+    assert record.variants[0].accuracy.map50_95 == pytest.approx(0.5)
+    assert record.variants[0].telemetry["power_w"] == (1.5, 2.5)
+    bad = make_record()
+    bad["variants"][0]["telemetry"] = {"power_w": float("inf")}
+    with pytest.raises(InputError, match=r"variants\[0\].telemetry.power_w: expected a finite number"):
+        validate_record(bad, "x")
+    bad["variants"][0]["telemetry"] = {"when": object()}
+    with pytest.raises(InputError, match="plain JSON values"):
+        validate_record(bad, "x")
