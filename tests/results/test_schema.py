@@ -39,7 +39,8 @@ def test_frozen_v1_example_content():
     samples = fp32.timing.inference_samples_ms
     assert len(samples) == 400 == fp32.timing.stage("inference").n
     assert np.percentile(samples, 50) == pytest.approx(fp32.timing.stage("inference").p50_ms, rel=1e-5)
-    assert len(fp32.per_frame_iou) == 60 and all(0 <= x <= 1 for x in fp32.per_frame_iou)
+    assert len(fp32.per_frame_iou) == 60 and fp32.per_frame_iou[0] is None  # no ground truth in frame 0
+    assert all(0 <= x <= 1 for x in fp32.per_frame_iou if x is not None)
     assert record.variant("int8").vs_reference.map_drop_ci95[0] < record.variant("int8").vs_reference.map_drop_ci95[1]
     assert record.variant("trt-fp16").timing is None and "TensorRT" in record.variant("trt-fp16").reason
     assert record.created.year == 2026
