@@ -112,7 +112,7 @@ def harness_info(*, runner: Callable[..., subprocess.CompletedProcess] = subproc
 
 
 def model_entry(path: str | os.PathLike, *, name: str | None = None, family: str | None = None,
-                imgsz: int | None = None, classes: Sequence[str] | None = None,
+                imgsz: int | None = None, classes: Sequence[str] | Mapping[int, str] | None = None,
                 sha256: str | None = None) -> dict:
     """The ``model`` block: path, SHA-256 of the file (computed unless given), name, family, ...
 
@@ -129,8 +129,17 @@ def model_entry(path: str | os.PathLike, *, name: str | None = None, family: str
         "name": name or path.stem,
         "family": family,
         "imgsz": imgsz,
-        "classes": list(classes) if classes is not None else None,
+        "classes": _class_names(classes),
     }
+
+
+def _class_names(classes: Sequence[str] | Mapping[int, str] | None) -> list[str] | None:
+    """Class names in index order; accepts Ultralytics' ``{0: "person", ...}`` too."""
+    if classes is None:
+        return None
+    if isinstance(classes, Mapping):
+        return [str(classes[k]) for k in sorted(classes)]
+    return [str(c) for c in classes]
 
 
 def stage_summary(samples_ms: Iterable[float]) -> dict | None:

@@ -226,3 +226,15 @@ def test_builders_store_numpy_values_as_plain_json_and_nan_as_null():
     bad["variants"][0]["telemetry"] = {"when": object()}
     with pytest.raises(InputError, match="plain JSON values"):
         validate_record(bad, "x")
+
+
+def test_model_entry_hashes_the_file_and_orders_class_names(tmp_path):
+    import hashlib
+
+    from results.record import model_entry
+
+    weights = tmp_path / "yolo11n.pt"
+    weights.write_bytes(b"weights" * 1000)
+    entry = model_entry(weights, family="yolo11", imgsz=320, classes={1: "ring", 0: "circle"})
+    assert entry["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert entry["name"] == "yolo11n" and entry["classes"] == ["circle", "ring"]
