@@ -48,28 +48,31 @@ def min_counts(n_pos: np.ndarray, rec_thresholds: np.ndarray) -> np.ndarray:
     return x
 
 
-def trim(tp: np.ndarray, fp: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def trim(any_tp: np.ndarray, active: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Positions worth keeping: not ignored at every threshold, and not after the last true positive.
 
     Args:
-        tp: bool ``(T, n)`` true positives.
-        fp: bool ``(T, n)`` false positives.
+        any_tp: bool ``(n,)`` true positive at some threshold.
+        active: bool ``(n,)`` true or false positive at some threshold (not always ignored).
         counts: detections per category segment (sums to ``n``).
 
     Returns:
         bool ``(n,)`` mask.
+
+    Example:
+        >>> trim(np.array([0, 1, 0, 0, 1, 0], bool), np.array([1, 1, 0, 1, 1, 1], bool), np.array([3, 3])).astype(int).tolist()
+        [1, 1, 0, 1, 1, 0]
     """
-    n = tp.shape[1]
+    n = len(any_tp)
     if n == 0:
         return np.zeros(0, bool)
-    any_tp = tp.any(axis=0)
     seg = np.repeat(np.arange(len(counts)), counts)
     pos = np.where(any_tp, np.arange(n), -1)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     nonempty = counts > 0
     last = np.full(len(counts), -1, np.int64)
     last[nonempty] = np.maximum.reduceat(pos, starts[nonempty])
-    return (tp.any(axis=0) | fp.any(axis=0)) & (np.arange(n) <= last[seg])
+    return active & (np.arange(n) <= last[seg])
 
 
 def precision_at_recall(
@@ -101,35 +104,37 @@ def precision_at_recall(
     K, R = len(counts), len(rec_thresholds)
     counts = np.asarray(counts, np.int64)
     offs = np.concatenate(([0], np.cumsum(counts)))
-    seg = np.repeat(np.arange(K), counts)
-    if weights is None:
-        tpc = np.cumsum(tp, axis=1, dtype=np.int64)
-        fpc = np.cumsum(fp, axis=1, dtype=np.int64)
-    else:
-        w = np.asarray(weights, np.int64)
-        tpc = np.cumsum(tp * w, axis=1)
-        fpc = np.cumsum(fp * w, axis=1)
-    before = offs[:-1] - 1
-    has_before = before >= 0
-    tp_base = np.zeros((T, K), np.int64)
-    fp_base = np.zeros((T, K), np.int64)
+    nonempty = counts > 0
+    starts = offs[:-1][nonempty]
+    w = None if weights is None else np.asarray(weights, np.int64)
+
+    def local_cumsum(flags: np.ndarray) -> np.ndarray:
+        x = flags.astype(np.int64) if w is None else flags * w
+        if n:  # subtract the previous segment's total at each segment start, then one cumsum
+            total = np.add.reduceat(x, starts, axis=1)
+            x[:, starts[1:]] -= total[:, :-1]
+            np.cumsum(x, axis=1, out=x)
+        return x
+
+    tpl = local_cumsum(tp)
+    fpl = local_cumsum(fp)
+    pr = tpl / ((fpl + tpl) + EPS)  # pycocotools: tp / (fp + tp + eps), integer-valued floats
+    del fpl
+    last = offs[1:] - 1
+    final_tp = np.zeros((T, K), np.float64)
     if n:
-        tp_base[:, has_before] = tpc[:, before[has_before]]
-        fp_base[:, has_before] = fpc[:, before[has_before]]
-    tpl = tpc - tp_base[:, seg]
-    fpl = fpc - fp_base[:, seg]
-    tpf = tpl.astype(np.float64)
-    pr = tpf / (fpl.astype(np.float64) + tpf + EPS)
+        final_tp[:, nonempty] = tpl[:, last[nonempty]]
 
     n_pos = np.asarray(n_pos, np.int64)
-    limit = int(tpl.max()) + 1 if n else 1
+    limit = int(final_tp.max()) + 1 if n else 1
     x = np.minimum(min_counts(n_pos, rec_thresholds), limit)  # (K, R); limit = never reached
     x[n_pos <= 0] = limit
     big = limit + 1
-    seg_id = np.arange(T)[:, None] * K + seg[None, :]
-    keys = (tpl + seg_id * big).ravel()
+    seg = np.repeat(np.arange(K, dtype=np.int64), counts)
+    tpl += seg * big  # keys, increasing along each row and from row to row
+    tpl += (np.arange(T, dtype=np.int64) * (K * big))[:, None]
     query = (np.arange(T)[:, None, None] * K + np.arange(K)[None, :, None]) * big + x[None, :, :]
-    position = np.searchsorted(keys, query.ravel(), side="left").reshape(T, K, R)
+    position = np.searchsorted(tpl.ravel(), query.ravel(), side="left").reshape(T, K, R)
     seg_end = np.arange(T)[:, None] * n + offs[1:][None, :]
     valid = position < seg_end[:, :, None]
 
@@ -140,11 +145,6 @@ def precision_at_recall(
     envelope = np.maximum.accumulate(block[:, :, ::-1], axis=2)[:, :, ::-1]
     precision = np.where(valid, envelope, 0.0)
 
-    last = offs[1:] - 1
-    final_tp = np.zeros((T, K), np.float64)
-    nonempty = counts > 0
-    if n:
-        final_tp[:, nonempty] = tpf[:, last[nonempty]]
     recall = np.zeros((T, K))
     np.divide(final_tp, n_pos[None, :].astype(np.float64), out=recall, where=(n_pos[None, :] > 0) & nonempty[None, :])
     row = position - (np.arange(T)[:, None, None] * n)

@@ -259,12 +259,16 @@ def _accumulate(g: CocoGroundTruth, m: Matching, params: CocoParams, iou_type: s
     T, R = len(params.iou_thresholds), len(params.rec_thresholds)
     K, A, M = len(g.category_ids), len(params.area_ranges), len(params.max_dets)
     rec_thrs = np.asarray(params.rec_thresholds)
-    precision = -np.ones((T, R, K, A, M))
-    recall = -np.ones((T, K, A, M))
-    scores = -np.ones((T, R, K, A, M))
+    # filled as (A, M, T, K, R), returned in pycocotools' (T, R, K, A, M) layout
+    precision = -np.ones((A, M, T, K, R))
+    recall = -np.ones((A, M, T, K))
+    scores = -np.ones((A, M, T, K, R))
     n_pos = np.stack([np.bincount(g.category_index[~m.gt_ignore[a]], minlength=K) for a in range(A)], axis=1) if A else np.zeros((K, 0), np.int64)
     # pycocotools' order: category, then descending score, ties by image then rank in the image
-    order = np.lexsort((m.rank, m.img, -m.score, m.cat))
+    # (the matching is already ordered by image, category, rank, and lexsort is stable)
+    order = np.lexsort((-m.score, m.cat))
+    any_tp = m.tp.any(axis=1)  # (A, n)
+    active = any_tp | m.fp.any(axis=1)
     resample = None
     for mi, max_det in enumerate(params.max_dets):
         ent = order[m.rank[order] < max_det]
@@ -273,24 +277,24 @@ def _accumulate(g: CocoGroundTruth, m: Matching, params: CocoParams, iou_type: s
         nonempty = counts > 0
         first_score[nonempty] = m.score[ent[(np.cumsum(counts) - counts)[nonempty]]]
         for a in range(A):
-            tp = m.tp[:, a, ent]
-            fp = m.fp[:, a, ent]
-            keep = trim(tp, fp, counts)
-            kept = ent[keep]
+            kept = ent[trim(any_tp[a, ent], active[a, ent], counts)]
             k_counts = np.bincount(m.cat[kept], minlength=K)
-            tp, fp = tp[:, keep], fp[:, keep]
+            tp, fp = np.take(m.tp[a], kept, axis=1), np.take(m.fp[a], kept, axis=1)
             prec, rec, row, valid = precision_at_recall(tp, fp, k_counts, n_pos[:, a], rec_thrs)
             sc = np.where(valid, m.score[kept][np.where(valid, row, 0)] if len(kept) else 0.0, 0.0)
             sc[:, :, 0] = np.where(nonempty, first_score, 0.0)[None, :]
             present = n_pos[:, a] > 0
-            precision[:, :, present, a, mi] = prec[:, present, :].transpose(0, 2, 1)
-            scores[:, :, present, a, mi] = sc[:, present, :].transpose(0, 2, 1)
-            recall[:, present, a, mi] = rec[:, present]
+            precision[a, mi] = np.where(present[None, :, None], prec, -1.0)
+            scores[a, mi] = np.where(present[None, :, None], sc, -1.0)
+            recall[a, mi] = np.where(present[None, :], rec, -1.0)
             if a == 0 and mi == M - 1:
                 gt_ok = ~m.gt_ignore[0]
                 resample = _Resample(tp, fp, k_counts, m.img[kept], g.image_index[gt_ok], g.category_index[gt_ok])
     n_dt = np.bincount(m.cat, minlength=K)
     n_gt = np.bincount(g.category_index[~g.iscrowd], minlength=K)
+    precision = np.ascontiguousarray(precision.transpose(2, 4, 3, 0, 1))
+    scores = np.ascontiguousarray(scores.transpose(2, 4, 3, 0, 1))
+    recall = np.ascontiguousarray(recall.transpose(2, 3, 0, 1))
     stats = _summarize(precision, recall, params)
     return CocoResult(stats, precision, recall, scores, params, iou_type, g.image_ids, g.category_ids,
                       g.category_names, n_gt, n_dt, m, resample)

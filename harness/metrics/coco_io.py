@@ -119,15 +119,17 @@ def _bboxes(values: list, source: str) -> np.ndarray:
     raise InputError(expected("'bbox' as [x, y, width, height] numbers", "mixed values", source))
 
 
-def _ids(values: list, source: str, key: str) -> list:
-    values = [v.item() if isinstance(v, np.integer) else v for v in values] if any(isinstance(v, np.generic) for v in values[:1]) else values
+def _ids(values: list, source: str, key: str) -> np.ndarray:
+    """Image ids: all integers (int64 array) or all strings (object array)."""
+    arr = np.asarray(values) if values else np.zeros(0, np.int64)
+    if arr.ndim == 1 and arr.dtype.kind in "iu":
+        return arr.astype(np.int64)
+    if arr.ndim == 1 and arr.dtype.kind == "U":
+        return np.asarray(values, dtype=object)
     for i, v in enumerate(values):
-        if isinstance(v, bool) or not isinstance(v, (int, str)):
+        if isinstance(v, bool) or not isinstance(v, (int, str, np.integer)):
             raise InputError(expected(f"'{key}' to be an integer or a string", repr(v), _where(source, i)))
-    kinds = {type(v) for v in values}
-    if len(kinds) > 1:
-        raise InputError(expected(f"'{key}' values of one type", "both integers and strings", source))
-    return values
+    raise InputError(expected(f"'{key}' values of one type", "both integers and strings", source))
 
 
 def _segmentations(values: list, source: str) -> tuple:
@@ -205,7 +207,7 @@ class CocoGroundTruth:
         if not isinstance(anns, list):
             raise InputError(expected("an 'annotations' list", type(anns).__name__, source))
         images, cats = data["images"], data["categories"]
-        img_ids = _ids(_column(images, "id", f"{source} images", "the image id"), f"{source} images", "id")
+        img_ids = _ids(_column(images, "id", f"{source} images", "the image id"), f"{source} images", "id").tolist()
         if len(set(img_ids)) != len(img_ids):
             raise InputError(expected("unique image ids", "a repeated id", f"{source} images"))
         widths = _numbers(_column(images, "width", f"{source} images", "", default=0, required=False), f"{source} images", "width")
@@ -288,7 +290,9 @@ class CocoGroundTruth:
             ((0, 1), [[0.0, 0.0, 10.0, 20.0]], [200.0])
         """
         n = len(boxes)
-        image_ids = list(range(n)) if image_ids is None else _ids(list(image_ids), source, "image_ids")
+        image_ids = list(range(n)) if image_ids is None else _ids(list(image_ids), source, "image_ids").tolist()
+        if len(set(image_ids)) != n:
+            raise InputError(expected(f"{n} unique image ids", "a repeated id", f"{source} image_ids"))
         sizes = np.zeros((n, 2), np.int64) if image_sizes is None else np.asarray(image_sizes, np.float64).reshape(n, 2).astype(np.int64)
         cols = _per_image(boxes, classes, source, box_format, sizes)
         bx, cls_all, img_idx = cols
@@ -360,13 +364,10 @@ class CocoDetections:
         """
         if not isinstance(records, list):
             raise InputError(expected("a JSON list of detections", type(records).__name__, source))
-        if records and not all(type(r) is dict for r in records):
-            i = next(i for i, r in enumerate(records) if not isinstance(r, dict))
-            raise InputError(expected("a JSON object", type(records[i]).__name__, _where(source, i)))
         image_ids = _ids(_column(records, "image_id", source, "the image id"), source, "image_id")
         cat_ids = _numbers(_column(records, "category_id", source, "the category id"), source, "category_id", ints=True)
         scores = _numbers(_column(records, "score", source, "the confidence"), source, "score")
-        has_bbox = bool(records) and bool(records[0].get("bbox"))
+        has_bbox = bool(records) and isinstance(records[0], dict) and bool(records[0].get("bbox"))
         segms = None
         if iou_type == "segm":
             segms = _segmentations(_column(records, "segmentation", source, "polygons or an RLE"), source)
@@ -376,8 +377,7 @@ class CocoDetections:
         else:
             areas = np.asarray(mask_areas(segms, None, source), np.float64)
             boxes = np.zeros((len(records), 4))
-        ids = np.asarray(image_ids, dtype=object if image_ids and isinstance(image_ids[0], str) else np.int64)
-        return cls(ids, cat_ids, boxes, scores, areas, segms, source)
+        return cls(image_ids, cat_ids, boxes, scores, areas, segms, source)
 
     @classmethod
     def from_arrays(
@@ -408,7 +408,7 @@ class CocoDetections:
             ([[0.0, 0.0, 10.0, 20.0]], [0])
         """
         n = len(boxes)
-        ids = list(range(n)) if image_ids is None else _ids(list(image_ids), source, "image_ids")
+        ids = list(range(n)) if image_ids is None else _ids(list(image_ids), source, "image_ids").tolist()
         sizes = np.zeros((n, 2), np.int64) if image_sizes is None else np.asarray(image_sizes, np.float64).reshape(n, 2)
         bx, cls_all, img_idx = _per_image(boxes, classes, source, box_format, sizes)
         sc = _flat_optional(scores, img_idx, n, np.float64, source, "scores")

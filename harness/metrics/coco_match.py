@@ -31,8 +31,8 @@ class Matching:
     Attributes:
         dt_row: row of each kept detection in the :class:`CocoDetections`.
         img: image row; ``cat``: category row; ``score``; ``rank`` within its (image, category).
-        tp: bool ``(T, A, n)`` true positive per IoU threshold and area range.
-        fp: bool ``(T, A, n)`` false positive (neither means ignored).
+        tp: bool ``(A, T, n)`` true positive per area range and IoU threshold.
+        fp: bool ``(A, T, n)`` false positive (neither means ignored).
         match_gt: int ``(T, n)`` ground-truth row matched for area range 0 ('all'), -1 if none.
         match_iou: ``(T, n)`` IoU of that match, 0 if none.
         best_iou: ``(n,)`` highest IoU with any non-crowd ground truth of the same image and class.
@@ -101,7 +101,7 @@ def match_all(gt, dt, d_img: np.ndarray, d_cat: np.ndarray, params, iou_type: st
 
     # detections: stable sort by (image, category), then descending score, then input order
     d_key = d_img * K + d_cat
-    order = np.lexsort((np.arange(len(d_key)), -dt.scores, d_key))
+    order = np.lexsort((-dt.scores, d_key))  # stable: equal scores keep input order
     sk = d_key[order]
     new_group = np.ones(len(sk), bool)
     new_group[1:] = sk[1:] != sk[:-1]
@@ -144,8 +144,8 @@ def match_all(gt, dt, d_img: np.ndarray, d_cat: np.ndarray, params, iou_type: st
     cd, cg, ciou = pd[cand], pg[cand], iou[cand]
     match_gt = np.full((T, n), -1, np.int64)
     match_iou = np.zeros((T, n))
-    tp = np.zeros((T, A, n), bool)
-    fp = np.broadcast_to(~d_out, (T, A, n)).copy()
+    tp = np.zeros((A, T, n), bool)
+    fp = np.broadcast_to(~d_out[:, None, :], (A, T, n)).copy()
     if len(cd):
         ud, slot = np.unique(cd, return_inverse=True)
         g_of = key[ud]
@@ -158,8 +158,8 @@ def match_all(gt, dt, d_img: np.ndarray, d_cat: np.ndarray, params, iou_type: st
         matched = m >= 0
         mc = np.maximum(m, 0)
         gi = gt_ignore[np.arange(A)[None, :, None], mc]
-        tp[:, :, ud] = matched & ~gi
-        fp[:, :, ud] = ~matched & ~d_out[None, :, ud]
+        tp[:, :, ud] = (matched & ~gi).transpose(1, 0, 2)
+        fp[:, :, ud] = (~matched & ~d_out[None, :, ud]).transpose(1, 0, 2)
         match_gt[:, ud] = m[:, 0, :]
         if A:
             # IoU of the area-'all' match: look the pair up in the (detection, gt) candidate list
@@ -178,7 +178,7 @@ def _rounds(rnd: np.ndarray, slot: np.ndarray, cg: np.ndarray, ciou: np.ndarray,
     out = np.full((T, A, n_slots), -1, np.int64)
     taken = np.zeros((T, A, n_gt), bool)
     eligible = ciou[None, :] >= thr[:, None]  # (T, P)
-    regular = ~gt_ignore[:, cg]  # (A, P)
+    regular = (~gt_ignore[:, cg]).astype(np.int32)  # (A, P)
     free_always = crowd[cg]
     bounds = np.flatnonzero(np.diff(rnd, prepend=-1, append=rnd[-1] + 1 if len(rnd) else 1))
     for b0, b1 in zip(bounds[:-1], bounds[1:]):
@@ -186,15 +186,18 @@ def _rounds(rnd: np.ndarray, slot: np.ndarray, cg: np.ndarray, ciou: np.ndarray,
         g = cg[b0:b1]
         starts = np.flatnonzero(np.diff(s, prepend=-1))
         seg_len = np.diff(np.append(starts, len(s)))
-        pos = np.arange(len(s)) - np.repeat(starts, seg_len) + 1
-        big = int(seg_len.max()) + 1
-        ok = eligible[:, None, b0:b1] & ~(taken[:, :, g] & ~free_always[b0:b1])
-        key = np.where(ok, pos + regular[None, :, b0:b1] * big, 0)
+        pos = (np.arange(len(s)) - np.repeat(starts, seg_len) + 1).astype(np.int32)
+        big = np.int32(seg_len.max() + 1)
+        if b0 == 0:  # first round: nothing is taken yet
+            ok = np.broadcast_to(eligible[:, None, b0:b1], (T, A, b1 - b0))
+        else:
+            ok = eligible[:, None, b0:b1] & ~(taken[:, :, g] & ~free_always[b0:b1])
+        key = np.where(ok, pos + regular[None, :, b0:b1] * big, np.int32(0))
         best = np.maximum.reduceat(key, starts, axis=2)
         has = best > 0
-        local = starts[None, None, :] + best % big - 1
-        g_sel = g[np.where(has, local, 0)]
-        out[:, :, s[starts]] = np.where(has, g_sel, -1)
+        local = starts[None, None, :] + (best % big - 1)
+        g_sel = np.where(has, g[np.where(has, local, 0)], -1)
+        out[:, :, s[starts]] = g_sel
         ti, ai, ji = np.nonzero(has)
         taken[ti, ai, g_sel[ti, ai, ji]] = True
     return out
