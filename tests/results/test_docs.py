@@ -1,0 +1,15 @@
+"""The docstring examples of results/ run and hold."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["results.archive", "results.encoding", "results.format", "results.record", "results.schema",
+           "results.stats"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
