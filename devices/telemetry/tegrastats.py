@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -369,6 +370,8 @@ class TegrastatsReader:
         Raises:
             OSError: tegrastats could not be started (the caller records why).
         """
+        if self._popen is subprocess.Popen and not os.access(self.executable, os.X_OK):
+            raise FileNotFoundError(2, "not found or not executable", self.executable)
         self._proc = self._popen(self.command(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                  text=True, bufsize=1)
         self._thread = threading.Thread(target=self._read, name="tegrastats-reader", daemon=True)
