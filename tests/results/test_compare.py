@@ -132,3 +132,19 @@ def test_mann_whitney_and_pareto():
     assert mann_whitney_p(list(range(50)), [x + 100 for x in range(50)]) < 1e-10
     assert pareto_front([(0.5, 10.0), (0.5, 10.0), (0.4, 5.0)]) == [0, 1]
     assert pareto_front([]) == []
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mann_whitney_matches_scipy(seed):
+    import numpy as np
+    from scipy.stats import mannwhitneyu
+
+    rng = np.random.default_rng(seed)
+    for trial in range(150):
+        n1 = int(rng.integers(5, 9)) if trial % 3 == 0 else int(rng.integers(5, 60))
+        n2 = int(rng.integers(5, 400))
+        x = rng.gamma(4, 2, n1)
+        y = rng.gamma(4, 2, n2) * rng.uniform(0.8, 1.25)
+        if trial % 2:  # clock resolution makes ties common in real latencies
+            x, y = np.round(x, 1), np.round(y, 1)
+        assert mann_whitney_p(x, y) == pytest.approx(mannwhitneyu(x, y).pvalue, rel=1e-9, abs=1e-300)
