@@ -87,10 +87,20 @@ def _column(records: list, key: str, source: str, what: str, *, default: object 
         raise
 
 
+def _array(values: list, empty_dtype: type) -> np.ndarray | None:
+    """``numpy.asarray(values)``, or None when the values do not form a regular array."""
+    if not values:
+        return np.zeros(0, empty_dtype)
+    try:
+        return np.asarray(values)
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
 def _numbers(values: list, source: str, key: str, *, ints: bool = False, finite: bool = True) -> np.ndarray:
-    arr = np.asarray(values) if values else np.zeros(0, np.int64 if ints else np.float64)
+    arr = _array(values, np.int64 if ints else np.float64)
     kinds = "iu" if ints else "iuf"
-    if arr.ndim == 1 and arr.dtype.kind in kinds and (not finite or arr.dtype.kind != "f" or np.isfinite(arr).all()):
+    if arr is not None and arr.ndim == 1 and arr.dtype.kind in kinds and (not finite or arr.dtype.kind != "f" or np.isfinite(arr).all()):
         return arr.astype(np.int64 if ints else np.float64)
     what = "an integer" if ints else "a finite number"
     for i, v in enumerate(values):
@@ -101,12 +111,12 @@ def _numbers(values: list, source: str, key: str, *, ints: bool = False, finite:
 
 
 def _bboxes(values: list, source: str) -> np.ndarray:
-    try:
-        arr = np.asarray(values, dtype=np.float64) if values else np.zeros((0, 4))
-    except (TypeError, ValueError):
-        arr = None
-    if arr is not None and arr.ndim == 2 and arr.shape[1] == 4 and np.isfinite(arr).all() and (arr[:, 2:] >= 0).all():
-        if all(not isinstance(b, str) for b in values[:1]):
+    arr = _array(values, np.float64)
+    if arr is not None and not values:
+        return np.zeros((0, 4))
+    if arr is not None and arr.ndim == 2 and arr.shape[1] == 4 and arr.dtype.kind in "iuf":
+        arr = arr.astype(np.float64)
+        if np.isfinite(arr).all() and (arr[:, 2:] >= 0).all():
             return arr
     for i, b in enumerate(values):
         where = _where(source, i)
@@ -121,10 +131,10 @@ def _bboxes(values: list, source: str) -> np.ndarray:
 
 def _ids(values: list, source: str, key: str) -> np.ndarray:
     """Image ids: all integers (int64 array) or all strings (object array)."""
-    arr = np.asarray(values) if values else np.zeros(0, np.int64)
-    if arr.ndim == 1 and arr.dtype.kind in "iu":
+    arr = _array(values, np.int64)
+    if arr is not None and arr.ndim == 1 and arr.dtype.kind in "iu":
         return arr.astype(np.int64)
-    if arr.ndim == 1 and arr.dtype.kind == "U":
+    if arr is not None and arr.ndim == 1 and arr.dtype.kind == "U":
         return np.asarray(values, dtype=object)
     for i, v in enumerate(values):
         if isinstance(v, bool) or not isinstance(v, (int, str, np.integer)):
