@@ -146,10 +146,13 @@ class TegraSample:
         return {k: v for k, v in self.temps_c.items() if v != ABSENT_SENSOR_C and k.upper() not in _PLACEHOLDER_TEMPS}
 
 
-_END = r"(?=\s|$)"
 _NUM = r"-?\d+(?:\.\d+)?"
-_PATTERNS: list[tuple[str, re.Pattern[str]]] = [(k, re.compile(rx + _END)) for k, rx in [
-    ("ts", r"(\d{2}-\d{2}-\d{4} \d{2}:\d{2}:\d{2})"),
+_KNOWN = r"(?:APE|AVP|MSENC|NVENC\d*|NVDEC\d*|NVJPG\d*|VIC\d*|OFA|NVDLA\d+|PVA\d+|SE)"
+# One alternation, tried in this order at each field start; each kind's inner groups are unnamed.
+# A bare "NAME 123" or "NAME 12%" is an engine only for known engine names, so that e.g. the
+# "UTC 2021" of a date header is not read as an engine.
+_KINDS: list[tuple[str, str]] = [
+    ("ts", r"\A(\d{2}-\d{2}-\d{4} \d{2}:\d{2}:\d{2})"),
     ("ram", r"RAM (\d+)/(\d+)MB(?: ?\(lfb (\d+)x(\d+)(kB|MB)\))?"),
     ("swap", r"SWAP (\d+)/(\d+)MB(?: ?\(cached (\d+)MB\))?"),
     ("iram", r"IRAM (\d+)/(\d+)kB(?: ?\(lfb (\d+)kB\))?"),
@@ -157,17 +160,24 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [(k, re.compile(rx + _END)) for k
     ("cpu_old", r"cpu \[([^\]\s]*)\]@(\d+)"),
     ("mts", r"MTS fg (\d+)% bg (\d+)%"),
     ("edp", r"EDP limit (\d+)"),
-    ("emc", r"(?:EMC_FREQ|EMC) (?:(\d+)%)?(?:@(\d+))?"),
-    ("gr3d", r"(GR3D\d*)(?:_FREQ)? (?:(\d+)%)?(?:@\[?(\d+(?:,\d+)*)\]?)?"),
+    ("emc", r"(?:EMC_FREQ|EMC) (?:(\d+)%(?:@(\d+))?|@(\d+))"),
+    ("gr3d", r"(GR3D\d*)(?:_FREQ)? (?:(\d+)%(?:@\[?(\d+(?:,\d+)*)\]?)?|@\[?(\d+(?:,\d+)*)\]?)"),
     ("rail", rf"([A-Za-z][A-Za-z0-9_]*) ({_NUM})(?:mW)?/({_NUM})(?:mW)?(?:/({_NUM})(?:mW)?)?"),
     ("engine_off", r"([A-Z][A-Z0-9_]*) off"),
     ("engine_load_freq", r"([A-Z][A-Z0-9_]*) (\d+)%@(\d+)"),
     ("engine_at", r"([A-Z][A-Z0-9]*)_FREQ @(\d+)"),
     ("engine_load", r"([A-Z][A-Z0-9]*)_LOAD (\d+)%"),
-    ("engine_freq", r"([A-Z][A-Z0-9]*)(_FREQ)? (\d+)"),
-    ("engine_pct", r"([A-Z][A-Z0-9]*) (\d+)%"),
+    ("engine_freq", rf"({_KNOWN}|[A-Z][A-Z0-9]*(?=_FREQ ))(?:_FREQ)? (\d+)"),
+    ("engine_pct", rf"({_KNOWN}) (\d+)%"),
     ("temp", rf"([A-Za-z][A-Za-z0-9_]*)@({_NUM})C(?:/({_NUM})C)?"),
-]]
+]
+_FIELD = re.compile("(?:" + "|".join(f"(?P<{k}>{rx})" for k, rx in _KINDS) + r")(?=\s|$)")
+_SPANS: dict[str, tuple[int, int]] = {}
+_i = 0
+for _k, _rx in _KINDS:
+    _n = re.compile(_rx).groups
+    _SPANS[_k] = (_i + 1, _i + 1 + _n)  # inner groups of the kind, as indices into m.groups()
+    _i += _n + 1
 _CORE_RE = re.compile(r"^(\d+)%(?:@(\d+))?$")
 
 
@@ -201,97 +211,82 @@ def parse_line(line: str) -> TegraSample:
         if text[pos].isspace():
             pos += 1
             continue
-        for kind, rx in _PATTERNS:
-            m = rx.match(text, pos)
-            if m is None:
-                continue
-            g = m.groups()
-            if kind == "ts" and pos == 0:
-                f["timestamp"] = g[0]
-            elif kind == "ram":
-                f["ram_used_mb"], f["ram_total_mb"] = int(g[0]), int(g[1])
-                if g[2] is not None:
-                    f["lfb_blocks"] = int(g[2])
-                    f["lfb_block_kb"] = float(g[3]) * (1024 if g[4] == "MB" else 1)
-            elif kind == "swap":
-                f["swap_used_mb"], f["swap_total_mb"] = int(g[0]), int(g[1])
-                f["swap_cached_mb"] = int(g[2]) if g[2] is not None else None
-            elif kind == "iram":
-                f["iram_used_kb"], f["iram_total_kb"] = int(g[0]), int(g[1])
-                f["iram_lfb_kb"] = int(g[2]) if g[2] is not None else None
-            elif kind == "cpu":
-                for i, entry in enumerate(g[0].split(",") if g[0] else []):
-                    if entry == "off":
-                        cpus.append(CpuCore(None, None, online=False))
-                        continue
-                    cm = _CORE_RE.match(entry)
-                    if cm is None:
-                        cpus.append(CpuCore(None, None))
-                        unparsed.append(f"CPU[{i}]={entry}")
-                    else:
-                        cpus.append(CpuCore(float(cm.group(1)), float(cm.group(2)) if cm.group(2) else None))
-            elif kind == "cpu_old":
-                freq = float(g[1])
-                for i, entry in enumerate(g[0].split(",") if g[0] else []):
-                    cm = re.match(r"^(\d+)%$", entry)
-                    if cm is None:
-                        cpus.append(CpuCore(None, freq))
-                        unparsed.append(f"cpu[{i}]={entry}")
-                    else:
-                        cpus.append(CpuCore(float(cm.group(1)), freq))
-            elif kind == "mts":
-                f["mts_fg_pct"], f["mts_bg_pct"] = float(g[0]), float(g[1])
-            elif kind == "edp":
-                f["edp_limit_mhz"] = float(g[0])
-            elif kind == "emc":
-                if g[0] is None and g[1] is None:
-                    continue
-                f["emc_load_pct"] = float(g[0]) if g[0] is not None else None
-                f["emc_freq_mhz"] = float(g[1]) if g[1] is not None else None
-            elif kind == "gr3d":
-                if g[1] is None and g[2] is None:
-                    continue
-                load = float(g[1]) if g[1] is not None else None
-                freqs = tuple(float(x) for x in g[2].split(",")) if g[2] else ()
-                if g[0] == "GR3D":
-                    f["gpu_load_pct"], f["gpu_freqs_mhz"] = load, freqs
-                    f["gpu_freq_mhz"] = freqs[0] if freqs else None
-                else:
-                    f["gpu2_load_pct"], f["gpu2_freq_mhz"] = load, freqs[0] if freqs else None
-            elif kind == "rail":
-                rails.append(Rail(g[0], float(g[1]), float(g[2]), float(g[3]) if g[3] is not None else None))
-            elif kind == "engine_off":
-                engines[_engine_name(g[0])] = Engine(off=True)
-            elif kind == "engine_load_freq":
-                engines[_engine_name(g[0])] = Engine(load_pct=float(g[1]), freq_mhz=float(g[2]))
-            elif kind == "engine_at":
-                engines[g[0]] = Engine(freq_mhz=float(g[1]))
-            elif kind == "engine_load":
-                engines[g[0]] = Engine(load_pct=float(g[1]))
-            elif kind == "engine_freq":
-                # a bare "NAME 123" is an engine frequency only for known engines or NAME_FREQ
-                # (so a "UTC 2021" in a date header is not read as an engine)
-                if g[1] is None and not _KNOWN_ENGINES.match(g[0]):
-                    continue
-                engines[g[0]] = Engine(freq_mhz=float(g[2]))
-            elif kind == "engine_pct":
-                if not _KNOWN_ENGINES.match(g[0]):
-                    continue
-                engines[g[0]] = Engine(load_pct=float(g[1]))
-            elif kind == "temp":
-                temps[g[0]] = float(g[1])
-                if g[2] is not None:
-                    temps2[g[0]] = float(g[2])
-            else:  # "ts" away from the start of the line
-                continue
-            pos = m.end()
-            break
-        else:
+        m = _FIELD.match(text, pos)
+        if m is None:
             end = pos
             while end < n and not text[end].isspace():
                 end += 1
             unparsed.append(text[pos:end])
             pos = end
+            continue
+        kind = m.lastgroup
+        a, b = _SPANS[kind]
+        g = m.groups()[a:b]
+        pos = m.end()
+        if kind == "ts":
+            f["timestamp"] = g[0]
+        elif kind == "ram":
+            f["ram_used_mb"], f["ram_total_mb"] = int(g[0]), int(g[1])
+            if g[2] is not None:
+                f["lfb_blocks"] = int(g[2])
+                f["lfb_block_kb"] = float(g[3]) * (1024 if g[4] == "MB" else 1)
+        elif kind == "swap":
+            f["swap_used_mb"], f["swap_total_mb"] = int(g[0]), int(g[1])
+            f["swap_cached_mb"] = int(g[2]) if g[2] is not None else None
+        elif kind == "iram":
+            f["iram_used_kb"], f["iram_total_kb"] = int(g[0]), int(g[1])
+            f["iram_lfb_kb"] = int(g[2]) if g[2] is not None else None
+        elif kind == "cpu":
+            for i, entry in enumerate(g[0].split(",") if g[0] else []):
+                if entry == "off":
+                    cpus.append(CpuCore(None, None, online=False))
+                    continue
+                cm = _CORE_RE.match(entry)
+                if cm is None:
+                    cpus.append(CpuCore(None, None))
+                    unparsed.append(f"CPU[{i}]={entry}")
+                else:
+                    cpus.append(CpuCore(float(cm.group(1)), float(cm.group(2)) if cm.group(2) else None))
+        elif kind == "cpu_old":
+            freq = float(g[1])
+            for i, entry in enumerate(g[0].split(",") if g[0] else []):
+                cm = _CORE_RE.match(entry)
+                if cm is None or cm.group(2):
+                    cpus.append(CpuCore(None, freq))
+                    unparsed.append(f"cpu[{i}]={entry}")
+                else:
+                    cpus.append(CpuCore(float(cm.group(1)), freq))
+        elif kind == "mts":
+            f["mts_fg_pct"], f["mts_bg_pct"] = float(g[0]), float(g[1])
+        elif kind == "edp":
+            f["edp_limit_mhz"] = float(g[0])
+        elif kind == "emc":
+            f["emc_load_pct"] = float(g[0]) if g[0] is not None else None
+            freq = g[1] if g[1] is not None else g[2]
+            f["emc_freq_mhz"] = float(freq) if freq is not None else None
+        elif kind == "gr3d":
+            load = float(g[1]) if g[1] is not None else None
+            raw = g[2] if g[2] is not None else g[3]
+            freqs = tuple(float(x) for x in raw.split(",")) if raw else ()
+            if g[0] == "GR3D":
+                f["gpu_load_pct"], f["gpu_freqs_mhz"] = load, freqs
+                f["gpu_freq_mhz"] = freqs[0] if freqs else None
+            else:
+                f["gpu2_load_pct"], f["gpu2_freq_mhz"] = load, freqs[0] if freqs else None
+        elif kind == "rail":
+            rails.append(Rail(g[0], float(g[1]), float(g[2]), float(g[3]) if g[3] is not None else None))
+        elif kind == "engine_off":
+            engines[_engine_name(g[0])] = Engine(off=True)
+        elif kind == "engine_load_freq":
+            engines[_engine_name(g[0])] = Engine(load_pct=float(g[1]), freq_mhz=float(g[2]))
+        elif kind in ("engine_at", "engine_freq"):
+            engines[g[0]] = Engine(freq_mhz=float(g[1]))
+        elif kind in ("engine_load", "engine_pct"):
+            engines[g[0]] = Engine(load_pct=float(g[1]))
+        else:  # temp
+            temps[g[0]] = float(g[1])
+            if g[2] is not None:
+                temps2[g[0]] = float(g[2])
     return TegraSample(
         raw=text, cpus=tuple(cpus), engines=MappingProxyType(engines), temps_c=MappingProxyType(temps),
         temps_second_c=MappingProxyType(temps2), rails=tuple(rails), unparsed=tuple(unparsed), **f,
