@@ -181,15 +181,27 @@ def _size(v: Variant) -> str:
 
 
 def _telemetry_table(variants: Sequence[Variant]) -> Table | None:
+    """One row per measured telemetry number (nested keys dotted), one column per variant."""
+    ran = [v for v in variants if v.ok]
+    flat = [_flatten(v.telemetry or {}) for v in ran]
     keys: list[str] = []
-    for v in variants:
-        for k, x in (v.telemetry or {}).items():
-            if isinstance(x, (int, float)) and not isinstance(x, bool) and k not in keys:
-                keys.append(k)
+    for f in flat:
+        keys.extend(k for k in f if k not in keys)
     if not keys:
         return None
-    rows = tuple((v.name, *(_num((v.telemetry or {}).get(k)) for k in keys)) for v in variants if v.ok)
-    return Table(("Variant", *keys), rows)
+    rows = tuple((k, *(_num(f.get(k)) for f in flat)) for k in keys)
+    return Table(("Telemetry", *(v.name for v in ran)), rows)
+
+
+def _flatten(tree, prefix: str = "") -> dict[str, float]:
+    out: dict[str, float] = {}
+    for k, x in tree.items():
+        key = f"{prefix}{k}"
+        if hasattr(x, "items"):
+            out.update(_flatten(x, key + "."))
+        elif isinstance(x, (int, float)) and not isinstance(x, bool):
+            out[key] = x
+    return out
 
 
 def _num(x) -> str:
