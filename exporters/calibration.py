@@ -156,7 +156,7 @@ def select_calibration_images(data_yaml: Path, *, count: int) -> CalibrationSet:
     else:
         step = len(images) / count
         chosen = [images[int(i * step)] for i in range(count)]
-    return CalibrationSet(Path(data_yaml), "train", root, tuple(chosen), len(images))
+    return CalibrationSet(Path(data_yaml).resolve(), "train", root, tuple(chosen), len(images))
 
 
 class ImageCalibrationReader:

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import ast
+import logging
 import pickle
 import zipfile
 from dataclasses import dataclass
@@ -112,11 +113,16 @@ def load_pytorch(path: Path):
     require("ultralytics", extra="export")
     from ultralytics.nn.tasks import load_checkpoint
 
+    from exporters.onnx_export import quiet_ultralytics
+
     try:
-        model, ckpt = load_checkpoint(str(path))
+        with quiet_ultralytics(logging.ERROR):
+            model, ckpt = load_checkpoint(str(path))
     except (TypeError, AttributeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
+        cause = exc.__cause__ or exc  # ultralytics wraps the loader's error in a TypeError
         raise InputError(
-            expected("an Ultralytics .pt checkpoint", f"an unreadable file ({_first_line(exc)})", str(path))
+            expected("an Ultralytics .pt checkpoint",
+                     f"an unreadable file ({type(cause).__name__}: {_first_line(cause)})", str(path))
         ) from None
     except ModuleNotFoundError as exc:
         raise InputError(
@@ -165,9 +171,10 @@ def _check_pytorch_architecture(path: Path, model) -> None:
         raise InputError(
             expected("a YOLO model with the standard Detect head", f"head {type(head).__name__}", str(path))
         )
-    if getattr(head, "end2end", False):
+    if getattr(head, "end2end", False) or getattr(head, "one2one_cv2", None) is not None:
         raise InputError(
-            expected("a Detect head with (1, 4+nc, anchors) output", "an end-to-end (NMS-free) head", str(path))
+            expected("a Detect head with (1, 4+nc, anchors) output",
+                     "an end-to-end (NMS-free, YOLOv10/YOLO26-style) head", str(path))
         )
     family = model_family(model)
     if family not in SUPPORTED_FAMILIES:

@@ -1,0 +1,102 @@
+"""``bench export``: build one variant artifact (cached), optionally copy it to a directory.
+
+Examples::
+
+    bench export --model yolo11n.pt --variant fp32 --imgsz 320
+    bench export --model yolo11n.pt --variant int8 --data data.yaml --calib-images 200
+    bench export --model yolo11n.pt --variant pruned30 --data data.yaml --epochs 30 --out dist/
+    bench export --model yolo11n.pt --variant pruned30-int8 --pruned yolo11n-pruned30.pt --data data.yaml
+    bench export --model yolo11n.pt --variant int8 --format trt --data data.yaml   # on the Jetson / GPU
+
+Prints the artifact path and one summary line on stdout, progress on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``bench export``."""
+    parser.add_argument("--model", required=True, type=Path, help="source Ultralytics .pt, or an FP32 .onnx")
+    parser.add_argument("--variant", required=True,
+                        help="fp32, fp16, int8, prunedNN[-fp16|-int8], student[-fp16|-int8] (NN = %% channels removed)")
+    parser.add_argument("--format", default="onnx", choices=("onnx", "trt"), help="onnx (default) or trt (TensorRT engine)")
+    parser.add_argument("--imgsz", type=int, default=None,
+                        help="input size (default: the ONNX input, or the .pt training size, else 640)")
+    parser.add_argument("--data", type=Path, default=None, help="dataset YAML: train images calibrate INT8 / fine-tune pruned")
+    parser.add_argument("--out", type=Path, default=None, help="also copy the artifact and its manifest into this directory")
+    parser.add_argument("--cache", type=Path, default=None, help="cache directory (default $BENCH_CACHE or ~/.cache/edge-bench)")
+    q = parser.add_argument_group("INT8")
+    q.add_argument("--calib-images", type=int, default=200, help="train images used for calibration (default 200)")
+    q.add_argument("--calib-method", default="minmax", help="minmax (default), entropy or percentile")
+    p = parser.add_argument_group("pruned / student")
+    p.add_argument("--epochs", type=int, default=10, help="fine-tuning epochs after pruning (default 10; 0 = none)")
+    p.add_argument("--batch", type=int, default=16, help="fine-tuning batch size")
+    p.add_argument("--train-device", default="cpu", help="fine-tuning device (cpu, 0, ...)")
+    p.add_argument("--pruned", type=Path, default=None, help="use this already pruned + fine-tuned .pt for prunedNN variants")
+    p.add_argument("--student", type=Path, default=None, help="distilled student .pt for student variants")
+    t = parser.add_argument_group("TensorRT")
+    t.add_argument("--trt-int8", default="qdq", choices=("qdq", "calibrator"), help="explicit QDQ (default) or calibrator INT8")
+    t.add_argument("--workspace", type=int, default=1024, help="builder workspace in MiB")
+    t.add_argument("--dla-core", type=int, default=None, help="build for this DLA core (GPU fallback on)")
+    t.add_argument("--sparse", action="store_true", help="allow 2:4 sparse kernels (Ampere+)")
+
+
+class _StderrProgress:
+    """Prints one line per stage start and a final count for counted stages."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.current = None
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        if stage != self.current:
+            self.current = stage
+            print(f"bench export: {stage} ...", file=self.stream, flush=True)
+        if total and total > 1 and done == total:
+            print(f"bench export: {stage} {done}/{total}", file=self.stream, flush=True)
+
+
+def _default_imgsz(model: Path) -> int:
+    from exporters.source import inspect_source
+
+    return inspect_source(model).imgsz or 640
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the variant; print its path and a summary line."""
+    from exporters.build import build_variant
+    from exporters.manifest import atomic_path, manifest_path
+    from exporters.spec import parse_variant
+
+    spec = parse_variant(args.variant, fmt=args.format)
+    imgsz = args.imgsz if args.imgsz is not None else _default_imgsz(args.model)
+    artifact = build_variant(
+        args.model, spec, cache_dir=args.cache, imgsz=imgsz, data_yaml=args.data,
+        calib_images=args.calib_images, calib_method=args.calib_method, progress=_StderrProgress(),
+        student_source=args.student, pruned_source=args.pruned, finetune_epochs=args.epochs,
+        finetune_batch=args.batch, train_device=args.train_device, trt_int8_mode=args.trt_int8,
+        trt_workspace_mib=args.workspace, dla_core=args.dla_core, sparse_weights=args.sparse,
+    )
+    path = artifact.path
+    if args.out is not None:
+        target = Path(args.out) / f"{args.model.stem}-{path.name}"
+        with atomic_path(target) as tmp:
+            shutil.copyfile(path, tmp)
+        with atomic_path(manifest_path(target)) as tmp:
+            shutil.copyfile(manifest_path(path), tmp)
+        path = target
+    m = artifact.manifest
+    size_mb = m["artifact"]["size_bytes"] / 1e6
+    print(path)
+    print(
+        f"{spec.name} ({spec.fmt}) {imgsz}px: {m.get('params', 0):,} params, {m.get('gflops', 0)} GFLOPs, "
+        f"{size_mb:.1f} MB{' (cached)' if artifact.reused else ''}"
+    )
+    return 0

@@ -1,0 +1,121 @@
+"""INT8: QDQ everywhere except the Detect head decode, calibrated on train images only."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+from exporters.calibration import ImageCalibrationReader, select_calibration_images, train_images
+from exporters.int8 import int8_settings, quantize_int8
+from exporters.onnx_export import head_decode
+from harness.errors import InputError
+from tests.exporters.conftest import IMGSZ
+
+QDQ = ("QuantizeLinear", "DequantizeLinear")
+
+
+def _decode_qdq(model):
+    """Q/DQ nodes inside the decode, other than the output quantization of the head convolutions."""
+    decode, convs = head_decode(model)
+    nodes = {n.name: n for n in model.graph.node}
+    producer = {out: n for n in model.graph.node for out in n.output}
+    bad = []
+    for name in decode:
+        node = nodes[name]
+        if node.op_type not in QDQ:
+            continue
+        source = producer.get(node.input[0])
+        if node.op_type == "DequantizeLinear" and source is not None and source.op_type == "QuantizeLinear":
+            source = producer.get(source.input[0])
+        if source is None or source.name not in convs:
+            bad.append(name)
+    return bad, decode, nodes
+
+
+@pytest.mark.slow
+def test_int8_has_qdq_but_not_in_the_decode(int8_artifact):
+    model = onnx.load(str(int8_artifact.path))
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("QuantizeLinear") > 50 and ops.count("DequantizeLinear") > 50
+    bad, decode, nodes = _decode_qdq(model)
+    assert bad == []
+    # the decode itself (DFL softmax + conv, class sigmoid, box arithmetic) is still float and present
+    assert {"Softmax", "Sigmoid", "Conv", "Concat"} <= {nodes[n].op_type for n in decode}
+    session = ort.InferenceSession(str(int8_artifact.path), providers=["CPUExecutionProvider"])
+    out = session.run(None, {"images": np.full((1, 3, IMGSZ, IMGSZ), 0.5, np.float32)})[0]
+    assert out.shape == (1, 6, 84) and np.isfinite(out).all()
+    assert ((out[0, 4:] >= 0) & (out[0, 4:] <= 1)).all()  # class scores went through the float sigmoid
+
+
+@pytest.mark.slow
+def test_int8_manifest_records_calibration_from_train_only(int8_artifact, data_yaml):
+    q = int8_artifact.manifest["quantization"]
+    assert (q["format"], q["activation_type"], q["weight_type"], q["per_channel"]) == ("QDQ", "QUInt8", "QInt8", True)
+    calib = q["calibration"]
+    assert calib["split"] == "train" and calib["image_count"] == 6 and calib["available"] == 10
+    assert all(name.startswith("images/train/") for name in calib["images"])
+    assert "letterbox" in calib["preprocessing"] and calib["method"] == "minmax"
+    assert len(q["head_convs"]) == 6 and q["excluded_nodes"]
+
+
+@pytest.mark.slow
+def test_trt_profile_is_symmetric_and_leaves_head_outputs_float(fp32_artifact, data_yaml, tmp_path):
+    calib = select_calibration_images(data_yaml, count=3)
+    out = tmp_path / "qdq-trt.onnx"
+    record = quantize_int8(fp32_artifact.path, out, ImageCalibrationReader(calib.files, imgsz=IMGSZ),
+                           settings=int8_settings(profile="trt"))
+    assert record["activation_symmetric"] is True and record["activation_type"] == "QInt8"
+    model = onnx.load(str(out))
+    inits = {i.name: onnx.numpy_helper.to_array(i) for i in model.graph.initializer}
+    zero_points = [inits[n.input[2]] for n in model.graph.node if n.op_type == "QuantizeLinear" and len(n.input) > 2]
+    assert zero_points and all(z.dtype == np.int8 and not z.any() for z in zero_points)  # TensorRT needs zero-point 0
+    decode, convs = head_decode(model)
+    producer = {o: n for n in model.graph.node for o in n.output}
+    consumers_of_convs = [n for n in model.graph.node if any(producer.get(i) is not None and producer[i].name in convs for i in n.input)]
+    assert consumers_of_convs and all(n.op_type not in QDQ for n in consumers_of_convs)
+
+
+def test_settings_validation():
+    assert int8_settings(method="Entropy").method == "entropy"
+    with pytest.raises(InputError, match="--calib-method: expected a calibration method"):
+        int8_settings(method="kl")
+    with pytest.raises(InputError, match="--calib-images: expected a calibration image count >= 1, got 0"):
+        int8_settings(calib_images=0)
+    with pytest.raises(InputError, match="expected an INT8 profile"):
+        int8_settings(profile="gpu")
+
+
+def test_calibration_selection(data_yaml, tmp_path):
+    root, images = train_images(data_yaml)
+    assert len(images) == 10 and all("/train/" in p.as_posix() for p in images)
+    calib = select_calibration_images(data_yaml, count=4)
+    assert [p.name for p in calib.files] == ["train000.jpg", "train002.jpg", "train005.jpg", "train007.jpg"]
+    assert calib.digest == select_calibration_images(data_yaml, count=4).digest
+    assert calib.digest != select_calibration_images(data_yaml, count=5).digest
+    assert len(select_calibration_images(data_yaml, count=500).files) == 10
+    reader = ImageCalibrationReader(calib.files, imgsz=IMGSZ)
+    batches = list(reader)
+    assert len(batches) == 4 and batches[0]["images"].shape == (1, 3, IMGSZ, IMGSZ)
+    assert batches[0]["images"].dtype == np.float32 and 0 <= batches[0]["images"].min() <= batches[0]["images"].max() <= 1
+    reader.rewind()
+    reader.set_range(2, 4)
+    assert len(list(reader)) == 2
+
+
+def test_calibration_errors(tmp_path):
+    with pytest.raises(InputError, match="expected an existing dataset YAML, got no such file"):
+        select_calibration_images(tmp_path / "none.yaml", count=3)
+    yaml_path = tmp_path / "data.yaml"
+    yaml_path.write_text("val: images/val\n")
+    with pytest.raises(InputError, match="expected a 'train' entry, got none"):
+        select_calibration_images(yaml_path, count=3)
+    (tmp_path / "images" / "train").mkdir(parents=True)
+    yaml_path.write_text(f"path: {tmp_path}\ntrain: images/train\n")
+    with pytest.raises(InputError, match="expected at least one train image, got none"):
+        select_calibration_images(yaml_path, count=3)
+    (tmp_path / "images" / "train" / "broken.jpg").write_bytes(b"not an image")
+    reader = ImageCalibrationReader(select_calibration_images(yaml_path, count=3).files, imgsz=IMGSZ)
+    with pytest.raises(InputError, match=r"broken\.jpg: expected a readable image"):
+        reader.get_next()
