@@ -154,8 +154,10 @@ class CocoResult:
     def resample_map(self, image_weights: object) -> float:
         """mAP@[.50:.95] (area all, largest max_dets) with image ``i`` counted ``image_weights[i]`` times.
 
-        With all weights 1 this is ``stats[0]``. Ties between equal scores keep image order,
-        and the copies of one image sit together. NaN when no category has ground truth left.
+        With all weights 1 this is ``stats[0]``; otherwise it equals evaluating a set in which
+        the images are physically repeated, copies next to each other, except for detections
+        with equal scores in the same image and class: here each one's copies sit together,
+        where real copies would interleave. NaN when no category has ground truth left.
 
         Args:
             image_weights: non-negative integers, one per image in ``image_ids`` order.
@@ -178,7 +180,8 @@ class CocoResult:
         if not present.any():
             return float("nan")
         prec, _, _, _ = precision_at_recall(s.tp, s.fp, s.counts, n_pos, np.asarray(self.params.rec_thresholds), weights=w[s.entry_img])
-        return float(np.mean(prec.transpose(0, 2, 1)[:, :, present]))
+        # summed in pycocotools' (T, R, K) order from a flat array, so weights of 1 give stats[0] exactly
+        return float(np.mean(np.ascontiguousarray(prec.transpose(0, 2, 1)[:, :, present]).ravel()))
 
 
 def _mean_valid(s: np.ndarray) -> float:
