@@ -30,7 +30,7 @@ import numpy as np
 from harness.errors import InputError, expected
 from harness.pipeline.preprocess import LetterboxInfo
 
-__all__ = ["MAX_NMS", "MAX_WH", "Detections", "check_settings", "decode", "nms", "postprocess", "unletterbox"]
+__all__ = ["MAX_NMS", "MAX_WH", "NMS_BLOCK", "Detections", "check_settings", "decode", "nms", "postprocess", "unletterbox"]
 
 MAX_WH = 7680
 """Per-class coordinate offset (pixels) that separates classes in class-aware NMS (as Ultralytics)."""
@@ -143,7 +143,48 @@ def decode(
     return boxes, scores, classes
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, *, max_keep: int | None = None) -> np.ndarray:
+NMS_BLOCK = 256
+"""Boxes compared at once by :func:`nms` (affects speed and memory only, never the result)."""
+
+_FIXED_POINT_ROUNDS = 8
+
+
+def _suppresses(x1, y1, x2, y2, areas, rows: np.ndarray, cols: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """``(len(rows), len(cols))`` bool: IoU > threshold, with torchvision's float arithmetic."""
+    zero = np.zeros((), x1.dtype)
+    w = np.maximum(np.minimum(x2[rows, None], x2[None, cols]) - np.maximum(x1[rows, None], x1[None, cols]), zero)
+    h = np.maximum(np.minimum(y2[rows, None], y2[None, cols]) - np.maximum(y1[rows, None], y1[None, cols]), zero)
+    inter = w * h
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = inter / (areas[rows, None] + areas[None, cols] - inter)
+    # NaN (0/0 between two empty boxes) compares False: the box is kept, as in torchvision.
+    return iou > iou_threshold
+
+
+def _greedy_within(over: np.ndarray) -> np.ndarray:
+    """Greedy keep-mask for boxes in score order, given ``over[i, j]`` (i suppresses j) for i < j.
+
+    The greedy answer is the unique fixed point of ``keep[j] = not any(keep[i] and over[i, j])``;
+    iterating that equation settles one dependency level per round (usually 2-4 rounds). If it
+    has not settled after a few rounds, a plain sequential scan decides.
+    """
+    m = over.shape[0]
+    keep = np.ones(m, bool)
+    for _ in range(_FIXED_POINT_ROUNDS):
+        new = ~over[keep].any(axis=0)
+        if np.array_equal(new, keep):
+            return keep
+        keep = new
+    keep = np.ones(m, bool)
+    for i in range(m):
+        if keep[i]:
+            keep[i + 1 :] &= ~over[i, i + 1 :]
+    return keep
+
+
+def nms(
+    boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, *, max_keep: int | None = None, block: int = NMS_BLOCK
+) -> np.ndarray:
     """Greedy non-maximum suppression, same decisions as ``torchvision.ops.nms``.
 
     Boxes are visited in descending score order (stable, so ties keep input order); each kept box
@@ -151,12 +192,18 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, *, max_keep
     in the boxes' dtype (float32 in the pipeline) with torchvision's formula, so borderline
     decisions agree bit for bit.
 
+    Vectorized by blocks of score-ordered boxes: a block first loses every box that a box kept in
+    an earlier block suppresses, then the survivors are resolved among themselves with one IoU
+    matrix (see :func:`_greedy_within`). Work is ``O(N * (kept + block))`` array operations and
+    only ``N / block`` Python-level steps.
+
     Args:
         boxes: ``(N, 4)`` xyxy boxes.
         scores: ``(N,)`` scores.
         iou_threshold: suppress when IoU is strictly greater than this.
         max_keep: stop once this many boxes are kept (the result is then the first ``max_keep``
             of the full result, since boxes are kept in score order).
+        block: boxes per block (speed only).
 
     Returns:
         int64 indices of the kept boxes, highest score first.
@@ -167,30 +214,25 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, *, max_keep
         [0, 2]
     """
     n = boxes.shape[0]
-    if n == 0:
-        return np.zeros(0, np.int64)
     limit = n if max_keep is None else min(int(max_keep), n)
-    x1, y1, x2, y2 = (np.ascontiguousarray(boxes[:, k]) for k in range(4))
-    areas = (x2 - x1) * (y2 - y1)
+    if n == 0 or limit <= 0:
+        return np.zeros(0, np.int64)
     order = np.argsort(-scores, kind="stable")
-    zero = np.zeros((), boxes.dtype)
-    keep = np.empty(limit, np.int64)
-    kept = 0
-    while order.size and kept < limit:
-        i = order[0]
-        keep[kept] = i
-        kept += 1
-        rest = order[1:]
-        if not rest.size:
+    ordered = boxes[order]
+    x1, y1, x2, y2 = (np.ascontiguousarray(ordered[:, k]) for k in range(4))
+    areas = (x2 - x1) * (y2 - y1)
+    kept = np.zeros(0, np.int64)  # positions in score order
+    for start in range(0, n, max(int(block), 1)):
+        cand = np.arange(start, min(start + block, n))
+        if kept.size:
+            cand = cand[~_suppresses(x1, y1, x2, y2, areas, kept, cand, iou_threshold).any(axis=0)]
+        if not cand.size:
+            continue
+        over = np.triu(_suppresses(x1, y1, x2, y2, areas, cand, cand, iou_threshold), 1)
+        kept = np.concatenate([kept, cand[_greedy_within(over)]])
+        if kept.size >= limit:
             break
-        w = np.maximum(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), zero)
-        h = np.maximum(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), zero)
-        inter = w * h
-        with np.errstate(divide="ignore", invalid="ignore"):
-            iou = inter / (areas[i] + areas[rest] - inter)
-        # NaN (0/0 between two empty boxes) compares False, so the box is kept, as in torchvision.
-        order = rest[~(iou > iou_threshold)]
-    return keep[:kept]
+    return order[kept[:limit]]
 
 
 def unletterbox(boxes: np.ndarray, info: LetterboxInfo) -> np.ndarray:

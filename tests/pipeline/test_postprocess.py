@@ -44,19 +44,40 @@ def nms_case(draw):
 
 
 @settings(max_examples=150, deadline=None)
-@given(nms_case())
-def test_nms_matches_torchvision(case):
+@given(nms_case(), st.sampled_from([1, 7, 32, 256]))
+def test_nms_matches_torchvision(case, block):
     boxes, scores, iou = case
-    ours = nms(boxes, scores, iou)
+    ours = nms(boxes, scores, iou, block=block)
     ref = torchvision.ops.nms(torch.from_numpy(boxes), torch.from_numpy(scores), iou).numpy()
     assert ours.tolist() == ref.tolist()
 
 
+def test_nms_long_suppression_chains_fall_back_to_a_scan():
+    # boxes sliding by a few pixels: each overlaps the next above the threshold, so greedy keeps
+    # every other one, and the fixed-point iteration needs one round per link of the chain
+    x = np.arange(60, dtype=np.float32) * 3
+    boxes = np.stack([x, np.zeros_like(x), x + 10, np.full_like(x, 10)], 1)
+    scores = np.linspace(1, 0.1, 60, dtype=np.float32)
+    ref = torchvision.ops.nms(torch.from_numpy(boxes), torch.from_numpy(scores), 0.5).numpy()
+    assert nms(boxes, scores, 0.5).tolist() == ref.tolist() == list(range(0, 60, 2))
+
+
+def test_nms_many_boxes_in_many_blocks():
+    rng = np.random.default_rng(7)
+    xy = rng.uniform(0, 400, (3000, 2)).astype(np.float32)
+    boxes = np.concatenate([xy, xy + rng.uniform(5, 60, (3000, 2)).astype(np.float32)], 1)
+    scores = rng.random(3000).astype(np.float32)
+    ref = torchvision.ops.nms(torch.from_numpy(boxes), torch.from_numpy(scores), 0.45).numpy()
+    assert nms(boxes, scores, 0.45).tolist() == ref.tolist()
+    assert nms(boxes, scores, 0.45, max_keep=100).tolist() == ref[:100].tolist()
+
+
 @settings(max_examples=60, deadline=None)
-@given(nms_case(), st.integers(1, 20))
-def test_nms_max_keep_is_a_prefix(case, max_keep):
+@given(nms_case(), st.integers(1, 20), st.sampled_from([3, 256]))
+def test_nms_max_keep_is_a_prefix(case, max_keep, block):
     boxes, scores, iou = case
-    assert nms(boxes, scores, iou, max_keep=max_keep).tolist() == nms(boxes, scores, iou)[:max_keep].tolist()
+    full = nms(boxes, scores, iou)
+    assert nms(boxes, scores, iou, max_keep=max_keep, block=block).tolist() == full[:max_keep].tolist()
 
 
 @st.composite
