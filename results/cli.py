@@ -38,6 +38,18 @@ def _open_archive(args):
     return Archive(default_root(args.archive))
 
 
+def _console():
+    """A rich console; logs and pipes (CI) get 140 columns unless COLUMNS says otherwise."""
+    import os
+
+    from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(width=140)
+    return console
+
+
 def _warn_unreadable(refs: Iterable, stream=None) -> list[dict]:
     stream = stream or sys.stderr
     skipped = []
@@ -73,11 +85,9 @@ def run_history(args: argparse.Namespace) -> int:
         print(json.dumps({"archive": str(archive.root), "runs": runs, "unreadable": skipped,
                           "stale_temp_files": [str(p) for p in stale]}, indent=1))
         return 0
-    from rich.console import Console
-
     from results.tables import history_table
 
-    console = Console()
+    console = _console()
     if not good:
         console.print(f"no readable runs in {archive.root}" + _scope(args))
     else:
@@ -148,7 +158,7 @@ def run_compare(args: argparse.Namespace) -> int:
     regressions = sum(len(c.regressions) for c in comparisons)
     status = 1 if regressions else (0 if any(c.comparable for c in comparisons) else 2)
 
-    from results.tables import comparison_table, verdict_line
+    from results.tables import comparison_table, variant_notes, verdict_line
 
     verdict = verdict_line(comparisons)
     if args.json:
@@ -157,13 +167,13 @@ def run_compare(args: argparse.Namespace) -> int:
                           "unreadable": skipped, "regressions": regressions, "verdict": verdict,
                           "exit_status": status}, indent=1))
     else:
-        from rich.console import Console
-
-        console = Console()
+        console = _console()
         for c in comparisons:
             console.print(comparison_table(c))
             if not c.comparable:
                 console.print(f"[magenta]not comparable:[/] {c.reason}")
+            for note in variant_notes(c):
+                console.print(f"  {note}", highlight=False)
             for note in c.notes:
                 console.print(f"  also changed: {note}", style="dim", highlight=False)
         for text in unpaired:

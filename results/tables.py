@@ -11,64 +11,77 @@ from results import format as fmt
 from results.archive import RunRef
 from results.compare import Comparison, Mark
 
-__all__ = ["comparison_table", "history_table", "verdict_line"]
+__all__ = ["comparison_table", "history_table", "variant_notes", "verdict_line"]
 
 STYLES = {Mark.WORSE: "bold red", Mark.NEW_FAILURE: "bold red", Mark.BETTER: "green", Mark.FIXED: "green",
           Mark.UNSURE: "yellow", Mark.NOT_COMPARABLE: "magenta", Mark.FAILED: "red", Mark.SKIPPED: "dim",
           Mark.REMOVED: "dim", Mark.ADDED: "cyan", Mark.SAME: ""}
 
 
-def history_table(refs: Sequence[RunRef]):
-    """One row per readable run, grouped by release in archive order."""
+def _table(title: str):
+    from rich import box
     from rich.table import Table
 
-    table = Table(title="Archived runs", title_justify="left", show_lines=False)
-    for name, justify in (("Release", "left"), ("Run", "left"), ("Created (UTC)", "left"), ("Device", "left"),
-                          ("Model", "left"), ("Variants", "left"), ("Fastest", "right")):
-        table.add_column(name, justify=justify, no_wrap=name in ("Run", "Created (UTC)"))
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+
+
+def history_table(refs: Sequence[RunRef]):
+    """One row per readable run, grouped by release in archive order (the run id is the UTC start time)."""
+    table = _table("Archived runs")
+    for name, justify in (("Release", "left"), ("Run (UTC time-id)", "left"), ("Device", "left"),
+                          ("Model", "left"), ("Variants", "left"), ("Fastest (FPS)", "right")):
+        table.add_column(name, justify=justify, no_wrap=name.startswith("Run"), overflow="fold")
     previous = None
     for ref in refs:
         record = ref.record
         timed = [v for v in record.variants if v.ok and v.timing and v.timing.fps is not None]
         best = max(timed, key=lambda v: v.timing.fps, default=None)
-        table.add_row(ref.release if ref.release != previous else "", ref.run_id,
-                      record.created_utc.replace("T", " ").rstrip("Z"), ref.device, ref.model,
+        table.add_row(ref.release if ref.release != previous else "", ref.run_id, ref.device, ref.model,
                       fmt.status_counts(record.variants),
-                      f"{best.name} {fmt.fps(best.timing.fps)} FPS" if best else fmt.DASH)
+                      f"{best.name} {fmt.fps(best.timing.fps)}" if best else fmt.DASH)
         previous = ref.release
     return table
 
 
 def comparison_table(c: Comparison):
     """Per-variant marks and metric changes of one comparison."""
-    from rich.table import Table
     from rich.text import Text
 
     title = (f"{c.base.model} on {c.base.device}: {c.base.release} ({c.base.run_id}) -> "
              f"{c.candidate.release} ({c.candidate.run_id})")
     if c.candidate.device != c.base.device or c.candidate.model != c.base.model:
         title += f" [{c.candidate.model} on {c.candidate.device}]"
-    table = Table(title=title, title_justify="left")
+    table = _table(title)
     table.add_column("", no_wrap=True)
     table.add_column("Variant", no_wrap=True)
     table.add_column("Verdict", no_wrap=True)
-    metrics = ("fps", "p50_ms", "p99_ms", "map50_95", "avg_iou")
+    # leave out metrics neither run measured for any variant (e.g. accuracy without ground truth)
+    metrics = tuple(m for m in ("fps", "p50_ms", "p99_ms", "map50_95", "avg_iou")
+                    if any((x := v.metric(m)) and (x.base is not None or x.candidate is not None)
+                           for v in c.variants)) or ("fps",)
     for metric in metrics:
         table.add_column(fmt.METRIC_LABELS[metric], justify="right")
-        if metric == "p50_ms":
-            table.add_column("p (MWU)", justify="right")
     for v in c.variants:
         style = STYLES[v.mark]
         cells = []
         for metric in metrics:
             m = v.metric(metric)
-            cells.append(Text(fmt.metric_cell(m), style=STYLES[m.mark] if m else ""))
-            if metric == "p50_ms":
-                cells.append(Text(fmt.p_value(m)))
-        if not v.metrics:
-            cells = [Text(v.note or fmt.DASH, style="dim")] + [Text("")] * len(metrics)
-        table.add_row(Text(v.mark.symbol, style=style), v.name, Text(v.mark.value, style=style), *cells)
+            if m is None or (m.base is None and m.candidate is None):
+                cells.append(Text(fmt.DASH))
+            else:  # "base→candidate" over the change, coloured by the metric's verdict
+                cells.append(Text(f"{fmt.value(m.metric, m.base)}→{fmt.value(m.metric, m.candidate)}\n"
+                                  f"{fmt.change(m)}", style=STYLES[m.mark]))
+        verdict = v.mark.value
+        p50 = v.metric("p50_ms")
+        if p50 is not None and p50.p_value is not None:  # the Mann-Whitney U p-value of the latencies
+            verdict += f"\np={p50.p_value:.2g}"
+        table.add_row(Text(v.mark.symbol, style=style), v.name, Text(verdict, style=style), *cells)
     return table
+
+
+def variant_notes(c: Comparison) -> list[str]:
+    """Why variants without metrics are listed (skipped, failed, added, removed)."""
+    return [f"{v.name} {v.mark.value}: {v.note}" for v in c.variants if not v.metrics and v.note]
 
 
 def verdict_line(comparisons: Sequence[Comparison]) -> str:
