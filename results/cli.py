@@ -60,6 +60,15 @@ def _warn_unreadable(refs: Iterable, stream=None) -> list[dict]:
     return skipped
 
 
+def _warn_release(archive, ref: str, args) -> list[dict]:
+    """Report the unreadable records of release ``ref`` (if it names a release directory)."""
+    from results.schema import RELEASE_RE
+
+    if not RELEASE_RE.match(ref) or ".." in ref or not archive.root.joinpath(ref).is_dir():
+        return []
+    return _warn_unreadable(archive.runs(release=ref, device=args.device, model=args.model))
+
+
 # ------------------------------------------------------------------ history
 
 def add_history_arguments(parser: argparse.ArgumentParser) -> None:
@@ -143,12 +152,11 @@ def run_compare(args: argparse.Namespace) -> int:
     from results.compare import compare
 
     archive = _open_archive(args)
+    skipped = []
+    for ref in dict.fromkeys((args.base, args.candidate)):  # report unreadable files even if nothing else is left
+        skipped += _warn_release(archive, ref, args)
     base_refs = archive.resolve(args.base, device=args.device, model=args.model)
     cand_refs = archive.resolve(args.candidate, device=args.device, model=args.model)
-    skipped = []
-    for ref in {args.base, args.candidate}:
-        if not ref.endswith(".json") and archive.root.joinpath(ref).is_dir():
-            skipped += _warn_unreadable(archive.runs(release=ref, device=args.device, model=args.model))
     pairs, unpaired = pair_runs(base_refs, cand_refs)
     if not pairs:
         raise InputError(expected("runs of the same device and model on both sides",
@@ -203,9 +211,8 @@ def run_report(args: argparse.Namespace) -> int:
     from results.report import write_report
 
     archive = _open_archive(args)
+    _warn_release(archive, args.ref, args)
     refs = archive.resolve(args.ref, device=args.device, model=args.model)
-    if not args.ref.endswith(".json") and archive.root.joinpath(args.ref).is_dir():
-        _warn_unreadable(archive.runs(release=args.ref, device=args.device, model=args.model))
     against = None
     if args.against and args.against != "none":
         against = {(r.device, r.model): r for r in archive.resolve(args.against, device=args.device,

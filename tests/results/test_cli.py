@@ -194,3 +194,12 @@ def test_report_against_none_and_explicit(archive, tmp_path):
     assert "Compared with" not in (out / "report.md").read_text()
     assert main(["report", "v1.0", "--out", str(out), "--against", "v1.1"]) == 0
     assert "Compared with v1.1" in (out / "report.md").read_text()
+
+
+def test_a_release_with_only_corrupted_records_is_bad_input_naming_the_file(archive, capsys):
+    only = archive.root / "v3" / "cpu" / "yolo11n" / "20261122T000000Z-0badc0.json"
+    only.parent.mkdir(parents=True)
+    only.write_text("{}")
+    assert main(["compare", "v1.1", "v3"]) == 2
+    err = capsys.readouterr().err
+    assert str(only) in err and "expected readable runs of release 'v3'" in err
