@@ -55,7 +55,7 @@ def _warn_unreadable(refs: Iterable, stream=None) -> list[dict]:
     skipped = []
     for ref in refs:
         if not ref.ok:
-            print(f"bench: skipped unreadable record {ref.path}: {ref.problem}", file=stream)
+            print(f"bench: skipped unreadable record: {ref.problem}", file=stream)
             skipped.append({"path": str(ref.path), "problem": ref.problem})
     return skipped
 
@@ -229,6 +229,10 @@ def run_report(args: argparse.Namespace) -> int:
         else:
             base = archive.previous(record)
         runs.append((record, compare(base.record, record) if base is not None else None))
-    files = write_report(runs, Path(args.out))
+    try:
+        files = write_report(runs, Path(args.out))
+    except OSError as exc:
+        raise InputError(expected("a writable output directory", f"{exc.__class__.__name__}: {exc}",
+                                  f"--out {args.out}")) from exc
     print(f"wrote {files.markdown}, {files.html} and {len(files.images)} plot(s) in {files.html.parent}")
     return 0

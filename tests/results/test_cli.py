@@ -203,3 +203,11 @@ def test_a_release_with_only_corrupted_records_is_bad_input_naming_the_file(arch
     assert main(["compare", "v1.1", "v3"]) == 2
     err = capsys.readouterr().err
     assert str(only) in err and "expected readable runs of release 'v3'" in err
+
+
+def test_report_into_an_unwritable_place_is_one_line(archive, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert main(["report", "v1.1", "--out", str(blocker / "sub"), "--against", "none"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "expected a writable output directory" in err
