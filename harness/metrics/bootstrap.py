@@ -22,7 +22,7 @@ import numpy as np
 from harness.errors import InputError, expected
 from harness.metrics.coco import CocoResult
 
-__all__ = ["Interval", "bootstrap_map", "bootstrap_map_drop"]
+__all__ = ["Interval", "bootstrap_map", "bootstrap_map_difference", "bootstrap_map_drop"]
 
 
 @dataclass(frozen=True)
@@ -114,3 +114,33 @@ def bootstrap_map_drop(
     n = len(reference.image_ids)
     values = [reference.resample_map(w) - candidate.resample_map(w) for w in _draws(n, n_resamples, seed)]
     return _interval(float(reference.stats[0] - candidate.stats[0]), values, confidence)
+
+
+def bootstrap_map_difference(
+    gt: object,
+    dt_reference: object,
+    dt_candidate: object,
+    *,
+    n: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> tuple[float, float]:
+    """``(low, high)`` of the paired interval of ``mAP(reference) - mAP(candidate)`` on one ground truth.
+
+    A convenience over :func:`bootstrap_map_drop` for callers holding detections rather than
+    results (each argument may also already be a :class:`CocoResult`, which skips re-evaluation).
+
+    Args:
+        gt: ground truth accepted by :func:`evaluate_coco` (ignored for arguments that are results).
+        dt_reference: the reference variant's detections (or its result).
+        dt_candidate: the other variant's detections (or its result).
+        n: resamples.
+        seed: resampling seed.
+        confidence: coverage.
+    """
+    from harness.metrics.coco import evaluate_coco
+
+    ref = dt_reference if isinstance(dt_reference, CocoResult) else evaluate_coco(gt, dt_reference)
+    cand = dt_candidate if isinstance(dt_candidate, CocoResult) else evaluate_coco(gt, dt_candidate)
+    ci = bootstrap_map_drop(ref, cand, n_resamples=n, seed=seed, confidence=confidence)
+    return ci.low, ci.high

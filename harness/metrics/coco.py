@@ -34,7 +34,7 @@ from harness.metrics.accumulate import precision_at_recall, trim
 from harness.metrics.coco_io import CocoDetections, CocoGroundTruth, load_json, lookup_rows
 from harness.metrics.coco_match import Matching, match_all
 
-__all__ = ["STAT_NAMES", "ClassAP", "CocoParams", "CocoResult", "evaluate_coco"]
+__all__ = ["STAT_NAMES", "ClassAP", "CocoParams", "CocoResult", "evaluate_coco", "match_coco"]
 
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 
@@ -138,6 +138,18 @@ class CocoResult:
         """The 12 stats by name, e.g. ``{"AP": 0.41, "AP50": 0.62, ...}``."""
         return {name: float(v) for name, v in zip(STAT_NAMES, self.stats)}
 
+    def per_class_ap(self) -> dict:
+        """AP@[.50:.95] per category name (area all, largest max_dets); -1 for a class without ground truth.
+
+        Example:
+            >>> gt = CocoGroundTruth.from_arrays([np.array([[0, 0, 9, 9.]])], [np.array([0])],
+            ...                                  category_ids=[0, 1], category_names=["car", "bus"])
+            >>> dt = CocoDetections.from_arrays([np.array([[0, 0, 9, 9.]])], [np.array([0.8])], [np.array([0])])
+            >>> {k: round(v, 3) for k, v in evaluate_coco(gt, dt).per_class_ap().items()}
+            {'car': 1.0, 'bus': -1.0}
+        """
+        return {row.name: (-1.0 if np.isnan(row.ap) else row.ap) for row in self.per_class()}
+
     def per_class(self) -> list:
         """Per-class AP@[.50:.95], AP50 and AP75 (area 'all', largest max_dets), as :class:`ClassAP` rows."""
         thr = np.asarray(self.params.iou_thresholds)
@@ -240,22 +252,32 @@ def evaluate_coco(
         >>> [round(float(v), 4) for v in r.stats[:4]]  # AP, AP50, AP75, APs (no small objects)
         [0.9, 1.0, 1.0, -1.0]
     """
-    if iou_type not in ("bbox", "segm"):
-        raise InputError(expected("iou_type 'bbox' or 'segm'", repr(iou_type), "iou_type"))
     params = CocoParams(
         iou_thresholds=_IOU_THRS if iou_thresholds is None else tuple(iou_thresholds),
         max_dets=tuple(max_dets),
         area_ranges=_AREAS if area_ranges is None else tuple(tuple(float(v) for v in a) for a in area_ranges),
         area_labels=(_AREA_LABELS if area_ranges is None else tuple(area_labels or [f"area{i}" for i in range(len(area_ranges))])),
     )
+    g, _, matching = match_coco(gt, dt, iou_type, params)
+    return _accumulate(g, matching, params, iou_type)
+
+
+def match_coco(gt: object, dt: object, iou_type: str, params: CocoParams) -> tuple:
+    """Validate and link the inputs, then run the greedy matching (no accumulation).
+
+    Returns:
+        ``(CocoGroundTruth, CocoDetections, Matching)``; what VOC AP, the instance score and
+        the localization analysis build on.
+    """
+    if iou_type not in ("bbox", "segm"):
+        raise InputError(expected("iou_type 'bbox' or 'segm'", repr(iou_type), "iou_type"))
     g = _as_gt(gt, iou_type)
     d = _as_dt(dt, iou_type)
     if iou_type == "segm" and (g.segmentations is None or (len(d) and d.segmentations is None)):
         raise InputError(expected("segmentations in ground truth and detections for iou_type 'segm'", "boxes only", d.source))
     d_img = lookup_rows(d.image_ids, g.image_ids, d.source, "image_id", "images")
     d_cat = lookup_rows(d.category_ids, tuple(g.category_ids.tolist()), d.source, "category_id", "categories")
-    matching = match_all(g, d, d_img, d_cat, params, iou_type)
-    return _accumulate(g, matching, params, iou_type)
+    return g, d, match_all(g, d, d_img, d_cat, params, iou_type)
 
 
 def _accumulate(g: CocoGroundTruth, m: Matching, params: CocoParams, iou_type: str) -> CocoResult:
