@@ -147,7 +147,6 @@ class Comparison:
         return out
 
 
-# metric name, direction (+1 higher is better), where to read it
 SPEED = ("fps", "p50_ms", "p99_ms")
 ACCURACY = ("map50_95", "avg_iou")
 
@@ -226,6 +225,8 @@ def _variant(b: Variant | None, c: Variant | None, name: str, limits: Thresholds
     for mark in (Mark.WORSE, Mark.BETTER, Mark.UNSURE):
         if mark in marks:
             return VariantComparison(name, mark, "ok", "ok", metrics)
+    if Mark.SAME not in marks:  # nothing was measured in both runs: no claim either way
+        return VariantComparison(name, Mark.NOT_COMPARABLE, "ok", "ok", metrics, "nothing measured in both runs")
     return VariantComparison(name, Mark.SAME, "ok", "ok", metrics)
 
 

@@ -148,3 +148,14 @@ def test_mann_whitney_matches_scipy(seed):
         if trial % 2:  # clock resolution makes ties common in real latencies
             x, y = np.round(x, 1), np.round(y, 1)
         assert mann_whitney_p(x, y) == pytest.approx(mannwhitneyu(x, y).pvalue, rel=1e-9, abs=1e-300)
+
+
+def test_a_variant_with_nothing_measured_in_both_runs_makes_no_claim():
+    base = make_record(seed=1)
+    cand = make_record(seed=2)
+    for r in (base, cand):
+        r["variants"][0]["timing"] = None
+    cand["variants"][0]["accuracy"] = None
+    fp32 = compare(validate_record(base, "b"), validate_record(cand, "c")).variants[0]
+    assert fp32.mark is Mark.NOT_COMPARABLE and fp32.note == "nothing measured in both runs"
+    assert fp32.metric("fps").note == "not measured in base"
