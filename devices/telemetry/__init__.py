@@ -58,6 +58,7 @@ class Sampler:
         self._readings: dict[str, list] = {}
         self._notes: list[str] = []
         self._lock = threading.Lock()
+        self._poll_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -81,6 +82,10 @@ class Sampler:
 
     def poll(self) -> float:
         """Read every polling source now; returns the clock time of the poll."""
+        with self._poll_lock:  # mark() on the caller's thread and the sampler thread never read at once
+            return self._poll_locked()
+
+    def _poll_locked(self) -> float:
         first: float | None = None
         for src in list(self._polling):
             t = self.clock()

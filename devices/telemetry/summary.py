@@ -47,6 +47,7 @@ class TelemetrySummary:
         clocks_after: clock -> MHz at the end of the window.
         throttled: True/False when clocks or limits could be observed, None when nothing could tell.
         throttle_reasons: why ``throttled`` is True.
+        throttle_checks: what ``throttled`` is based on (clocks compared, limits watched).
 
     Example:
         >>> s = TelemetrySummary(window_s=2.0, power={"mean_w": 10.0, "energy_j": 20.0})
@@ -68,6 +69,7 @@ class TelemetrySummary:
     clocks_after: Mapping[str, float] = field(default_factory=dict, hash=False)
     throttled: bool | None = None
     throttle_reasons: tuple[str, ...] = ()
+    throttle_checks: tuple[str, ...] = ()
 
     @property
     def energy_j(self) -> float | None:
@@ -110,6 +112,7 @@ class TelemetrySummary:
             out["throttled"] = self.throttled
             if self.throttle_reasons:
                 out["throttle_reasons"] = list(self.throttle_reasons)
+            out["throttle_checks"] = list(self.throttle_checks)
         return out
 
 
@@ -275,8 +278,14 @@ def build_summary(
         a = after.get(key)
         if a is not None and b > 0 and a < CLOCK_FALL_FRACTION * b:
             reasons.append(f"{key.replace('_mhz', '')} clock fell {b:g} -> {a:g} MHz during the window")
-    can_tell = bool(before) or any(n in win for n in ("nvml", "thermal")) or bool(reasons)
-    throttled = bool(reasons) if can_tell else None
+    checks = [f"{k.replace('_mhz', '')} clock, start vs end of window" for k in before if k in after]
+    if "nvml" in win:
+        checks.append("NVML clock-event reasons")
+    if "thermal" in win:
+        checks.append("thermal zone passive trip points")
+    if _keys(win.get("psutil", ()), "temp_c:"):
+        checks.append("hwmon temperature limits")
+    throttled = bool(reasons) if (checks or reasons) else None
 
     return TelemetrySummary(
         window_s=duration,
@@ -293,5 +302,6 @@ def build_summary(
         clocks_after=_ro(after),
         throttled=throttled,
         throttle_reasons=tuple(reasons),
+        throttle_checks=tuple(checks),
     )
 

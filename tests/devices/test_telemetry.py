@@ -138,6 +138,8 @@ def test_steady_clocks_are_not_throttled():
     m = drive(s, clock, [100.0, 100.5, 101.0, 101.5])
     summary = s.stop(window=(m[0], m[-1]))
     assert summary.throttled is False and summary.cpu_freq_mhz["before"][0] == 2100.0
+    assert summary.throttle_checks == ("cpu_max clock, start vs end of window",)
+    assert summary.to_dict()["throttle_checks"] == ["cpu_max clock, start vs end of window"]
 
 
 def test_unavailable_sources_are_noted_not_fatal(tmp_path):
