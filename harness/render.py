@@ -1,0 +1,178 @@
+"""Terminal rendering of a run record: the one table a user reads after ``bench run``.
+
+Only this module (and the CLI) prints. A value that was not measured is shown as ``—``, never 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+DASH = "—"
+
+
+def _num(value, fmt: str) -> str:
+    return DASH if value is None else format(value, fmt)
+
+
+def _get(d: Mapping | None, *keys):
+    for k in keys:
+        if not isinstance(d, Mapping):
+            return None
+        d = d.get(k)
+    return d
+
+
+def _size_mb(variant: Mapping) -> str:
+    size = _get(variant, "artifact", "artifact", "size_bytes")
+    return DASH if size is None else f"{size / 1e6:.1f}"
+
+
+def _drop(variant: Mapping) -> str:
+    vs = variant.get("vs_reference") or {}
+    if vs.get("reference") == variant.get("name"):
+        return "reference"
+    drop = vs.get("map_drop_points")
+    if drop is None:
+        return DASH
+    ci = vs.get("map_drop_ci95")
+    text = f"{drop:+.2f}"
+    if ci and None not in ci:
+        text += f" [{ci[0]:+.1f},{ci[1]:+.1f}]"
+    return text
+
+
+def _measured(record: Mapping, *path) -> bool:
+    return any(_get(v, *path) is not None for v in record.get("variants", []))
+
+
+def run_table(record: Mapping):
+    """Build the rich Table of one run record (one row per variant, failed and skipped included).
+
+    Columns a run did not measure at all (power on a machine without a power sensor, accuracy
+    without ground truth) are left out rather than filled with dashes; skip and failure reasons
+    are footnotes (see :func:`footnotes`).
+
+    Example:
+        >>> t = run_table({"variants": [], "model": {"name": "m"}, "device": {"profile": "cpu"},
+        ...                "data": {"kind": "images", "count": 0}})
+        >>> t.row_count
+        0
+    """
+    from rich.table import Table
+
+    model = record.get("model") or {}
+    data = record.get("data") or {}
+    formats = sorted({v.get("format", "?") for v in record.get("variants", [])})
+    title = (f"{model.get('name', '?')} on {_get(record, 'device', 'profile') or '?'} ({'/'.join(formats)}) — "
+             f"{data.get('count', '?')} {'frames' if data.get('kind') == 'video' else 'images'}"
+             f"{'' if data.get('with_ground_truth', True) else ', no ground truth: agreement with FP32 only'}")
+    from rich import box
+
+    table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
+                  padding=(0, 1))
+    with_acc = _measured(record, "accuracy", "map50_95")
+    with_power = _measured(record, "telemetry", "power", "mean_w")
+    columns = [("variant", "left"), ("MB", "right"), ("FPS", "right"), ("p50 ms", "right"), ("p99 ms", "right")]
+    if with_acc:
+        columns += [("mAP50-95", "right"), ("mAP drop [95% CI]", "right"), ("%FP32", "right"), ("avg IoU", "right")]
+    columns += [("agree", "right")]
+    if with_power:
+        columns += [("W", "right"), ("J/frame", "right")]
+    columns += [("status", "left")]
+    for name, justify in columns:
+        table.add_column(name, justify=justify, no_wrap=True)
+    note = 0
+    for v in record.get("variants", []):
+        timing = v.get("timing") or {}
+        acc = v.get("accuracy") or {}
+        vs = v.get("vs_reference") or {}
+        tel = v.get("telemetry") or {}
+        status = v.get("status", "?")
+        if status == "ok":
+            status_text = "[green]ok[/]"
+        else:
+            note += 1
+            status_text = f"[{'yellow' if status == 'skipped' else 'red'}]{'skip' if status == 'skipped' else 'FAIL'} ({note})[/]"
+        row = [v.get("name", "?"), _size_mb(v), _num(timing.get("fps"), ".1f"),
+               _num(_get(timing, "end_to_end", "p50_ms"), ".2f"), _num(_get(timing, "end_to_end", "p99_ms"), ".2f")]
+        if with_acc:
+            row += [_num(acc.get("map50_95"), ".3f"), _drop(v), _num(vs.get("map_pct_of_reference"), ".1f"),
+                    _num(acc.get("avg_iou_per_frame"), ".3f")]
+        row += [_num(vs.get("agreement_mean_iou"), ".3f")]
+        if with_power:
+            row += [_num(_get(tel, "power", "mean_w"), ".1f"), _num(tel.get("energy_per_frame_j"), ".3f")]
+        row += [status_text]
+        table.add_row(*row)
+    return table
+
+
+def footnotes(record: Mapping) -> list[str]:
+    """One line per skipped or failed variant: why (numbered as in the status column)."""
+    lines = []
+    for v in record.get("variants", []):
+        if v.get("status") != "ok":
+            lines.append(f"({len(lines) + 1}) {v.get('name')}: {v.get('reason') or 'no reason recorded'}")
+    return lines
+
+
+def print_run(record: Mapping, *, console=None, archived_at: str | None = None) -> None:
+    """Print the run table and where the record went."""
+    from rich.console import Console
+
+    console = console or Console()
+    console.print(run_table(record))
+    notes = footnotes(record)
+    settings = record.get("settings") or {}
+    if settings:
+        threads = settings.get("threads") or "the runtime's default"
+        notes.append(f"mAP: conf>={settings.get('conf')}, NMS IoU {settings.get('iou')}, max {settings.get('max_det')}/image. "
+                     f"avg IoU and agree(ment with FP32 boxes): conf>={settings.get('operating_conf')}, IoU>=0.5 matches. "
+                     f"FPS, p50, p99: one frame end to end (decode excluded), {threads} inference threads.")
+        if not _measured(record, "telemetry", "power", "mean_w"):
+            notes.append("power and J/frame: not measured on this device (no power sensor was readable).")
+    if archived_at:
+        notes.append(f"record: {archived_at}")
+    for n in notes:
+        console.print(f"[dim]{n}[/]")
+
+
+class _RunProgress:
+    """Progress bars for a run: one task per variant stage (export, calibration, warm-up, timing, scoring)."""
+
+    def __init__(self, progress):
+        self._progress = progress
+        self._tasks: dict[tuple[str, str], int] = {}
+
+    def callback(self, variant: str):
+        def update(event: dict) -> None:
+            if self._progress is None:
+                return
+            stage = str(event.get("stage", "?"))
+            key = (variant, stage)
+            total, done = event.get("total"), event.get("done", 0)
+            if key not in self._tasks:
+                self._tasks[key] = self._progress.add_task(f"{variant}: {stage}", total=total)
+            self._progress.update(self._tasks[key], completed=done, total=total)
+
+        return update
+
+    def __enter__(self):
+        if self._progress is not None:
+            self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+        return False
+
+
+def progress(*, quiet: bool = False) -> _RunProgress:
+    """A context manager with progress bars on stderr (none when ``quiet``, e.g. with ``--json``)."""
+    if quiet:
+        return _RunProgress(None)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return _RunProgress(Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=Console(stderr=True), transient=True))

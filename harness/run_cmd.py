@@ -1,0 +1,105 @@
+"""``bench run``: benchmark every variant of a model on a device, score it, archive the record.
+
+With no arguments it runs the embedded default offline: the shipped reference YOLO11n, the
+synthetic val split (generated on first use), the device this machine is, and the variants
+fp32, fp16, int8, pruned30 (and student when a distilled student is shipped).
+
+Each variant runs in its own process (:mod:`harness.worker`) with a timeout, so a crash in an
+exporter or a runtime cannot take the run down: it becomes a ``failed`` row with its error tail.
+Scoring happens here, after all workers, because drops and agreement need the FP32 detections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harness.errors import InputError, expected
+
+DEFAULT_VARIANTS = ("fp32", "fp16", "int8", "pruned30")
+REFERENCE_VARIANT = "fp32"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    src = parser.add_argument_group("what to benchmark")
+    src.add_argument("--device", default="auto", help="device profile, 'jetson' (the detected one) or 'auto' (default)")
+    src.add_argument("--model", type=Path, help="Ultralytics .pt (YOLO11/YOLO12) or exported .onnx "
+                                                "(default: the shipped reference yolo11n)")
+    src.add_argument("--variants", default=None,
+                     help=f"comma-separated variant names (default: {','.join(DEFAULT_VARIANTS)}[,student])")
+    src.add_argument("--format", choices=("onnx", "trt"), default=None,
+                     help="artifact format (default: the device profile's preferred one)")
+    src.add_argument("--force", action="store_true", help="run variants whose precision the device does not run fast")
+    data = parser.add_argument_group("what to score on (default: the synthetic val split)")
+    data.add_argument("--data", type=Path, help="Ultralytics data.yaml (scored on --split)")
+    data.add_argument("--split", default="val")
+    data.add_argument("--coco", type=Path, help="COCO annotations JSON (with --images)")
+    data.add_argument("--images", type=Path, help="image folder (with --coco, or alone: no ground truth)")
+    data.add_argument("--video", type=Path, help="video file, scored frame by frame")
+    data.add_argument("--gt", type=Path, help="ground truth CSV for --video (frame,track_id,x,y,w,h,class)")
+    data.add_argument("--limit", type=int, help="score only the first N images / frames")
+    score = parser.add_argument_group("scoring")
+    score.add_argument("--conf", type=float, default=0.001, help="confidence for mAP (default 0.001)")
+    score.add_argument("--iou", type=float, default=0.7, help="NMS IoU (default 0.7)")
+    score.add_argument("--max-det", type=int, default=300)
+    score.add_argument("--operating-conf", type=float, default=0.25,
+                       help="confidence for avg IoU, precision/recall and agreement (default 0.25)")
+    score.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the ΔmAP CI (0: none)")
+    timing = parser.add_argument_group("timing")
+    timing.add_argument("--threads", type=int, help="inference threads (default: the runtime's default)")
+    timing.add_argument("--min-iters", type=int, default=100, help="timed iterations at least (default 100)")
+    timing.add_argument("--min-seconds", type=float, default=3.0, help="timed seconds at least (default 3)")
+    timing.add_argument("--warmup-max-s", type=float, default=10.0)
+    timing.add_argument("--timeout", type=float, default=1800.0, help="seconds per variant before it is killed")
+    timing.add_argument("--calib-images", type=int, default=200, help="INT8 calibration images from the train split")
+    out = parser.add_argument_group("output")
+    out.add_argument("--release", default="dev", help="release name the record is archived under (default: dev)")
+    out.add_argument("--archive", type=Path, help="archive root (default: $BENCH_ARCHIVE or ./bench-archive)")
+    out.add_argument("--no-archive", action="store_true", help="do not write the record")
+    out.add_argument("--out", type=Path, help="folder for per-frame CSVs, plots and the spot-check gallery")
+    out.add_argument("--annotate", action="store_true", help="with --video: also write annotated videos")
+    out.add_argument("--json", action="store_true", help="print the record as JSON on stdout instead of the table")
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    for name in ("conf", "iou", "operating_conf"):
+        value = getattr(args, name)
+        if not 0.0 <= value <= 1.0:
+            raise InputError(expected("a value in [0, 1]", value, f"--{name.replace('_', '-')}"))
+    for name in ("max_det", "min_iters", "calib_images"):
+        if getattr(args, name) < 1:
+            raise InputError(expected("a positive integer", getattr(args, name), f"--{name.replace('_', '-')}"))
+    if args.limit is not None and args.limit < 1:
+        raise InputError(expected("a positive integer", args.limit, "--limit"))
+    if args.threads is not None and args.threads < 1:
+        raise InputError(expected("a positive integer", args.threads, "--threads"))
+    sources = [n for n in ("data", "coco", "video") if getattr(args, n) is not None]
+    if len(sources) > 1:
+        raise InputError(expected("one of --data, --coco/--images, --video", " and ".join(f"--{s}" for s in sources), "arguments"))
+    if args.gt is not None and args.video is None:
+        raise InputError(expected("--gt together with --video", "--gt alone", "arguments"))
+    if args.coco is not None and args.images is None:
+        raise InputError(expected("--images with the image folder of --coco", "no --images", "arguments"))
+    if args.model is not None and args.model.suffix.lower() not in (".pt", ".onnx"):
+        raise InputError(expected("a .pt or .onnx model", args.model.name, "--model"))
+    if args.model is not None and not args.model.is_file():
+        raise InputError(expected("an existing model file", "a folder" if args.model.is_dir() else "no such file", str(args.model)))
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness import runloop
+
+    _check_args(args)
+    record, archived_at, outputs = runloop.run_benchmark(args, argv=["bench", *sys.argv[1:]])
+    if args.json:
+        import json
+
+        print(json.dumps(record, indent=2))
+    else:
+        from harness.render import print_run
+
+        print_run(record, archived_at=archived_at)
+        for line in outputs:
+            print(line)
+    return 0
