@@ -25,7 +25,7 @@ from pathlib import Path
 
 from results import format as fmt
 from results import plots
-from results.compare import Comparison
+from results.compare import Comparison, Mark
 from results.schema import Record, Variant
 
 __all__ = ["ReportFiles", "render_html", "render_markdown", "run_blocks", "write_report"]
@@ -46,6 +46,7 @@ class Para:
 class Table:
     headers: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
+    row_classes: tuple[str, ...] = ()  # HTML only: "bad" / "good" highlight a row
 
 
 @dataclass(frozen=True)
@@ -238,15 +239,16 @@ def _comparison_blocks(c: Comparison) -> list:
                        f"(Mann-Whitney U, p < {c.thresholds.alpha}) and beyond {c.thresholds.factor}x; "
                        f"accuracy when mAP50-95 moves more than {c.thresholds.map_threshold} points or "
                        f"average IoU more than {c.thresholds.iou_threshold}."))
-    rows = []
+    rows, classes = [], []
     for v in c.variants:
+        classes.append("bad" if v.mark.is_regression else "good" if v.mark in (Mark.BETTER, Mark.FIXED) else "")
         cells = [fmt.metric_cell(v.metric(m)) for m in ("fps", "p50_ms", "p99_ms", "map50_95", "avg_iou")]
         cells.insert(2, fmt.p_value(v.metric("p50_ms")))
         if not v.metrics:
             cells = [v.note or fmt.DASH] + [""] * 5
         rows.append((v.mark.symbol.strip() or "", v.name, v.mark.value, *cells))
     blocks.append(Table(("", "Variant", "Verdict", "FPS", "p50 ms", "p (MWU)", "p99 ms", "mAP50-95", "avg IoU"),
-                        tuple(rows)))
+                        tuple(rows), tuple(classes)))
     if c.notes:
         blocks += [Para("Also changed:"), Bullets(c.notes)]
     return blocks
@@ -285,7 +287,7 @@ CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;
 table{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}th,td{border:1px solid #ccc;padding:.25em .5em}
 th{background:#f3f3f3}td{text-align:right}td:first-child,td:nth-child(2){text-align:left}
 img{max-width:100%;display:block;margin:.5em 0}pre{background:#f6f6f6;padding:.5em;overflow-x:auto}
-figcaption{color:#555;font-size:.85em}"""
+figcaption{color:#555;font-size:.85em}tr.bad td{background:#fde0dd}tr.good td{background:#e5f5e0}"""
 
 
 def render_html(blocks: Sequence, *, out: Path, title: str) -> str:
@@ -307,7 +309,9 @@ def render_html(blocks: Sequence, *, out: Path, title: str) -> str:
                         f"<figcaption>{e(b.alt)}</figcaption></figure>")
         elif isinstance(b, Table):
             head = "".join(f"<th>{e(h)}</th>" for h in b.headers)
-            rows = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in b.rows)
+            classes = b.row_classes or ("",) * len(b.rows)
+            rows = "".join((f'<tr class="{e(k)}">' if k else "<tr>") + "".join(f"<td>{e(c)}</td>" for c in row)
+                           + "</tr>" for row, k in zip(b.rows, classes))
             body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>'
             f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
