@@ -53,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     timing.add_argument("--warmup-max-s", type=float, default=10.0)
     timing.add_argument("--timeout", type=float, default=1800.0, help="seconds per variant before it is killed")
     timing.add_argument("--calib-images", type=int, default=200, help="INT8 calibration images from the train split")
+    timing.add_argument("--calib-data", type=Path,
+                        help="data.yaml whose TRAIN split calibrates INT8 (default: --data, or the synthetic "
+                             "dataset for the shipped reference models)")
     out = parser.add_argument_group("output")
     out.add_argument("--release", default="dev", help="release name the record is archived under (default: dev)")
     out.add_argument("--archive", type=Path, help="archive root (default: $BENCH_ARCHIVE or ./bench-archive)")
@@ -81,6 +84,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise InputError(expected("--gt together with --video", "--gt alone", "arguments"))
     if args.coco is not None and args.images is None:
         raise InputError(expected("--images with the image folder of --coco", "no --images", "arguments"))
+    if args.calib_data is not None and not args.calib_data.is_file():
+        raise InputError(expected("an existing data.yaml", "no such file", str(args.calib_data)))
     if args.model is not None and args.model.suffix.lower() not in (".pt", ".onnx"):
         raise InputError(expected("a .pt or .onnx model", args.model.name, "--model"))
     if args.model is not None and not args.model.is_file():

@@ -167,6 +167,19 @@ def _pruned_source(model: ModelChoice, spec) -> Path | None:
     return p if p.is_file() else None
 
 
+def _calibration_yaml(args, model: ModelChoice, data: ScoredData) -> Path | None:
+    """Where INT8 calibration (and pruning fine-tune) images come from: never the scored images."""
+    if args.calib_data is not None:
+        return args.calib_data
+    if data.calib_yaml is not None:
+        return data.calib_yaml
+    if model.reference is not None:
+        from harness.data.synth import ensure_dataset
+
+        return ensure_dataset() / "data.yaml"
+    return None
+
+
 def _job(args, model: ModelChoice, data: ScoredData, device, spec, out_dir: Path) -> dict:
     from harness.paths import cache_root
 
@@ -175,7 +188,7 @@ def _job(args, model: ModelChoice, data: ScoredData, device, spec, out_dir: Path
         "variant": spec.name, "format": spec.fmt, "source": str(model.path), "imgsz": model.imgsz,
         "pruned_source": None if (p := _pruned_source(model, spec)) is None else str(p),
         "student_source": None if (s := _student_source(model)) is None else str(s),
-        "data_yaml": None if data.calib_yaml is None else str(data.calib_yaml),
+        "data_yaml": None if (c := _calibration_yaml(args, model, data)) is None else str(c),
         "calib_images": args.calib_images,
         "cache_dir": str(cache_root() / "artifacts"),
         "device": device.requested, "threads": args.threads,
