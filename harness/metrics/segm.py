@@ -30,7 +30,7 @@ def segmentation_kind(s: object) -> str:
 
     Example:
         >>> segmentation_kind([[0, 0, 4, 0, 4, 4]]), segmentation_kind("x")
-        ('ok:polygons', 'a str')
+        ('ok:polygons', "str 'x'")
     """
     if isinstance(s, list):
         if not s:
@@ -52,7 +52,7 @@ def segmentation_kind(s: object) -> str:
                 return f"an RLE whose counts sum to {sum(counts)}, not height*width {size[0] * size[1]}"
             return "ok:uncompressed-rle"
         return "an RLE whose 'counts' is neither a string nor a list of non-negative integers"
-    return f"a {type(s).__name__}"
+    return f"{type(s).__name__} {s!r}"
 
 
 def to_rles(segms: Sequence, sizes: Sequence, where: str) -> list:

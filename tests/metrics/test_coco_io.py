@@ -76,7 +76,7 @@ def test_detections_must_be_a_list():
 
 @pytest.mark.parametrize(
     "segm, fragment",
-    [("abc", "got a str"), ({"counts": "x"}, "size"), ([[1, 2, 3]], "flat list of x, y pairs"), ([], "empty polygon")],
+    [("abc", "got str 'abc'"), ({"counts": "x"}, "size"), ([[1, 2, 3]], "flat list of x, y pairs"), ([], "empty polygon")],
 )
 def test_segmentation_of_the_wrong_type(segm, fragment):
     records = [{"image_id": 1, "category_id": 1, "segmentation": segm, "score": 0.5}]
