@@ -116,7 +116,7 @@ def same_detections(ours, ultra_boxes) -> tuple[bool, str]:
 def run(args: argparse.Namespace) -> int:
     from ultralytics import YOLO
 
-    from harness.pipeline.runner import Pipeline, pipelined_throughput
+    from harness.pipeline.runner import Pipeline, pipelined_throughput, time_pipeline
 
     with tempfile.TemporaryDirectory(prefix="bench-vs-ul-") as tmp:
         if args.onnx:
@@ -128,8 +128,12 @@ def run(args: argparse.Namespace) -> int:
         pipe = Pipeline(session, imgsz=imgsz, conf=args.conf, iou=args.iou)
         yolo = YOLO(str(onnx), task="detect")
 
+        speeds: list[dict] = []
+
         def ultra(frame):
-            return yolo.predict(frame, imgsz=imgsz, conf=args.conf, iou=args.iou, verbose=False)[0]
+            result = yolo.predict(frame, imgsz=imgsz, conf=args.conf, iou=args.iou, verbose=False)[0]
+            speeds.append(result.speed)  # Ultralytics' own pre/inference/post split, ms
+            return result
 
         # correctness first (also warms both up)
         mismatches, total = [], 0
@@ -159,13 +163,16 @@ def run(args: argparse.Namespace) -> int:
         piped = []
         for _ in range(args.rounds):
             piped.append(pipelined_throughput(frames, pipe.preprocess, pipe.infer, pipe.postprocess))
+        scopes = time_pipeline(pipe, frames, pipelined=False, warmup_min=0, warmup_max_iters=0,
+                               min_iters=len(frames) * 2, min_seconds=0)
 
     ms = lambda xs, f: 1e3 * f(xs)  # noqa: E731
     b_mean, u_mean = ms(bench_s, statistics.fmean), ms(ultra_s, statistics.fmean)
     print(f"model:   {what}")
     print(f"frames:  {len(frames)} synthetic frames in memory (decode excluded for both), conf {args.conf}, "
           f"iou {args.iou}, ONNX Runtime default threads on both sides, {args.rounds} rounds ABBA")
-    print(f"same detections: {'yes' if not mismatches else 'NO'} ({total} boxes over {len(frames)} frames)")
+    print(f"same detections: {'yes' if not mismatches else 'NO'} ({total} boxes over {len(frames)} frames)"
+          + ("  -- no detections at all: the check is vacuous, use a trained model" if total == 0 else ""))
     for m in mismatches[:10]:
         print(f"  mismatch {m}")
     print(f"{'':28}{'median ms':>10}{'mean ms':>10}{'FPS':>8}")
@@ -173,6 +180,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'ultralytics predict':28}{ms(ultra_s, statistics.median):10.2f}{u_mean:10.2f}{1e3 / u_mean:8.1f}")
     print(f"speed-up, end to end (mean latency ratio): {u_mean / b_mean:.2f}x  "
           f"(per round: min {min(ratios):.2f}x, median {statistics.median(ratios):.2f}x, max {max(ratios):.2f}x; target >= 1.5x)")
+    split = {k: statistics.median(s[k] for s in speeds) for k in ("preprocess", "inference", "postprocess")}
+    print(f"where the time goes (median ms): bench pre {scopes.preprocess.p50:.2f} / inference {scopes.inference.p50:.2f}"
+          f" / post {scopes.postprocess.p50:.2f};  ultralytics (its own split) pre {split['preprocess']:.2f}"
+          f" / inference {split['inference']:.2f} / post {split['postprocess']:.2f}, rest of predict()"
+          f" {ms(ultra_s, statistics.median) - sum(split.values()):.2f}")
     print(f"bench pipelined throughput: {statistics.median(piped):.1f} FPS (median of {len(piped)} runs) = "
           f"{statistics.median(piped) / (1e3 / u_mean):.2f}x ultralytics' sequential FPS")
     return 1 if mismatches else 0

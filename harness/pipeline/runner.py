@@ -139,9 +139,17 @@ class PipelineTiming:
         """Sequential end-to-end frames per second over the timed window."""
         return self.end_to_end.fps
 
-    def to_dict(self) -> dict:
-        """The record's ``timing`` block, without the raw samples (the caller encodes those)."""
-        return {
+    def to_dict(self, *, samples: bool = False) -> dict:
+        """The record's ``timing`` block (record schema v1).
+
+        Args:
+            samples: include the raw inference and end-to-end samples, encoded as record arrays.
+
+        Returns:
+            Stage summaries, ``fps``, ``pipelined_fps``, ``warmup_iterations``, ``timed_seconds``
+            and, under ``extra``, the warm-up outcome and the number of distinct frames.
+        """
+        out = {
             "preprocess": self.preprocess.to_dict(),
             "inference": self.inference.to_dict(),
             "postprocess": self.postprocess.to_dict(),
@@ -149,11 +157,19 @@ class PipelineTiming:
             "fps": self.end_to_end.fps,
             "pipelined_fps": self.pipelined_fps,
             "warmup_iterations": self.end_to_end.warmup_iterations,
-            "warmup_seconds": self.end_to_end.warmup_s,
-            "warmup_stable": self.end_to_end.warmup_stable,
             "timed_seconds": self.end_to_end.window_s,
-            "frames": self.frames,
+            "extra": {
+                "warmup_seconds": self.end_to_end.warmup_s,
+                "warmup_stable": self.end_to_end.warmup_stable,
+                "frames": self.frames,
+            },
         }
+        if samples:
+            from results.encoding import encode_floats
+
+            out["inference_samples_ms"] = encode_floats(self.inference_samples_ms)
+            out["end_to_end_samples_ms"] = encode_floats(self.end_to_end.samples_ms)
+        return out
 
 
 def time_pipeline(

@@ -98,8 +98,30 @@ def test_scopes_are_timed_separately_on_the_timed_frames():
     assert t.preprocess.n == t.inference.n == t.postprocess.n == 7 and len(t.inference_samples_ms) == 7
     assert t.fps == pytest.approx(1000 / 11) and t.pipelined_fps is None
     d = t.to_dict()
-    assert d["inference"]["p50_ms"] == pytest.approx(8.0) and d["frames"] == 3 and d["pipelined_fps"] is None
-    assert set(d) >= {"preprocess", "inference", "postprocess", "end_to_end", "fps", "timed_seconds", "warmup_iterations"}
+    assert d["inference"]["p50_ms"] == pytest.approx(8.0) and d["extra"]["frames"] == 3 and d["pipelined_fps"] is None
+    assert set(d) == {"preprocess", "inference", "postprocess", "end_to_end", "fps", "pipelined_fps",
+                      "timed_seconds", "warmup_iterations", "extra"}
+
+
+def test_timing_block_is_a_valid_record_timing(tmp_path):
+    """The block drops into a v1 record and passes the record validator, samples included."""
+    import json
+    from pathlib import Path
+
+    from results.encoding import decode_floats
+    from results.schema import validate_record
+
+    clock = FakeTime()
+    t = time_pipeline(ScriptedPipeline(clock), [1, 2], pipelined=False, clock=clock, warmup_min=0,
+                      stable_window=2, min_iters=5, min_seconds=0)
+    example = Path(__file__).resolve().parents[1] / "results" / "data" / "record_v1.json"
+    if not example.exists():
+        pytest.skip(f"{example} not present in this checkout")
+    record = json.loads(example.read_text())
+    record["variants"][0]["timing"] = json.loads(json.dumps(t.to_dict(samples=True)))
+    parsed = validate_record(record, "test record").variants[0].timing
+    assert parsed.stage("inference").p50_ms == pytest.approx(8.0) and parsed.fps == pytest.approx(1000 / 11)
+    assert decode_floats(record["variants"][0]["timing"]["inference_samples_ms"], "x") == pytest.approx((8.0,) * 5)
 
 
 def test_no_frames_is_an_input_error():
