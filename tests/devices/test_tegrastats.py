@@ -211,7 +211,7 @@ def test_unknown_tokens_are_reported_not_fatal():
 
 # ----------------------------------------------------------------------------- fuzzing
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=300))
 def test_fuzz_never_raises_and_unparsed_are_input_tokens(text):
     s = parse_line(text)
@@ -223,7 +223,7 @@ def test_fuzz_never_raises_and_unparsed_are_input_tokens(text):
 _alphabet = st.sampled_from(list("RAMCPUSWAPGR3D_FREQ@%[],/mWC0123456789 .-offlbx()kBEMC"))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(_alphabet, max_size=200).map("".join))
 def test_fuzz_tegrastats_alphabet_never_raises(text):
     s = parse_line(text)
@@ -252,7 +252,7 @@ def tegra_lines(draw):
     return " ".join(parts), (used, total, cpus, gpu, rails, temps)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(tegra_lines())
 def test_generated_lines_round_trip(case):
     line, (used, total, cpus, gpu, rails, temps) = case
@@ -265,7 +265,7 @@ def test_generated_lines_round_trip(case):
     assert dict(s.temps_c) == {t: v for t, v in temps}
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.sampled_from([l for f, i, l in ALL_LINES if (f, i) not in DATE_LINES]),
        st.lists(st.from_regex(r"~[a-z0-9#:]{0,6}", fullmatch=True), min_size=1, max_size=3), st.randoms())
 def test_junk_between_fields_keeps_the_rest(line, junk, rnd):

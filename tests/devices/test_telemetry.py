@@ -307,9 +307,12 @@ def test_tegrastats_reader_real_subprocess(tmp_path):
                       "for l in lines:\n    print(l, flush=True)\n    time.sleep(ms / 1000)\n"
                       "time.sleep(30)\n")
     script.chmod(0o755)
-    s = start_sampling([TegrastatsSource(interval_s=0.02, executable=str(script))], interval_s=0.02)
+    src = TegrastatsSource(interval_s=0.02, executable=str(script))
+    s = start_sampling([src], interval_s=0.02)
     import time
-    time.sleep(0.5)
+    deadline = time.monotonic() + 20  # generous: a loaded CI machine starts the child slowly
+    while len(src._reader.samples) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
     summary = s.stop()
     assert summary.sources["tegrastats"]["samples"] == 3
     assert summary.power["source"] == "tegrastats" and summary.power["peak_w"] == pytest.approx(12.479)
