@@ -172,9 +172,12 @@ def test_sampler_thread_error_is_reraised_at_stop():
         def close(self):
             pass
 
-    s = Sampler([Boom()], interval_s=0.001).start()
+    boom = Boom()
+    s = Sampler([boom], interval_s=0.001).start()
     import time
-    time.sleep(0.05)
+    deadline = time.monotonic() + 20
+    while boom.n < 2 and time.monotonic() < deadline:
+        time.sleep(0.005)
     with pytest.raises(ZeroDivisionError, match="sampler bug"):
         s.stop()
 
