@@ -210,7 +210,7 @@ def run_benchmark(args: argparse.Namespace, *, argv: list[str]) -> tuple[dict, s
         from results.archive import default_root
         from results.schema import check_name
 
-        check_name(args.release, "--release")
+        check_name(args.release, "a release name (letters, digits, . _ + -)", "--release")
         archive_root = default_root(args.archive)
     device = resolve_device(args.device)
     model = resolve_model(args)

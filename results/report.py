@@ -177,7 +177,8 @@ def _results_table(record: Record) -> Table:
 
 
 def _size(v: Variant) -> str:
-    size = v.artifact.get("size_bytes") if v.artifact else None
+    # exporters' manifests (manifest_version 1) keep the file's size under "artifact"
+    size = (v.artifact.get("size_bytes") or (v.artifact.get("artifact") or {}).get("size_bytes")) if v.artifact else None
     return f"{size / 1e6:.1f}" if isinstance(size, (int, float)) and not isinstance(size, bool) else fmt.DASH
 
 
