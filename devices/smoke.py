@@ -109,17 +109,23 @@ def time_session(session: Any, x: np.ndarray, *, iters: int, warmup: int, profil
 
 def smoke(args: argparse.Namespace) -> dict[str, Any]:
     """Run the checks; returns the report (only measured values and reasons)."""
-    from devices.resolve import resolve_device, usability
-    from devices.runtimes import open_runtime
     from devices.profiles import list_profiles, load_profile
+    from devices.resolve import resolve_device, usability
 
     device = resolve_device(args.device)
     report: dict[str, Any] = {"device": device.to_dict(), "usability": {}, "runs": {}, "not_run": {}, "checks": {}}
     for name in list_profiles():
         ok, why = usability(load_profile(name), device.hardware)
         report["usability"][name] = {"usable": ok, "reason": why}
+    with tempfile.TemporaryDirectory(prefix="bench-smoke-") as tmp:
+        _run_artifacts(args, device, report, Path(tmp))
+    return report
+
+
+def _run_artifacts(args: argparse.Namespace, device: Any, report: dict[str, Any], work: Path) -> None:
+    from devices.runtimes import open_runtime
+
     trt_ok = device.hardware.runtimes["tensorrt"].available
-    work = Path(tempfile.mkdtemp(prefix="bench-smoke-"))
     artifacts: dict[str, Path] = {}
     if args.onnx:
         artifacts["onnx"] = Path(args.onnx)
@@ -154,7 +160,6 @@ def smoke(args: argparse.Namespace) -> dict[str, Any]:
         diff = max(float(np.max(np.abs(a - b))) for a, b in zip(outputs["tiny.onnx"], outputs["tiny.engine"]))
         report["checks"]["tensorrt_vs_onnxruntime_max_abs_diff"] = diff
         report["checks"]["tensorrt_matches_onnxruntime"] = diff < 1e-3
-    return report
 
 
 def _print(report: dict[str, Any]) -> None:
