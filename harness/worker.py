@@ -195,13 +195,24 @@ def work(job: dict) -> dict:
     # Timing: a few distinct frames decoded up front and cycled, so file decoding is never timed.
     frames = list(_frames(job, limit=TIMING_FRAMES))
     t_opts = job["timing"]
-    sampler = start_sampling(device.profile)
+    window: dict[str, float] = {}
+
+    def on_progress(phase: str, n: int, seconds: float) -> None:
+        # The telemetry window is the timed run only (not warm-up, not the pipelined run), on the
+        # sampler's clock: the first timed call started `seconds` before this callback.
+        if phase == "timed":
+            now = time.monotonic()
+            window.setdefault("start", now - seconds)
+            window["end"] = now
+        if n % 10 == 0:
+            _emit(phase, n, None)
+
+    sampler = start_sampling(device.profile, clock=time.monotonic)
     try:
         timed = time_pipeline(pipeline, frames, min_iters=t_opts["min_iters"], min_seconds=t_opts["min_seconds"],
-                              warmup_max_s=t_opts["warmup_max_s"],
-                              progress=lambda phase, n, s: _emit(phase, n, None) if n % 10 == 0 else None)
+                              warmup_max_s=t_opts["warmup_max_s"], progress=on_progress)
     finally:
-        telemetry = sampler.stop()
+        telemetry = sampler.stop(window=(window["start"], window["end"]) if window else None)
     n = timed.end_to_end.n
     stages = {"end_to_end": timed.end_to_end.samples_ms.tolist(), "inference": timed.inference_samples_ms.tolist()}
     timing = timing_entry(stages, fps=timed.fps, pipelined_fps=timed.pipelined_fps,
