@@ -88,7 +88,7 @@ def test_segmentation_of_the_wrong_type(segm, fragment):
     "mutate, fragment",
     [
         (lambda g: g.pop("images"), "expected a 'images' list, got none"),
-        (lambda g: g["annotations"][1].update(image_id=7), "gt.json annotations record 1: expected a image_id listed"),
+        (lambda g: g["annotations"][1].update(image_id=7), "gt.json annotations record 1: expected an image_id listed"),
         (lambda g: g["annotations"][0].update(category_id=9), "gt.json annotations record 0: expected a category_id"),
         (lambda g: g["annotations"][1].update(bbox=[0, 0, -1, 2]), "gt.json annotations record 1: expected a 'bbox' with non-negative"),
         (lambda g: g["annotations"][0].update(area=math.nan), "gt.json annotations record 0: expected 'area' to be a finite number"),

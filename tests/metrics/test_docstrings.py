@@ -10,7 +10,7 @@ import pytest
 MODULES = [
     "harness.metrics", "harness.metrics.accumulate", "harness.metrics.boxes", "harness.metrics.coco",
     "harness.metrics.coco_io", "harness.metrics.coco_match", "harness.metrics.instance", "harness.metrics.iou",
-    "harness.metrics.localization", "harness.metrics.masks", "harness.metrics.matching", "harness.metrics.segm",
+    "harness.metrics.localization", "harness.metrics.masks", "harness.metrics.matching", "harness.metrics.records", "harness.metrics.segm",
     "harness.metrics.voc",
 ]
 

@@ -61,7 +61,7 @@ def one_line_error(capsys, *argv) -> str:
     "preds, fragment",
     [
         ('[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5},', "line 1 column"),
-        ('[{"image_id": 999, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5}]', "record 0: expected a image_id listed"),
+        ('[{"image_id": 999, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5}]', "record 0: expected an image_id listed"),
         ('[{"image_id": 1, "category_id": 1, "bbox": [0, 0, -1, 1], "score": 0.5}]', "record 0: expected a 'bbox' with non-negative"),
         ('[{"image_id": 1, "category_id": 1, "bbox": [0, 0, NaN, 1], "score": 0.5}]', "record 0: expected finite 'bbox'"),
         ('[{"image_id": 1, "category_id": 77, "bbox": [0, 0, 1, 1], "score": 0.5}]', "record 0: expected a category_id listed"),
