@@ -53,6 +53,10 @@ IMGSZ_MIN, IMGSZ_MAX = 32, 2048
 PREPROCESSING = "harness.pipeline.preprocess: letterbox to SxS (pad 114, centred), BGR->RGB, /255, NCHW float32"
 _EXPORT_TOOLS = ("ultralytics", "torch", "onnx", "onnxslim")
 _ORT_TOOLS = ("onnx", "onnxruntime")
+_NO_STUDENT = (
+    "the student variant needs a distilled student checkpoint: pass student_source / --student "
+    "(a .pt trained by distillation from this model)"
+)
 
 
 class _Stage:
@@ -166,6 +170,8 @@ def build_variant(
                                       "an .onnx file", str(source)))
         if src.imgsz != imgsz:
             raise InputError(expected(f"--imgsz {src.imgsz} (the ONNX input is fixed)", imgsz, "--imgsz"))
+    if spec.kind == "student" and student_source is None:
+        raise InputError(_NO_STUDENT)
     stage = _Stage(src, Path(cache_dir) if cache_dir else default_cache_dir(), imgsz, progress)
     trt_settings = trt_mod = device = None
     if spec.fmt == "trt":  # fail on a missing TensorRT or GPU before minutes of other work
@@ -255,10 +261,7 @@ def _pruned_checkpoint(stage, spec, pruned_source, data_yaml, epochs, batch, dev
 
 def _student_checkpoint(src: SourceModel, spec: VariantSpec, student_source: Path | None) -> SourceModel:
     if student_source is None:
-        raise InputError(
-            "the student variant needs a distilled student checkpoint: pass student_source / --student "
-            "(a .pt trained by distillation from this model)"
-        )
+        raise InputError(_NO_STUDENT)
     student = inspect_source(Path(student_source))
     if student.kind != "pt":
         raise InputError(expected("a student .pt checkpoint", Path(student_source).suffix, str(student_source)))

@@ -51,9 +51,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 class _StderrProgress:
     """Prints one line per stage start and a final count for counted stages."""
 
-    def __init__(self, stream=sys.stderr):
-        self.stream = stream
+    def __init__(self, stream=None):
+        self._stream = stream
         self.current = None
+
+    @property
+    def stream(self):
+        return self._stream or sys.stderr
 
     def __call__(self, stage: str, done: int, total: int | None) -> None:
         if stage != self.current:

@@ -71,3 +71,13 @@ def int8_artifact(yolo11_pt, session_cache, data_yaml):
 
     return build_variant(yolo11_pt, parse_variant("int8"), cache_dir=session_cache, imgsz=IMGSZ,
                          data_yaml=data_yaml, calib_images=6)
+
+
+@pytest.fixture(scope="session")
+def pruned_pt(yolo11_pt, data_yaml, models_dir) -> Path:
+    """yolo11n-random pruned by 30 % and fine-tuned for one epoch on the tiny dataset."""
+    from exporters.finetune import prune_and_finetune
+
+    out = models_dir / "yolo11n-random-pruned30.pt"
+    prune_and_finetune(yolo11_pt, 0.3, out=out, data_yaml=data_yaml, epochs=1, imgsz=IMGSZ, batch=4)
+    return out

@@ -60,23 +60,6 @@ def test_int8_manifest_records_calibration_from_train_only(int8_artifact, data_y
     assert len(q["head_convs"]) == 6 and q["excluded_nodes"]
 
 
-@pytest.mark.slow
-def test_trt_profile_is_symmetric_and_leaves_head_outputs_float(fp32_artifact, data_yaml, tmp_path):
-    calib = select_calibration_images(data_yaml, count=3)
-    out = tmp_path / "qdq-trt.onnx"
-    record = quantize_int8(fp32_artifact.path, out, ImageCalibrationReader(calib.files, imgsz=IMGSZ),
-                           settings=int8_settings(profile="trt"))
-    assert record["activation_symmetric"] is True and record["activation_type"] == "QInt8"
-    model = onnx.load(str(out))
-    inits = {i.name: onnx.numpy_helper.to_array(i) for i in model.graph.initializer}
-    zero_points = [inits[n.input[2]] for n in model.graph.node if n.op_type == "QuantizeLinear" and len(n.input) > 2]
-    assert zero_points and all(z.dtype == np.int8 and not z.any() for z in zero_points)  # TensorRT needs zero-point 0
-    decode, convs = head_decode(model)
-    producer = {o: n for n in model.graph.node for o in n.output}
-    consumers_of_convs = [n for n in model.graph.node if any(producer.get(i) is not None and producer[i].name in convs for i in n.input)]
-    assert consumers_of_convs and all(n.op_type not in QDQ for n in consumers_of_convs)
-
-
 def test_settings_validation():
     assert int8_settings(method="Entropy").method == "entropy"
     with pytest.raises(InputError, match="--calib-method: expected a calibration method"):
