@@ -186,6 +186,20 @@ def build_variant(
         why = "calibrate INT8" if spec.precision == "int8" else "fine-tune the pruned model"
         raise InputError(expected(f"a dataset YAML (--data) whose train images {why}", "none", "--data"))
 
+    # validate every input before minutes of work: dataset, calibration images, INT8 options
+    calib = quant = None
+    if spec.precision == "int8" or (spec.fmt == "trt" and trt_settings.int8_mode == "calibrator"):
+        from exporters.calibration import select_calibration_images
+        from exporters.int8 import int8_settings
+
+        quant = int8_settings(method=calib_method, profile="cpu" if spec.fmt == "onnx" else "trt",
+                              calib_images=calib_images)
+        calib = select_calibration_images(Path(data_yaml), count=calib_images)
+    if needs_data and calib is None:
+        from exporters.calibration import train_images
+
+        train_images(Path(data_yaml))
+
     base = src
     if spec.kind == "pruned":
         base = _pruned_checkpoint(stage, spec, pruned_source, data_yaml, finetune_epochs, finetune_batch, train_device)
@@ -197,11 +211,11 @@ def build_variant(
             return fp32
         if spec.precision == "fp16":
             return _fp16_onnx(stage, spec, fp32)
-        return _int8_onnx(stage, spec, fp32, data_yaml, calib_images, calib_method, profile="cpu")
+        return _int8_onnx(stage, spec, fp32, quant, calib)
     onnx_in = fp32
     if spec.precision == "int8" and trt_settings.int8_mode == "qdq":
-        onnx_in = _int8_onnx(stage, spec, fp32, data_yaml, calib_images, calib_method, profile="trt")
-    return _engine(stage, spec, onnx_in, trt_settings, trt_mod, device, data_yaml, calib_images)
+        onnx_in = _int8_onnx(stage, spec, fp32, quant, calib)
+    return _engine(stage, spec, onnx_in, trt_settings, trt_mod, device, calib)
 
 
 def _common(stage: _Stage, spec: VariantSpec, base: SourceModel, parent: Artifact | None) -> dict:
@@ -331,15 +345,14 @@ def _fp16_onnx(stage: _Stage, spec: VariantSpec, fp32: Artifact) -> Artifact:
     return stage.cached(final, key, build, "convert fp16")
 
 
-def _int8_onnx(stage, spec, fp32: Artifact, data_yaml, calib_images, calib_method, *, profile: str) -> Artifact:
+def _int8_onnx(stage, spec, fp32: Artifact, settings, calib) -> Artifact:
     import onnx
 
-    from exporters.calibration import ImageCalibrationReader, select_calibration_images
-    from exporters.int8 import int8_settings, quantize_int8
+    from exporters.calibration import ImageCalibrationReader
+    from exporters.int8 import quantize_int8
     from exporters.onnx_export import describe_io
 
-    settings = int8_settings(method=calib_method, profile=profile, calib_images=calib_images)
-    calib = select_calibration_images(Path(data_yaml), count=calib_images)
+    profile = settings.profile
     suffix = "" if profile == "cpu" else "-qdq-trt"
     final = stage.dir / f"{spec.with_(fmt='onnx').name}{suffix}-{stage.imgsz}.onnx"
     key = {
@@ -365,7 +378,7 @@ def _int8_onnx(stage, spec, fp32: Artifact, data_yaml, calib_images, calib_metho
     return stage.cached(final, key, build, f"quantize int8 ({profile})")
 
 
-def _engine(stage, spec, onnx_in: Artifact, settings, trt, device, data_yaml, calib_images) -> Artifact:
+def _engine(stage, spec, onnx_in: Artifact, settings, trt, device, calib) -> Artifact:
     from exporters.tensorrt_build import build_engine, make_calibrator
 
     tag, capability = device
@@ -379,11 +392,9 @@ def _engine(stage, spec, onnx_in: Artifact, settings, trt, device, data_yaml, ca
         "device": tag,
         "tensorrt": version,
     }
-    calib = None
-    if settings.int8_mode == "calibrator":
-        from exporters.calibration import select_calibration_images
-
-        calib = select_calibration_images(Path(data_yaml), count=calib_images)
+    if settings.int8_mode != "calibrator":
+        calib = None
+    else:
         key["calibration_images_sha256"] = calib.digest
     timing = stage.dir.parent / "tensorrt" / f"timing-{tag}-trt{version}.cache"
     timing.parent.mkdir(parents=True, exist_ok=True)
