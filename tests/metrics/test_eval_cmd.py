@@ -203,3 +203,29 @@ def test_nan_never_reaches_json(capsys, tmp_path):
     report = json.loads(out)
     assert code == 0 and report["coco"]["APm"] is None and report["localization"]["mean_matched_iou"] is None
     assert not any(isinstance(v, float) and math.isnan(v) for v in report["coco"].values())
+
+
+def test_yolo_with_data_yaml_names_and_images(capsys, yolo_tree, tmp_path):
+    labels, preds, _, _ = yolo_tree
+    data = tmp_path / "data.yaml"
+    data.write_text(f"path: {tmp_path}\nval: images/val\nnames: ['car', 'bus']\n")
+    code, out, err = run_cli(capsys, "--format", "yolo", "--gt", labels, "--pred", preds, "--data", data, "--json")
+    assert code == 0, err
+    assert [r["name"] for r in json.loads(out)["per_class"]] == ["car", "bus"]
+    (preds / "a.txt").write_text("5 0.5 0.5 0.1 0.1 0.9\n")  # class 5 of 2
+    line = one_line_error(capsys, "--format", "yolo", "--gt", labels, "--pred", preds, "--data", data)
+    assert f"{preds / 'a.txt'} line 1: expected a class index in 0..1, got 5" in line
+
+
+def test_segm_end_to_end(capsys, tmp_path):
+    from tests.metrics.synth import pycocotools_stats, random_segm
+
+    gt, dt = random_segm(2)
+    g, d = tmp_path / "gt.json", tmp_path / "segm.json"
+    g.write_text(json.dumps(gt))
+    d.write_text(json.dumps(dt))
+    code, out, err = run_cli(capsys, "--gt", g, "--pred", d, "--iou-type", "segm", "--json")
+    assert code == 0, err
+    assert json.loads(out)["coco"]["AP"] == pytest.approx(pycocotools_stats(gt, dt, "segm")[0], abs=1e-9)
+    line = one_line_error(capsys, "--format", "voc-text", "--gt", tmp_path, "--pred", tmp_path, "--iou-type", "segm")
+    assert "--iou-type bbox for text formats" in line
