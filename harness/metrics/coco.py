@@ -72,6 +72,8 @@ class CocoParams:
         if not thr or not all(0.0 <= t <= 1.0 for t in thr):
             raise InputError(expected("IoU thresholds in [0, 1]", thr, "iou_thresholds"))
         object.__setattr__(self, "iou_thresholds", thr)
+        if not self.area_ranges:
+            raise InputError(expected("at least one area range (the first one 'all')", "none", "area_ranges"))
         if len(self.area_ranges) != len(self.area_labels):
             raise InputError(expected("one label per area range", self.area_labels, "area_labels"))
 
