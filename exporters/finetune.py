@@ -191,9 +191,10 @@ def prune_and_finetune(
     Returns:
         The ``bench_pruning`` record saved on the model.
     """
-    from exporters.prune import prune_model
+    from exporters.prune import check_ratio, prune_model
     from exporters.source import inspect_source, load_pytorch
 
+    check_ratio(ratio)
     src = inspect_source(Path(source))
     if src.kind != "pt":
         raise InputError(expected("a PyTorch .pt source for pruning", Path(source).suffix, str(source)))

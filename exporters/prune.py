@@ -32,7 +32,7 @@ from pathlib import Path
 
 from harness.errors import BenchError, InputError, expected, require
 
-__all__ = ["IGNORED_MODULES", "prune_model", "main"]
+__all__ = ["IGNORED_MODULES", "check_ratio", "main", "prune_model"]
 
 IGNORED_MODULES = ("Detect", "Attention", "AAttn")
 
@@ -54,6 +54,13 @@ def _count(model, example):
     return int(macs), int(params)
 
 
+def check_ratio(ratio) -> float:
+    """Validate a pruning ratio (fraction of channels removed, 0.05..0.9)."""
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0.05 <= ratio <= 0.9:
+        raise InputError(expected("a pruning ratio between 0.05 and 0.9", ratio, "ratio"))
+    return float(ratio)
+
+
 def prune_model(model, ratio: float, *, round_to: int = 8, example_imgsz: int = 320):
     """Remove ``ratio`` of the channels of every prunable layer group (L2-magnitude importance).
 
@@ -73,8 +80,7 @@ def prune_model(model, ratio: float, *, round_to: int = 8, example_imgsz: int = 
         InputError: a ratio outside 0.05..0.9, or one that removes nothing at this ``round_to``.
         BenchError: Torch-Pruning failed on this architecture.
     """
-    if not isinstance(ratio, (int, float)) or not 0.05 <= ratio <= 0.9:
-        raise InputError(expected("a pruning ratio between 0.05 and 0.9", ratio, "ratio"))
+    check_ratio(ratio)
     if example_imgsz % 32:
         raise InputError(expected("an input size that is a multiple of 32", example_imgsz, "imgsz"))
     torch = require("torch", extra="export")
