@@ -11,7 +11,9 @@ Three ONNX files of the same model and input size:
 Speed: one ONNX Runtime CPU session per file with identical options, the same letterboxed val
 image, warm-up, then interleaved rounds (so background load hits all files alike); the median
 latency and the FP32/INT8 ratio are printed. Accuracy: mAP50-95 and mAP50 of each file on the
-dataset's val split through Ultralytics' own validator (same evaluation for all three).
+dataset's val split through Ultralytics' own validator (same evaluation for all three). Agreement:
+the share of FP32's detections (conf 0.25) each file reproduces (same class, IoU >= 0.5) and their
+mean IoU, on 50 val images through bench's own pre/postprocess and scorer.
 
 Usage::
 
@@ -89,6 +91,40 @@ def time_sessions(paths: dict[str, Path], x, *, runs: int, threads: int | None, 
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+def val_images(data_yaml: Path, n: int) -> list[Path]:
+    """The first ``n`` val images (sorted)."""
+    import yaml
+
+    from exporters.calibration import IMAGE_SUFFIXES
+
+    data = yaml.safe_load(Path(data_yaml).read_text())
+    root = Path(data.get("path") or Path(data_yaml).parent)
+    root = root if root.is_absolute() else (Path(data_yaml).parent / root)
+    return sorted(p for p in (root / str(data["val"])).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[:n]
+
+
+def agreement_with(reference: str, paths: dict[str, Path], data_yaml: Path, imgsz: int, *, n: int = 50) -> dict:
+    """Per model: recall of the reference model's detections (IoU >= 0.5, same class) and their mean IoU.
+
+    Uses the harness's own preprocess, postprocess (conf 0.25, NMS 0.7) and scorer, on ``n`` val images.
+    """
+    import cv2
+    import onnxruntime as ort
+
+    from harness.pipeline.postprocess import postprocess
+    from harness.pipeline.preprocess import preprocess
+    from harness.scorer import agreement
+
+    dets: dict[str, list] = {name: [] for name in paths}
+    sessions = {name: ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for name, p in paths.items()}
+    for image_path in val_images(data_yaml, n):
+        x, info = preprocess(cv2.imread(str(image_path)), imgsz)
+        for name, session in sessions.items():
+            raw = session.run(None, {session.get_inputs()[0].name: x})[0]
+            dets[name].append(postprocess(raw, info, conf=0.25))
+    return {name: agreement(dets[reference], d, conf=0.25) for name, d in dets.items()}
+
+
 def val_map(path: Path, data_yaml: Path, imgsz: int) -> tuple[float, float]:
     """(mAP50-95, mAP50) of an ONNX model on the val split, through Ultralytics' validator."""
     from ultralytics import YOLO
@@ -117,7 +153,8 @@ def ultralytics_int8(model: Path, data_yaml: Path, imgsz: int, workdir: Path) ->
 
 
 def print_table(rows: list[dict]) -> None:
-    header = f"{'variant':<18} {'MB':>6} {'median ms':>10} {'speed vs fp32':>14} {'mAP50-95':>9} {'drop pts':>9} {'mAP50':>7}"
+    header = (f"{'variant':<18} {'MB':>6} {'median ms':>10} {'speed vs fp32':>14} {'mAP50-95':>9} {'drop pts':>9} "
+              f"{'mAP50':>7} {'agree':>6} {'IoU':>6}")
     print(header)
     print("-" * len(header))
     base = rows[0]
@@ -127,7 +164,17 @@ def print_table(rows: list[dict]) -> None:
             acc = f"{'-':>9} {'-':>9} {'-':>7}"
         else:
             acc = f"{r['map']:>9.3f} {100 * (base['map'] - r['map']):>9.2f} {r['map50']:>7.3f}"
-        print(f"{r['name']:<18} {r['mb']:>6.1f} {r['ms']:>10.2f} {speed:>13.2f}x {acc}")
+        agree = r["agree"]
+        print(f"{r['name']:<18} {r['mb']:>6.1f} {r['ms']:>10.2f} {speed:>13.2f}x {acc} "
+              f"{_pct(agree.recall):>6} {_num(agree.mean_iou):>6}")
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _num(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,9 +213,10 @@ def main(argv: list[str] | None = None) -> int:
             paths["ultralytics int8"] = ultralytics_int8(Path(model), data, args.imgsz, Path(tmp))
         x = val_image(data, args.imgsz)
         ms = time_sessions(paths, x, runs=args.runs, threads=args.threads)
+        agree = agreement_with("fp32", paths, data, args.imgsz)
         rows = []
         for name, path in paths.items():
-            row = {"name": name, "mb": path.stat().st_size / 1e6, "ms": ms[name], "map": None}
+            row = {"name": name, "mb": path.stat().st_size / 1e6, "ms": ms[name], "map": None, "agree": agree[name]}
             if not args.skip_map:
                 row["map"], row["map50"] = val_map(path, data, args.imgsz)
             rows.append(row)

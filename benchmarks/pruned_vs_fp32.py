@@ -4,7 +4,8 @@ Rows: ``fp32`` and ``prunedNN`` (both FP32 ONNX through Ultralytics' exporter), 
 ``prunedNN-int8`` unless ``--no-int8``. The pruned checkpoint is either given (``--pruned``, e.g. the
 shipped ``yolo11n-pruned30.pt``) or made here (prune + ``--epochs`` of fine-tuning on the train split).
 Params and GFLOPs are counted from each ONNX graph; latency is the median of interleaved rounds
-on identical sessions; mAP comes from Ultralytics' validator on the val split. A pruned model
+on identical sessions; mAP comes from Ultralytics' validator on the val split; "agree" is the share
+of FP32's detections each row reproduces (bench's scorer, 50 val images). A pruned model
 that is not faster on this runtime shows a ratio near 1.0x: that is the honest result.
 
 Usage::
@@ -26,7 +27,9 @@ os.environ.setdefault("YOLO_OFFLINE", "true")
 os.environ.setdefault("YOLO_AUTOINSTALL", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from int8_vs_ultralytics import default_data, default_model, time_sessions, val_image, val_map  # noqa: E402
+from int8_vs_ultralytics import (  # noqa: E402
+    _num, _pct, agreement_with, default_data, default_model, time_sessions, val_image, val_map,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
                                    pruned_source=args.pruned, finetune_epochs=args.epochs)
     x = val_image(data, args.imgsz)
     ms = time_sessions({n: a.path for n, a in arts.items()}, x, runs=args.runs, threads=args.threads)
-    header = f"{'variant':<16} {'params':>10} {'GFLOPs':>7} {'median ms':>10} {'speed vs fp32':>14} {'mAP50-95':>9} {'drop pts':>9}"
+    agree = agreement_with("fp32", {n: a.path for n, a in arts.items()}, data, args.imgsz)
+    header = (f"{'variant':<16} {'params':>10} {'GFLOPs':>7} {'median ms':>10} {'speed vs fp32':>14} {'mAP50-95':>9} "
+              f"{'drop pts':>9} {'agree':>6} {'IoU':>6}")
     print(header)
     print("-" * len(header))
     base_map = None
@@ -76,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
             value, _ = val_map(art.path, data, args.imgsz)
             base_map = value if base_map is None else base_map
             acc = f"{value:>9.3f} {100 * (base_map - value):>9.2f}"
-        print(f"{name:<16} {m['params']:>10,} {m['gflops']:>7.3f} {ms[name]:>10.2f} {ms['fp32'] / ms[name]:>13.2f}x {acc}")
+        print(f"{name:<16} {m['params']:>10,} {m['gflops']:>7.3f} {ms[name]:>10.2f} {ms['fp32'] / ms[name]:>13.2f}x {acc} "
+              f"{_pct(agree[name].recall):>6} {_num(agree[name].mean_iou):>6}")
     pruning = arts[f"pruned{args.ratio}"].manifest.get("pruning") or {}
     tune = pruning.get("finetune") or {}
     print(f"pruning: {pruning.get('ratio')} of channels, round_to {pruning.get('round_to')}, "
