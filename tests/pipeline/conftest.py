@@ -8,9 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REFERENCE_PT = Path(__file__).resolve().parents[2] / "harness" / "reference" / "models" / "yolo11n.pt"
-
-
 def _export(model, out_dir: Path, imgsz: int) -> Path:
     path = model.export(format="onnx", imgsz=imgsz, simplify=True, dynamic=False, verbose=False)
     dst = out_dir / Path(path).name
@@ -43,19 +40,22 @@ def random_onnx(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def trained_onnx(tmp_path_factory) -> Path:
-    """The shipped reference model exported to ONNX, when it exists in this checkout."""
-    if not REFERENCE_PT.exists():
-        pytest.skip(f"reference model not trained yet: {REFERENCE_PT} absent")
+    """The shipped reference model exported to ONNX at its training size, when it is shipped."""
     import shutil
 
     from ultralytics import YOLO
 
+    from harness.errors import InputError
+    from harness.reference import reference_model
+
+    try:
+        ref = reference_model()
+    except InputError as exc:
+        pytest.skip(f"reference model not trained yet: {exc}")
     out_dir = tmp_path_factory.mktemp("onnx_trained")
-    pt = out_dir / REFERENCE_PT.name
-    shutil.copy(REFERENCE_PT, pt)  # export writes beside the .pt: keep the checkout clean
-    model = YOLO(str(pt))
-    imgsz = int((model.ckpt or {}).get("train_args", {}).get("imgsz") or 320)
-    return Path(model.export(format="onnx", imgsz=imgsz, simplify=True, dynamic=False, verbose=False))
+    pt = out_dir / ref.weights.name
+    shutil.copy(ref.weights, pt)  # export writes beside the .pt: keep the checkout clean
+    return Path(YOLO(str(pt)).export(format="onnx", imgsz=ref.imgsz, simplify=True, dynamic=False, verbose=False))
 
 
 def smooth_images(seed: int, count: int) -> list[np.ndarray]:
