@@ -286,13 +286,12 @@ def _student_checkpoint(src: SourceModel, spec: VariantSpec, student_source: Pat
 
 
 def _dataset_digest(data_yaml: Path) -> str:
-    from exporters.calibration import train_images
+    """SHA-256 of the dataset YAML and every train image (names and contents)."""
+    from exporters.calibration import files_digest, train_images
 
     root, images = train_images(Path(data_yaml))
-    digest = hashlib.sha256(Path(data_yaml).read_bytes())
-    for image in images:
-        digest.update(f"{image.relative_to(root) if image.is_relative_to(root) else image}\0{image.stat().st_size}\n".encode())
-    return digest.hexdigest()
+    names = [str(p.relative_to(root)) if p.is_relative_to(root) else str(p) for p in images]
+    return hashlib.sha256(Path(data_yaml).read_bytes() + files_digest(names, images).encode()).hexdigest()
 
 
 def _fp32_onnx(stage: _Stage, spec: VariantSpec, base: SourceModel) -> Artifact:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from harness.errors import InputError, expected
 
-__all__ = ["IMAGE_SUFFIXES", "CalibrationSet", "ImageCalibrationReader", "select_calibration_images"]
+__all__ = ["IMAGE_SUFFIXES", "CalibrationSet", "ImageCalibrationReader", "files_digest", "select_calibration_images", "train_images"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -54,11 +54,8 @@ class CalibrationSet:
 
     @property
     def digest(self) -> str:
-        """SHA-256 over the chosen names and their sizes: changes when the selection or a file changes."""
-        digest = hashlib.sha256()
-        for name, f in zip(self.relative_names, self.files):
-            digest.update(f"{name}\0{f.stat().st_size}\n".encode())
-        return digest.hexdigest()
+        """SHA-256 over the chosen names and contents: changes when the selection or any image changes."""
+        return files_digest(self.relative_names, self.files)
 
     def provenance(self) -> dict:
         """JSON-ready record for the manifest."""
@@ -72,6 +69,15 @@ class CalibrationSet:
             "images_sha256": self.digest,
             "images": self.relative_names,
         }
+
+
+def files_digest(names: Sequence[str], files: Sequence[Path]) -> str:
+    """SHA-256 over (name, content) of each file, in order."""
+    digest = hashlib.sha256()
+    for name, path in zip(names, files):
+        digest.update(f"{name}\0".encode())
+        digest.update(hashlib.sha256(Path(path).read_bytes()).digest())
+    return digest.hexdigest()
 
 
 def _load_yaml(path: Path) -> dict:
