@@ -77,7 +77,9 @@ def finetune(
 
     Args:
         model: the module to train (kept as is, never rebuilt from YAML).
-        data_yaml: Ultralytics dataset YAML (trained on ``train``; ``val`` picks the best epoch).
+        data_yaml: Ultralytics dataset YAML. Trained on ``train``; the LAST epoch is kept, so the
+            ``val`` split (the one bench scores) never selects the model; it is only evaluated once
+            at the end for the record.
         epochs: number of epochs, >= 1.
         imgsz: training input size.
         batch: batch size.
@@ -87,7 +89,7 @@ def finetune(
         progress: optional ``callable("finetune", epoch_done, epochs)``.
 
     Returns:
-        ``(trained_model, record)``: the best-epoch model (FP32, eval) and a dict for ``bench_pruning["finetune"]``.
+        ``(trained_model, record)``: the last-epoch EMA model (FP32, eval) and a dict for ``bench_pruning["finetune"]``.
     """
     torch = require("torch", extra="export")
     if epochs < 1:
@@ -111,7 +113,7 @@ def finetune(
             "name": "finetune",
             "exist_ok": True,
             "verbose": False,
-            "val": True,
+            "val": False,  # no per-epoch selection on the scored split; the final epoch is still validated
         }
         with quiet_ultralytics():
             trainer = trainer_cls(overrides=overrides)
@@ -119,10 +121,10 @@ def finetune(
             if progress is not None:
                 trainer.add_callback("on_train_epoch_end", lambda t: progress("finetune", t.epoch + 1, epochs))
             trainer.train()
-        best = Path(trainer.best) if Path(trainer.best).is_file() else Path(trainer.last)
-        if not best.is_file():
+        last = Path(trainer.last)
+        if not last.is_file():
             raise BenchError("fine-tuning finished without writing a checkpoint")
-        ckpt = torch.load(best, map_location="cpu", weights_only=False)
+        ckpt = torch.load(last, map_location="cpu", weights_only=False)
         trained = (ckpt.get("ema") or ckpt.get("model")).float().eval()
         metrics = {k: round(float(v), 5) for k, v in (getattr(trainer, "metrics", None) or {}).items()
                    if isinstance(v, (int, float))}
@@ -131,7 +133,7 @@ def finetune(
         "data_yaml": str(data_yaml),
         "imgsz": imgsz,
         "batch": batch,
-        "checkpoint": "best" if best.name == "best.pt" else "last",
+        "checkpoint": "last epoch (EMA)",
         "val_metrics": metrics,
     }
     return trained, record

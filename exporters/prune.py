@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model", required=True, type=Path, help="source Ultralytics .pt (YOLOv8/YOLO11/YOLO12 detect)")
     p.add_argument("--ratio", required=True, type=float, help="fraction of channels removed, 0.05..0.9 (e.g. 0.30)")
-    p.add_argument("--data", type=Path, help="dataset YAML for fine-tuning (train split; val picks the best epoch)")
+    p.add_argument("--data", type=Path, help="dataset YAML for fine-tuning (train split; the last epoch is kept)")
     p.add_argument("--epochs", type=int, default=30, help="fine-tuning epochs (0 = prune only; accuracy drops)")
     p.add_argument("--imgsz", type=int, default=None, help="fine-tuning input size (default: the source's training size)")
     p.add_argument("--batch", type=int, default=16, help="fine-tuning batch size")
