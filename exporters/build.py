@@ -142,8 +142,9 @@ def build_variant(
         calib_method: ``minmax``, ``entropy`` or ``percentile``.
         progress: optional ``callable(stage, done, total)``; bench prints nothing itself.
         student_source: the distilled student ``.pt`` for ``student*`` variants.
-        pruned_source: an already pruned + fine-tuned ``.pt`` (e.g. the shipped reference) for
-            ``pruned*`` variants; it must record the same ratio and this source's SHA-256.
+        pruned_source: an already pruned + fine-tuned ``.pt`` for ``pruned*`` variants; it must record
+            the same ratio and this source's SHA-256. Default: ``<source stem>-prunedNN.pt`` beside the
+            source when it matches (the shipped ``yolo11n-pruned30.pt``), else the source is pruned here.
         finetune_epochs: epochs of fine-tuning after pruning (0 = none).
         finetune_batch: fine-tuning batch size.
         train_device: device for fine-tuning (``cpu``, ``0``...).
@@ -181,6 +182,8 @@ def build_variant(
                                      dla_core=dla_core, sparse_weights=sparse_weights)
         trt_mod = import_tensorrt()
         device = device_tag()
+    if spec.kind == "pruned" and pruned_source is None:
+        pruned_source = _beside(src, spec)
     needs_data = spec.precision == "int8" or (spec.kind == "pruned" and pruned_source is None and finetune_epochs > 0)
     if needs_data and data_yaml is None:
         why = "calibrate INT8" if spec.precision == "int8" else "fine-tune the pruned model"
@@ -232,6 +235,25 @@ def _common(stage: _Stage, spec: VariantSpec, base: SourceModel, parent: Artifac
             if key in parent.manifest:
                 fields[key] = parent.manifest[key]
     return fields
+
+
+def _beside(src: SourceModel, spec: VariantSpec) -> Path | None:
+    """``<stem>-prunedNN.pt`` next to the source, if it was pruned from exactly this source by that ratio.
+
+    This is how the shipped ``yolo11n-pruned30.pt`` is picked up for ``pruned30`` without minutes of
+    fine-tuning; anything that does not match is ignored (the variant is then pruned here).
+    """
+    candidate = src.path.with_name(f"{src.path.stem}-pruned{spec.prune_percent}.pt")
+    if src.kind != "pt" or not candidate.is_file():
+        return None
+    try:
+        found = inspect_source(candidate)
+    except InputError:
+        return None
+    info = found.pruning or {}
+    if info.get("source_sha256") == src.sha256 and abs(info.get("ratio", -1) - spec.prune_ratio) < 1e-6:
+        return candidate
+    return None
 
 
 def _pruned_checkpoint(stage, spec, pruned_source, data_yaml, epochs, batch, device) -> SourceModel:

@@ -129,7 +129,7 @@ def test_pruned_source_must_match(pruned_pt, yolo11_pt, yolo12_pt, tmp_path):
     with pytest.raises(InputError, match="expected a pruned .pt made by bench"):
         build_variant(yolo11_pt, parse_variant("pruned30"), cache_dir=tmp_path, imgsz=IMGSZ, pruned_source=yolo12_pt)
     with pytest.raises(InputError, match="whose train images fine-tune the pruned model"):
-        build_variant(yolo11_pt, parse_variant("pruned30"), cache_dir=tmp_path, imgsz=IMGSZ)
+        build_variant(yolo11_pt, parse_variant("pruned40"), cache_dir=tmp_path, imgsz=IMGSZ)
 
 
 def test_student_needs_a_checkpoint(yolo11_pt, tmp_path):
@@ -143,3 +143,17 @@ def test_student_variant_exports_the_student(yolo11_pt, yolo12_pt, session_cache
                         student_source=yolo12_pt)
     assert art.path.name == "student-64.onnx"
     assert art.manifest["model"]["family"] == "yolo12" and art.manifest["source"]["family"] == "yolo11"
+
+
+@pytest.mark.slow
+def test_matching_pruned_checkpoint_beside_the_source_is_used(pruned_pt, yolo11_pt, session_cache, tmp_path):
+    import shutil
+
+    source = tmp_path / "model.pt"
+    shutil.copyfile(yolo11_pt, source)
+    shutil.copyfile(pruned_pt, tmp_path / "model-pruned30.pt")  # the shipped layout
+    art = build_variant(source, parse_variant("pruned30"), cache_dir=session_cache, imgsz=IMGSZ)  # no --data needed
+    assert art.manifest["model"]["file"] == "model-pruned30.pt"
+    shutil.copyfile(pruned_pt, tmp_path / "model-pruned50.pt")  # wrong ratio: ignored, so pruning needs data
+    with pytest.raises(InputError, match="whose train images fine-tune the pruned model"):
+        build_variant(source, parse_variant("pruned50"), cache_dir=session_cache, imgsz=IMGSZ)
