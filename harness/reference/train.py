@@ -82,17 +82,28 @@ def run(args: argparse.Namespace) -> int:
                     cache="ram", project=str(workdir), name="train", exist_ok=True, verbose=False, **extra)
     t0 = time.time()
     model.train(**settings)
-    train_s = time.time() - t0
-    best = workdir / "train" / "weights" / "best.pt"
-    if not best.is_file():
-        raise InputError(expected("a best.pt written by training", "none", str(best.parent)))
-    trained = ultralytics.YOLO(str(best))
+    # The last epoch, not best.pt: best.pt is chosen by fitness on the val split, which is also the
+    # split bench scores on, and a checkpoint selected on the scored images would flatter itself.
+    last = workdir / "train" / "weights" / "last.pt"
+    if not last.is_file():
+        raise InputError(expected("a last.pt written by training", "none", str(last.parent)))
+    finalize(last, args=args, name=name, data_yaml=data_yaml, settings=settings, train_s=time.time() - t0,
+             workdir=workdir)
+    return 0
+
+
+def finalize(last: Path, *, args: argparse.Namespace, name: str, data_yaml: Path, settings: dict, train_s: float,
+             workdir: Path) -> Path:
+    """Validate the final checkpoint, copy it into ``args.out`` and write its JSON beside it."""
+    ultralytics = require("ultralytics", extra="export")
+    torch = require("torch", extra="export")
+    trained = ultralytics.YOLO(str(last))
     metrics = trained.val(data=str(data_yaml), imgsz=args.imgsz, batch=16, conf=0.001, iou=0.7, plots=False,
                           device="cpu", verbose=False, project=str(workdir), name="val")
     args.out.mkdir(parents=True, exist_ok=True)
     dest = args.out / f"{name}.pt"
     tmp = dest.with_name(dest.name + ".tmp")
-    shutil.copyfile(best, tmp)
+    shutil.copyfile(last, tmp)
     os.replace(tmp, dest)
     synth = data_yaml.parent / "synth.json"
     meta = {
@@ -108,12 +119,13 @@ def run(args: argparse.Namespace) -> int:
         "data": {"data_yaml": "synthetic (bench data synth, seed 0)" if args.data is None else str(args.data),
                  "synth": json.loads(synth.read_text()) if synth.is_file() else None},
         "train": {k: v for k, v in settings.items() if k not in ("project", "name", "exist_ok", "verbose", "data")},
+        "checkpoint": "the last epoch (not selected on the val split)",
         "val": {"map50_95": float(metrics.box.map), "map50": float(metrics.box.map50),
                 "precision": float(metrics.box.mp), "recall": float(metrics.box.mr),
                 "protocol": "ultralytics model.val(conf=0.001, iou=0.7) on the val split"},
         "environment": {"ultralytics": ultralytics.__version__, "torch": torch.__version__,
                         "python": platform.python_version(), "machine": platform.machine(),
-                        "cpu_threads": torch.get_num_threads(), "train_seconds": round(train_s, 1)},
+                        "train_seconds": round(train_s, 1)},
     }
     meta_path = dest.with_suffix(".json")
     tmp = meta_path.with_name(meta_path.name + ".tmp")
@@ -121,4 +133,4 @@ def run(args: argparse.Namespace) -> int:
     os.replace(tmp, meta_path)
     print(f"{name}: mAP50-95 {meta['val']['map50_95']:.4f}, mAP50 {meta['val']['map50']:.4f} "
           f"after {args.epochs} epochs in {train_s / 60:.1f} min -> {dest}")
-    return 0
+    return dest
