@@ -99,3 +99,11 @@ def test_manifest_versions(tmp_path):
     os.remove(manifest_path(art))
     with pytest.raises(InputError, match="expected an artifact manifest, got no such file"):
         read_manifest(art, strict=True)
+
+
+def test_atomic_files_get_normal_permissions(tmp_path):
+    target = tmp_path / "m.json"
+    write_json_atomic(target, {"a": 1})
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
