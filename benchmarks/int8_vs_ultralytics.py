@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=None, help="dataset YAML (default: the synthetic dataset)")
     p.add_argument("--imgsz", type=int, default=320)
     p.add_argument("--calib-images", type=int, default=200)
-    p.add_argument("--calib-method", default="minmax")
+    p.add_argument("--calib-method", default="percentile")
     p.add_argument("--runs", type=int, default=200, help="timed runs per model")
     p.add_argument("--threads", type=int, default=None, help="ORT intra-op threads (default: ORT's choice)")
     p.add_argument("--skip-map", action="store_true", help="speed only")

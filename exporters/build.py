@@ -118,7 +118,7 @@ def build_variant(
     imgsz: int,
     data_yaml: Path | None = None,
     calib_images: int = 200,
-    calib_method: str = "minmax",
+    calib_method: str = "percentile",
     progress: Progress | None = None,
     student_source: Path | None = None,
     pruned_source: Path | None = None,
@@ -139,7 +139,7 @@ def build_variant(
         imgsz: square input side, a multiple of 32.
         data_yaml: dataset YAML; its TRAIN split calibrates INT8 and fine-tunes pruned models.
         calib_images: INT8 calibration image count (fewer if the train split is smaller).
-        calib_method: ``minmax``, ``entropy`` or ``percentile``.
+        calib_method: ``percentile`` (default), ``entropy`` or ``minmax``.
         progress: optional ``callable(stage, done, total)``; bench prints nothing itself.
         student_source: the distilled student ``.pt`` for ``student*`` variants.
         pruned_source: an already pruned + fine-tuned ``.pt`` for ``pruned*`` variants; it must record
@@ -389,7 +389,7 @@ def _int8_onnx(stage, spec, fp32: Artifact, settings, calib) -> Artifact:
     def build(tmp: Path) -> dict:
         reader = ImageCalibrationReader(calib.files, imgsz=stage.imgsz, progress=stage.progress)
         record = quantize_int8(fp32.path, tmp, reader, settings=settings)
-        record["calibration"] = {**calib.provenance(), "method": settings.method, "preprocessing": PREPROCESSING}
+        record["calibration"] = {**calib.provenance(), "method": record["method_used"], "preprocessing": PREPROCESSING}
         fields = _common(stage, spec.with_(fmt="onnx"), stage.src, fp32)
         fields.update(describe_io(onnx.load(str(tmp))))
         fields["onnx"] = fp32.manifest.get("onnx", {})

@@ -34,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache", type=Path, default=None, help="cache directory (default $BENCH_CACHE or ~/.cache/edge-bench)")
     q = parser.add_argument_group("INT8")
     q.add_argument("--calib-images", type=int, default=200, help="train images used for calibration (default 200)")
-    q.add_argument("--calib-method", default="minmax", help="minmax (default), entropy or percentile")
+    q.add_argument("--calib-method", default="percentile",
+                   help="percentile (default, 99.999th), entropy or minmax")
     p = parser.add_argument_group("pruned / student")
     p.add_argument("--epochs", type=int, default=10, help="fine-tuning epochs after pruning (default 10; 0 = none)")
     p.add_argument("--batch", type=int, default=16, help="fine-tuning batch size")

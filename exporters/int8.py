@@ -9,6 +9,10 @@ Measured facts this module is built on (issue 4):
   0.477 vs 0.491 FP32 on a small model.
 * On x86 CPUs, activations QUInt8 (asymmetric) + weights QInt8 per-channel ran ~1.6x faster than
   FP32, while the S8S8 default (what Ultralytics' ``quantize=8`` ONNX export uses) ran ~2x *slower*.
+* Calibration method, shipped yolo11n at 320 px (FP32 mAP50-95 0.669): percentile (99.999th of |x|)
+  0.664, entropy 0.661, minmax 0.653 -- percentile is the default. Where a histogram method cannot
+  run (near-constant tensors, e.g. untrained weights) min/max is used and the manifest says so
+  (``method_used``, ``fallback``).
 
 Two profiles:
 
@@ -49,7 +53,7 @@ class Int8Settings:
         calib_images: how many train images calibrate the ranges.
     """
 
-    method: str = "minmax"
+    method: str = "percentile"
     profile: str = "cpu"
     calib_images: int = 200
 
@@ -77,7 +81,7 @@ class Int8Settings:
         }
 
 
-def int8_settings(*, method: str = "minmax", profile: str = "cpu", calib_images: int = 200) -> Int8Settings:
+def int8_settings(*, method: str = "percentile", profile: str = "cpu", calib_images: int = 200) -> Int8Settings:
     """Validate INT8 options.
 
     Raises:
@@ -160,8 +164,22 @@ def quantize_int8(fp32_path: Path, out: Path, reader, *, settings: Int8Settings)
         # Q/DQ only in front of weighted layers, the placement TensorRT fuses best; outputs stay float
         kwargs["op_types_to_quantize"] = list(_TRT_OPS)
         kwargs["extra_options"]["OpTypesToExcludeOutputQuantization"] = list(_TRT_OPS)
-    quant.quantize_static(model, str(out), reader, **kwargs)
     record = settings.to_dict()
+    try:
+        quant.quantize_static(model, str(out), reader, **kwargs)
+        record["method_used"] = settings.method
+    except ValueError as exc:
+        # numpy cannot histogram a near-constant tensor (untrained models have them): fall back to
+        # min/max ranges, and say so in the manifest
+        if "bins" not in str(exc) or settings.method == "minmax" or not hasattr(reader, "rewind"):
+            raise
+        reader.rewind()
+        kwargs["calibrate_method"] = quant.CalibrationMethod.MinMax
+        model = onnx.load(str(fp32_path))  # quantize_static moved the first copy's weights to a deleted folder
+        _name_nodes(model)
+        quant.quantize_static(model, str(out), reader, **kwargs)
+        record["method_used"] = "minmax"
+        record["fallback"] = f"{settings.method} calibration failed on a near-constant tensor ({exc})"
     record["excluded_nodes"] = sorted(decode)
     record["head_convs"] = sorted(head_convs)
     record["tool"] = "onnxruntime.quantization.quantize_static"
