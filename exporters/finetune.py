@@ -71,6 +71,7 @@ def finetune(
     device: str = "cpu",
     workers: int = 0,
     source: Path | None = None,
+    teacher: Path | None = None,
     progress: Progress | None = None,
 ):
     """Train an already built (e.g. pruned) detection model for ``epochs`` on ``data_yaml``.
@@ -86,6 +87,8 @@ def finetune(
         device: ``"cpu"``, ``"0"``, ...
         workers: dataloader workers.
         source: the original ``.pt`` (recorded in the training args).
+        teacher: a ``.pt`` to distill from (Ultralytics' feature distillation, ``distill_model``);
+            for a pruned model, its own unpruned source is the natural teacher.
         progress: optional ``callable("finetune", epoch_done, epochs)``.
 
     Returns:
@@ -115,6 +118,8 @@ def finetune(
             "verbose": False,
             "val": False,  # no per-epoch selection on the scored split; the final epoch is still validated
         }
+        if teacher is not None:
+            overrides["distill_model"] = str(teacher)
         with quiet_ultralytics():
             trainer = trainer_cls(overrides=overrides)
             trainer.pruned_model = model.float().train()
@@ -125,15 +130,17 @@ def finetune(
         if not last.is_file():
             raise BenchError("fine-tuning finished without writing a checkpoint")
         ckpt = torch.load(last, map_location="cpu", weights_only=False)
-        trained = (ckpt.get("ema") or ckpt.get("model")).float().eval()
+        trained = ckpt.get("ema") or ckpt.get("model")
+        trained = getattr(trained, "student_model", trained).float().eval()  # unwrap a distillation wrapper
         metrics = {k: round(float(v), 5) for k, v in (getattr(trainer, "metrics", None) or {}).items()
                    if isinstance(v, (int, float))}
     record = {
         "epochs": epochs,
-        "data_yaml": str(data_yaml),
+        "data_yaml": str(Path(data_yaml).resolve()),
         "imgsz": imgsz,
         "batch": batch,
         "checkpoint": "last epoch (EMA)",
+        "distilled_from": Path(teacher).name if teacher is not None else None,
         "val_metrics": metrics,
     }
     return trained, record
@@ -174,6 +181,7 @@ def prune_and_finetune(
     batch: int = 16,
     device: str = "cpu",
     round_to: int = 8,
+    distill: bool = True,
     progress: Progress | None = None,
 ) -> dict:
     """Prune a source checkpoint, fine-tune it, and save the pruned checkpoint to ``out``.
@@ -188,6 +196,7 @@ def prune_and_finetune(
         batch: batch size.
         device: training device.
         round_to: kept channel counts are multiples of this.
+        distill: fine-tune with the unpruned source as the distillation teacher.
         progress: optional ``callable(stage, done, total)``.
 
     Returns:
@@ -221,7 +230,7 @@ def prune_and_finetune(
     if epochs > 0:
         pruned, record["finetune"] = finetune(
             pruned, data_yaml=Path(data_yaml), epochs=epochs, imgsz=imgsz, batch=batch, device=device,
-            source=Path(source), progress=progress,
+            source=Path(source), teacher=Path(source) if distill else None, progress=progress,
         )
     else:
         record["finetune"] = {"epochs": 0}
