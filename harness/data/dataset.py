@@ -83,7 +83,9 @@ def image_size(path: Path) -> tuple[int, int]:
     try:
         with Image.open(path) as im:
             return int(im.width), int(im.height)
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, ModuleNotFoundError) as exc:
+        # ModuleNotFoundError: once ultralytics is imported, it patches Image.open to retry an
+        # unidentified file with the optional pi-heif plugin, which is not installed.
         raise InputError(expected("a readable image", f"{exc.__class__.__name__}: {exc}", str(path))) from None
 
 
