@@ -75,9 +75,9 @@ def int8_artifact(yolo11_pt, session_cache, data_yaml):
 
 @pytest.fixture(scope="session")
 def pruned_pt(yolo11_pt, data_yaml, models_dir) -> Path:
-    """yolo11n-random pruned by 30 % and fine-tuned for one epoch on the tiny dataset."""
+    """yolo11n-random pruned by 30 % and fine-tuned for one epoch (distilling from itself) on the tiny dataset."""
     from exporters.finetune import prune_and_finetune
 
     out = models_dir / "yolo11n-random-pruned30.pt"
-    prune_and_finetune(yolo11_pt, 0.3, out=out, data_yaml=data_yaml, epochs=1, imgsz=IMGSZ, batch=4)
+    prune_and_finetune(yolo11_pt, 0.3, out=out, data_yaml=data_yaml, epochs=1, imgsz=IMGSZ, batch=4, distill=True)
     return out

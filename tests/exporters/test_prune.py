@@ -96,6 +96,7 @@ def test_prune_finetune_and_reload_in_fresh_process(pruned_pt, yolo11_pt):
     record = src.pruning
     assert src.family == "yolo11" and src.names == ("rect", "disc")
     assert record["ratio"] == 0.3 and record["finetune"]["epochs"] == 1
+    assert record["finetune"]["distilled_from"] == yolo11_pt.name  # the student came out of the wrapper
     assert record["source_sha256"] == inspect_source(yolo11_pt).sha256
     assert record["split_free_blocks"] == 8
     assert record["params_after"] < 0.8 * record["params_before"] and record["gmacs_after"] < 0.8 * record["gmacs_before"]
