@@ -15,7 +15,6 @@ download a font).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -26,6 +25,7 @@ from pathlib import Path
 
 from harness.errors import InputError, expected, require
 from harness.reference import MODELS_DIR
+from results.record import file_sha256 as sha256_file
 
 ARCHES = ("yolo11n", "yolo11s", "yolo12n", "yolo12s")
 META_VERSION = 1
@@ -42,14 +42,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", help="output name (default: the arch, or <arch>-student with --teacher)")
     parser.add_argument("--out", type=Path, default=MODELS_DIR, help="folder for <name>.pt and <name>.json")
     parser.add_argument("--workers", type=int, default=2)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def run(args: argparse.Namespace) -> int:
