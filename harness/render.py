@@ -115,11 +115,21 @@ def footnotes(record: Mapping) -> list[str]:
     return lines
 
 
-def print_run(record: Mapping, *, console=None, archived_at: str | None = None) -> None:
-    """Print the run table and where the record went."""
+def make_console():
+    """A rich console; logs and pipes (CI) get 140 columns unless COLUMNS says otherwise."""
+    import os
+
     from rich.console import Console
 
-    console = console or Console()
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(width=140)
+    return console
+
+
+def print_run(record: Mapping, *, console=None, archived_at: str | None = None) -> None:
+    """Print the run table and where the record went."""
+    console = console or make_console()
     console.print(run_table(record))
     notes = footnotes(record)
     settings = record.get("settings") or {}

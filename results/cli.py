@@ -39,15 +39,9 @@ def _open_archive(args):
 
 
 def _console():
-    """A rich console; logs and pipes (CI) get 140 columns unless COLUMNS says otherwise."""
-    import os
+    from harness.render import make_console
 
-    from rich.console import Console
-
-    console = Console()
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(width=140)
-    return console
+    return make_console()
 
 
 def _warn_unreadable(refs: Iterable, stream=None) -> list[dict]:
