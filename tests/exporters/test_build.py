@@ -149,11 +149,12 @@ def test_student_variant_exports_the_student(yolo11_pt, yolo12_pt, session_cache
 def test_matching_pruned_checkpoint_beside_the_source_is_used(pruned_pt, yolo11_pt, session_cache, tmp_path):
     import shutil
 
-    source = tmp_path / "model.pt"
+    source = tmp_path / yolo11_pt.name  # same name and bytes: the session's cached export is reused
     shutil.copyfile(yolo11_pt, source)
-    shutil.copyfile(pruned_pt, tmp_path / "model-pruned30.pt")  # the shipped layout
+    beside = tmp_path / f"{source.stem}-pruned30.pt"  # the shipped layout
+    shutil.copyfile(pruned_pt, beside)
     art = build_variant(source, parse_variant("pruned30"), cache_dir=session_cache, imgsz=IMGSZ)  # no --data needed
-    assert art.manifest["model"]["file"] == "model-pruned30.pt"
-    shutil.copyfile(pruned_pt, tmp_path / "model-pruned50.pt")  # wrong ratio: ignored, so pruning needs data
+    assert art.manifest["model"]["file"] == beside.name and art.manifest["pruning"]["ratio"] == 0.3
+    shutil.copyfile(pruned_pt, tmp_path / f"{source.stem}-pruned50.pt")  # wrong ratio: ignored, so pruning needs data
     with pytest.raises(InputError, match="whose train images fine-tune the pruned model"):
         build_variant(source, parse_variant("pruned50"), cache_dir=session_cache, imgsz=IMGSZ)
