@@ -14,6 +14,7 @@ import numpy as np
 
 GT_COLOR = (255, 0, 0)  # BGR blue
 PRED_COLOR = (0, 200, 0)  # BGR green
+FP_COLOR = (0, 0, 255)  # BGR red: the false positive a gallery image is about
 GALLERY_SIZE = 6
 
 
@@ -115,6 +116,32 @@ def write_gallery(folder: Path, data, name: str, op, dets, conf: float) -> list[
     return written
 
 
+def write_fp_gallery(folder: Path, data, name: str, localization: dict | None, dets, conf: float) -> list[Path]:
+    """The highest-confidence false positives (from the localization analysis), each drawn in red."""
+    import cv2
+
+    if not localization:
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    read = _frame_reader(data)
+    written = []
+    for k, fp in enumerate(localization.get("top_false_positives", [])[:GALLERY_SIZE]):
+        i = int(fp["image_id"])
+        d = dets[i]
+        hit = np.flatnonzero((np.asarray(d.classes) == int(fp["category_id"])) & np.isclose(d.scores, fp["score"], rtol=0, atol=1e-9))
+        frame = read(i)
+        if frame is None or hit.size == 0:
+            continue
+        img = _draw(frame, data.truth[i], d, conf, f"{name} frame {i}: false positive class {fp['category_id']} "
+                                                    f"score {fp['score']:.2f}, best IoU {fp['best_iou']:.2f}")
+        b = np.asarray(d.boxes)[hit[0]]
+        cv2.rectangle(img, (int(b[0]), int(b[1])), (int(b[2]), int(b[3])), FP_COLOR, 2)
+        path = folder / f"{name}-fp{k + 1}-{i:05d}.png"
+        cv2.imwrite(str(path), img)
+        written.append(path)
+    return written
+
+
 def write_annotated_video(path: Path, data, name: str, op, dets, conf: float) -> None:
     """The whole clip with ground truth (blue), predictions (green) and the frame's IoU."""
     import cv2
@@ -149,7 +176,9 @@ def write_outputs(out: Path, data, scored: dict, outcomes: dict, *, annotate: bo
         write_frame_csv(csv_path, s.op)
         curves[name] = s.per_frame_iou
         gallery = write_gallery(out / "gallery", data, name, s.op, outcomes[name].detections, conf)
-        lines.append(f"{name}: {csv_path} ({len(s.op.frames)} frames), {len(gallery)} gallery images")
+        fps = write_fp_gallery(out / "gallery", data, name, s.localization, outcomes[name].detections, conf)
+        lines.append(f"{name}: {csv_path} ({len(s.op.frames)} frames), gallery: {len(gallery)} worst frames, "
+                     f"{len(fps)} top false positives")
         if annotate and data.kind == "video":
             video = out / f"{name}-annotated.mp4"
             write_annotated_video(video, data, name, s.op, outcomes[name].detections, conf)

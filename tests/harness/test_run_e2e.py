@@ -54,6 +54,9 @@ def test_default_variants_end_to_end(tmp_path, capsys, isolated_cache):
     assert (out / "fp32-frames.csv").read_text().splitlines()[0] == "frame_id,iou,n_gt,n_pred,tp,fp,fn"
     assert len((out / "fp32-frames.csv").read_text().splitlines()) == 13
     assert (out / "frame-iou.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    n_fp = min(6, len(by["fp32"]["localization"]["top_false_positives"]))
+    assert len(list((out / "gallery").glob("fp32-fp*.png"))) == n_fp
+    assert len(list((out / "gallery").glob("fp32-worst-*.png"))) == 6
     # Comparing the run with itself finds no regression.
     assert main(["compare", str(runs[0].path), str(runs[0].path)]) == 0
 
