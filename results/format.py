@@ -15,7 +15,7 @@ from results.schema import Variant
 __all__ = ["DASH", "change", "fps", "map_", "metric_cell", "ms", "p_value", "points", "ratio", "status_counts"]
 
 DASH = "—"
-METRIC_LABELS = {"fps": "FPS", "p50_ms": "p50 ms", "p99_ms": "p99 ms", "map50_95": "mAP50-95",
+METRIC_LABELS = {"fps": "FPS", "p50_ms": "inference p50 ms", "p99_ms": "inference p99 ms", "map50_95": "mAP50-95",
                  "avg_iou": "avg IoU"}
 
 

@@ -172,7 +172,7 @@ def _results_table(record: Record) -> Table:
                      drop,
                      fmt.map_(a.avg_iou_per_frame if a else None),
                      _size(v)))
-    return Table(("Variant", "Format", "Precision", "Status", "FPS", "p50 ms", "p99 ms", "mAP50-95",
+    return Table(("Variant", "Format", "Precision", "Status", "FPS", "inference p50 ms", "inference p99 ms", "mAP50-95",
                   "mAP drop (pts, 95% CI)", "avg IoU", "Size MB"), tuple(rows))
 
 
@@ -248,7 +248,7 @@ def _comparison_blocks(c: Comparison) -> list:
         if not v.metrics:
             cells = [v.note or fmt.DASH] + [""] * 5
         rows.append((v.mark.symbol.strip() or "", v.name, v.mark.value, *cells))
-    blocks.append(Table(("", "Variant", "Verdict", "FPS", "p50 ms", "p (MWU)", "p99 ms", "mAP50-95", "avg IoU"),
+    blocks.append(Table(("", "Variant", "Verdict", "FPS", "inference p50 ms", "p (MWU)", "inference p99 ms", "mAP50-95", "avg IoU"),
                         tuple(rows), tuple(classes)))
     if c.notes:
         blocks += [Para("Also changed:"), Bullets(c.notes)]
