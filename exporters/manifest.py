@@ -90,13 +90,11 @@ def manifest_path(artifact: Path) -> Path:
     return artifact.with_name(artifact.name + _MANIFEST_SUFFIX)
 
 
-def sha256_file(path: Path, *, chunk: int = 1 << 20) -> str:
-    """SHA-256 hex digest of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+def sha256_file(path: Path) -> str:
+    """SHA-256 hex digest of a file (the one implementation: :func:`results.record.file_sha256`)."""
+    from results.record import file_sha256
+
+    return file_sha256(path)
 
 
 def tool_versions(names: tuple[str, ...] | None = None) -> dict[str, str | None]:
