@@ -157,16 +157,6 @@ def _student_source(model: ModelChoice) -> Path | None:
     return p if p.is_file() else None
 
 
-def _pruned_source(model: ModelChoice, spec) -> Path | None:
-    """A shipped pruned + fine-tuned checkpoint of the reference model, if there is one."""
-    from harness.reference import MODELS_DIR
-
-    if model.reference is None or spec.kind != "pruned":
-        return None
-    p = MODELS_DIR / f"{model.reference}-pruned{spec.prune_percent}.pt"
-    return p if p.is_file() else None
-
-
 def _calibration_yaml(args, model: ModelChoice, data: ScoredData) -> Path | None:
     """Where INT8 calibration (and pruning fine-tune) images come from: never the scored images."""
     if args.calib_data is not None:
@@ -186,7 +176,6 @@ def _job(args, model: ModelChoice, data: ScoredData, device, spec, out_dir: Path
     return {
         "job_version": 1,
         "variant": spec.name, "format": spec.fmt, "source": str(model.path), "imgsz": model.imgsz,
-        "pruned_source": None if (p := _pruned_source(model, spec)) is None else str(p),
         "student_source": None if (s := _student_source(model)) is None else str(s),
         "data_yaml": None if (c := _calibration_yaml(args, model, data)) is None else str(c),
         "calib_images": args.calib_images,

@@ -167,9 +167,8 @@ def _build(job: dict):
     from exporters.spec import parse_variant
 
     spec = parse_variant(job["variant"], fmt=job["format"])
+    # A shipped <model>-prunedNN.pt beside the source is picked up by the exporter itself.
     kwargs = {}
-    if job.get("pruned_source"):
-        kwargs["pruned_source"] = Path(job["pruned_source"])
     if job.get("student_source"):
         kwargs["student_source"] = Path(job["student_source"])
     return build_variant(Path(job["source"]), spec, cache_dir=Path(job["cache_dir"]), imgsz=job["imgsz"],

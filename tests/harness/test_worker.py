@@ -6,7 +6,7 @@ from harness.worker import run_isolated
 def _job(tmp_path, **over):
     job = {
         "job_version": 1, "variant": "fp32", "format": "onnx", "source": str(tmp_path / "missing.pt"), "imgsz": 64,
-        "pruned_source": None, "student_source": None, "data_yaml": None, "calib_images": 4,
+        "student_source": None, "data_yaml": None, "calib_images": 4,
         "cache_dir": str(tmp_path / "cache"), "device": "cpu", "threads": 1,
         "frames": {"kind": "images", "paths": [], "video": None, "count": 0},
         "conf": 0.001, "iou": 0.7, "max_det": 300,
