@@ -176,6 +176,7 @@ def _job(args, model: ModelChoice, data: ScoredData, device, spec, out_dir: Path
     return {
         "job_version": 1,
         "variant": spec.name, "format": spec.fmt, "source": str(model.path), "imgsz": model.imgsz,
+        "nc": len(model.names),
         "student_source": None if (s := _student_source(model)) is None else str(s),
         "data_yaml": None if (c := _calibration_yaml(args, model, data)) is None else str(c),
         "calib_images": args.calib_images,
