@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("harness.reference.train", "train the reference models on the synthetic dataset (offline)"),
     "export": ("exporters.cli", "build one variant artifact (onnx/trt, fp32/fp16/int8/prunedNN/student)"),
     "devices": ("devices.cli", "list device profiles and whether each is usable here"),
+    "smoke": ("harness.smoke_cmd", "on-device check: runtimes, telemetry and TensorRT engine builds"),
     "history": ("results.cli", "list archived releases and runs"),
     "compare": ("results.cli", "compare two releases or runs; exit 1 on a regression"),
     "report": ("results.cli", "write Markdown and an HTML page with plots for a run or release"),
