@@ -6,7 +6,7 @@ returns its own timestamped readings from ``close()``. ``open`` raises :class:`S
 with the reason when the source cannot work here; the summary lists that reason.
 
 Reading keys (units in the name): ``power_w``, ``rail_w:<rail>``, ``energy_j_counter``,
-``proc_cpu_s``, ``rss_mb``, ``peak_rss_lifetime_mb``, ``sys_mem_used_mb``, ``sys_mem_total_mb``,
+``proc_cpu_s``, ``proc_run_s``, ``proc_wait_s``, ``rss_mb``, ``peak_rss_lifetime_mb``, ``sys_mem_used_mb``, ``sys_mem_total_mb``,
 ``cpu_mhz:<core>``, ``temp_c:<sensor>``, ``gpu_util_pct``, ``gpu_mem_util_pct``,
 ``gpu_mem_used_mb``, ``gpu_sm_mhz``, ``gpu_mem_mhz``, ``gpu_mhz``, ``gpu_temp_c``, ``emc_mhz``,
 ``emc_util_pct``. Flags are strings such as ``"throttle:hardware thermal slowdown"``.
@@ -28,6 +28,7 @@ __all__ = [
     "SourceUnavailable",
     "TegrastatsSource",
     "ThermalSource",
+    "read_schedstat",
     "sources_for",
 ]
 
@@ -49,8 +50,39 @@ def _read_number(fd: int) -> float | None:
         return None
 
 
+def read_schedstat(pid: int | None = None, *, root: str | os.PathLike = "/") -> tuple[float, float] | None:
+    """Seconds the process's threads ran on a CPU and waited, runnable, for one (Linux).
+
+    Sums ``/proc/<pid>/task/*/schedstat`` (fields: on-CPU ns, run-queue wait ns, timeslices).
+    Run-queue wait is time a thread was ready to run while every CPU was busy with something
+    else: it is how contention from other processes shows up in this process. None where the
+    kernel does not expose it (not Linux, or scheduler statistics compiled out).
+
+    Example:
+        >>> read_schedstat(root="/nonexistent") is None
+        True
+    """
+    tasks = Path(root, "proc", "self" if pid is None else str(pid), "task")
+    try:
+        names = os.listdir(tasks)
+    except OSError:
+        return None
+    run = wait = 0
+    seen = False
+    for name in names:
+        try:
+            fields = (tasks / name / "schedstat").read_text().split()
+            run += int(fields[0])
+            wait += int(fields[1])
+            seen = True
+        except (OSError, ValueError, IndexError):
+            continue  # a thread that ended between listing and reading
+    return (run / 1e9, wait / 1e9) if seen else None
+
+
 class PsutilSource:
-    """Process CPU time, RSS (and lifetime peak), system memory, per-core frequency, hwmon temperatures."""
+    """Process CPU time, run-queue wait, RSS (and lifetime peak), system memory, per-core frequency,
+    hwmon temperatures."""
 
     name = "psutil"
     streaming = False
@@ -75,6 +107,9 @@ class PsutilSource:
         flags: list[str] = []
         times = self._proc.cpu_times()
         out["proc_cpu_s"] = float(times.user + times.system)
+        sched = read_schedstat(self.pid)
+        if sched is not None:
+            out["proc_run_s"], out["proc_wait_s"] = sched
         out["rss_mb"] = self._proc.memory_info().rss / 2**20
         if self.pid is None:
             import resource

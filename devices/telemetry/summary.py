@@ -38,7 +38,11 @@ class TelemetrySummary:
         notes: sources that could not run here, and why; other caveats.
         power: {"source", "total", "mean_w", "peak_w", "energy_j", "energy_method", "samples"} or empty.
         rails_w: rail -> {"mean", "peak"} in watts.
-        process: {"cpu_percent", "rss_mb_mean", "rss_mb_peak", "peak_rss_lifetime_mb"} (what was read).
+        process: {"cpu_percent", "cpu_wait_share", "rss_mb_mean", "rss_mb_peak", "peak_rss_lifetime_mb"}
+            (what was read). ``cpu_wait_share`` is the share of the time the process's threads were
+            ready to run that they spent waiting for a CPU held by something else (run-queue wait
+            over run + wait, from Linux schedstat): ~0 on an idle machine, 0.5 when half of it was
+            lost to other processes.
         system_memory: {"used_mb_peak", "total_mb"}.
         cpu_freq_mhz: {"before": [...], "after": [...], "mean": [...]} per core.
         temperatures_c: sensor -> peak temperature in the window.
@@ -219,6 +223,12 @@ def build_summary(
         used = counter_difference(cts, cvs, t0, t1) if cts else None
         if used is not None and duration > 0:
             process["cpu_percent"] = 100.0 * used / duration
+        rts, rvs = _series(ps, "proc_run_s")
+        wts, wvs = _series(ps, "proc_wait_s")
+        ran = counter_difference(rts, rvs, t0, t1) if rts else None
+        waited = counter_difference(wts, wvs, t0, t1) if wts else None
+        if ran is not None and waited is not None and ran >= 0 and waited >= 0 and ran + waited > 0:
+            process["cpu_wait_share"] = waited / (ran + waited)
         rss = [v["rss_mb"] for _, v, _ in win["psutil"] if "rss_mb" in v]
         if rss:
             process["rss_mb_mean"] = statistics.fmean(rss)

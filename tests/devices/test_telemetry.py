@@ -89,6 +89,36 @@ def test_no_power_source_means_no_power_numbers():
     assert summary.process["rss_mb_peak"] == pytest.approx(53.0)
 
 
+def test_cpu_wait_share_is_the_run_queue_wait_over_the_window():
+    clock = FakeClock()
+
+    def values(t):  # threads run 1.5 s and wait 0.5 s per second of the window; before it, they never waited
+        d = max(0.0, t - 101.0)
+        return {"proc_cpu_s": 1.5 * d, "proc_run_s": 10.0 + 1.5 * d, "proc_wait_s": 2.0 + 0.5 * d}
+
+    s = Sampler([Scripted("psutil", clock, values)], interval_s=NEVER, clock=clock).start()
+    m = drive(s, clock, [100.0, 101.0, 102.0, 103.0])
+    summary = s.stop(window=(m[1], m[3]))
+    assert summary.process["cpu_wait_share"] == pytest.approx(0.25)
+    assert summary.to_dict()["process"]["cpu_wait_share"] == pytest.approx(0.25)
+    # without schedstat readings the share is absent, never 0
+    s = Sampler([Scripted("psutil", clock, lambda t: {"proc_cpu_s": t})], interval_s=NEVER, clock=clock).start()
+    m = drive(s, clock, [104.0, 105.0])
+    assert "cpu_wait_share" not in s.stop(window=(m[0], m[1])).process
+
+
+def test_read_schedstat_sums_the_threads_and_tolerates_what_is_not_there(tmp_path):
+    from devices.telemetry.sources import read_schedstat
+
+    for tid, line in (("11", "3000000000 1000000000 40\n"), ("12", "1500000000 500000000 9\n"), ("13", "garbage\n")):
+        task = tmp_path / "proc" / "77" / "task" / tid
+        task.mkdir(parents=True)
+        (task / "schedstat").write_text(line)
+    (tmp_path / "proc" / "77" / "task" / "14").mkdir()  # a thread that ended: no file
+    assert read_schedstat(77, root=tmp_path) == pytest.approx((4.5, 1.5))
+    assert read_schedstat(78, root=tmp_path) is None
+
+
 def test_power_source_preference_and_nvml_energy_counter():
     clock = FakeClock()
     tegra = Scripted("tegrastats", clock, lambda t: {"power_w": 99.0})
@@ -335,6 +365,10 @@ def test_profile_sources_and_live_psutil_window():
     summary = s.stop(window=(t0, t1))
     assert summary.process["cpu_percent"] >= 0 and summary.process["rss_mb_peak"] > 0
     assert summary.system_memory["total_mb"] > 0
+    from devices.telemetry.sources import read_schedstat
+
+    if read_schedstat() is not None:  # Linux with scheduler statistics
+        assert 0 <= summary.process["cpu_wait_share"] <= 1
     assert summary.energy_j is None and "power" not in summary.to_dict()
 
 
