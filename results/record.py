@@ -33,7 +33,7 @@ from pathlib import Path
 
 from harness.errors import InputError, expected
 from results.encoding import encode_floats
-from results.schema import SCHEMA_VERSION, STAGES, validate_record
+from results.schema import SAMPLES_ORDER, SCHEMA_VERSION, STAGES, validate_record
 
 __all__ = [
     "file_sha256", "harness_info", "jsonable", "model_entry", "new_record", "new_run_id",
@@ -186,7 +186,10 @@ def timing_entry(stages_ms: Mapping[str, Iterable[float]], *, fps: float | None 
         warmup_iterations: iterations run before timing started.
         timed_seconds: wall time of the timed part.
         keep_samples: store the raw inference (and end-to-end) samples, which
-            ``bench compare`` needs for its significance test.
+            ``bench compare`` needs for its significance test. They are stored in the
+            order given, which must be the order they were measured in (``bench compare``
+            cuts them into time-contiguous blocks); the timing block says so with
+            ``extra.samples_order = "call"``.
 
     Example:
         >>> sorted(timing_entry({"inference": [2.0] * 100})["inference_samples_ms"])
@@ -208,6 +211,8 @@ def timing_entry(stages_ms: Mapping[str, Iterable[float]], *, fps: float | None 
         for stage in ("inference", "end_to_end"):
             if materialized.get(stage):
                 out[f"{stage}_samples_ms"] = encode_floats(materialized[stage])
+        if "inference_samples_ms" in out or "end_to_end_samples_ms" in out:
+            out["extra"] = {"samples_order": SAMPLES_ORDER}
     return out
 
 

@@ -34,7 +34,12 @@ Variant::
     artifact                   the exporter's manifest (free-form) or null
     timing                     {"preprocess"|"inference"|"postprocess"|"end_to_end": stage,
                                 "fps", "pipelined_fps", "warmup_iterations", "timed_seconds",
-                                "inference_samples_ms": array, "end_to_end_samples_ms": array}
+                                "inference_samples_ms": array, "end_to_end_samples_ms": array,
+                                "extra": {"samples_order": "call"}}
+                               (the samples are stored in the order they were measured;
+                               ``extra.samples_order`` says so, and a record without it
+                               predates the marker: ``bench compare`` then says it assumed
+                               that order)
        stage                   {"p50_ms","p90_ms","p95_ms","p99_ms","max_ms","mean_ms","std_ms","n"}
     accuracy                   {"map50_95","map50","coco_stats" (12 numbers, -1 = undefined),
                                 "precision","recall","f1","avg_iou_per_frame","mean_tp_iou",
@@ -69,12 +74,15 @@ from harness.errors import InputError, expected
 from results.encoding import decode_floats
 
 __all__ = [
-    "SCHEMA_VERSION", "MIGRATIONS", "RELEASE_RE", "RUN_ID_RE", "STATUSES", "STAGES",
+    "SAMPLES_ORDER", "SCHEMA_VERSION", "MIGRATIONS", "RELEASE_RE", "RUN_ID_RE", "STATUSES", "STAGES",
     "Accuracy", "DataInfo", "DeviceInfo", "HarnessInfo", "ModelInfo", "Record", "StageStats",
     "Timing", "Variant", "VsReference", "check_name", "migrate", "validate_record",
 ]
 
 SCHEMA_VERSION = 1
+
+SAMPLES_ORDER = "call"
+"""``timing.extra.samples_order`` of records whose raw samples are in the order they were taken."""
 
 MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
 """``{v: f}``: ``f`` turns a version-``v`` record (a dict) into a version ``v + 1`` one.
@@ -130,6 +138,8 @@ class Timing:
     timed_seconds: float | None = None
     inference_samples_ms: tuple[float, ...] | None = None
     end_to_end_samples_ms: tuple[float, ...] | None = None
+    samples_order: str | None = None
+    """``"call"`` when the record says the samples are in measurement order; None when it does not say."""
 
     def stage(self, name: str) -> StageStats | None:
         """The summary of stage ``name`` (``"inference"``, ...) or None if not measured."""
@@ -537,8 +547,11 @@ def _timing(c: _Check, t, path: str) -> Timing | None:
         samples[key] = None if raw is None else decode_floats(raw, c.at(f"{path}.{key}"))
         if samples[key] is not None and any(x < 0 for x in samples[key]):
             c.fail("latencies >= 0", "a negative sample", f"{path}.{key}")
+    extra = t.get("extra") or {}
+    order = c.string(extra.get("samples_order"), f"{path}.extra.samples_order", null=True)
     return Timing(
         stages=MappingProxyType(stages),
+        samples_order=order,
         fps=c.number(t.get("fps"), f"{path}.fps", lo=0),
         pipelined_fps=c.number(t.get("pipelined_fps"), f"{path}.pipelined_fps", lo=0),
         warmup_iterations=c.integer(t.get("warmup_iterations"), f"{path}.warmup_iterations"),

@@ -1,12 +1,17 @@
-"""Small statistics for comparing runs: Mann-Whitney U and the Pareto front.
+"""Small statistics for comparing runs: time blocks, Mann-Whitney U, the Pareto front.
 
 Latency samples are not normal (long right tail, several modes from caches and
 clocks), so two runs are compared with the rank-based Mann-Whitney U test rather
-than a t-test. It tests whether one run's latencies tend to be larger than the
-other's; with thousands of samples it flags shifts far smaller than anyone cares
-about, and consecutive samples are correlated (thermal drift), which makes
-p-values optimistic. That is why :mod:`results.compare` also requires a practical
-factor before it calls a change a regression (as asv does).
+than a t-test. Applied to the raw samples it is worthless on a shared machine:
+with thousands of samples it flags shifts far smaller than anyone cares about,
+and consecutive samples are not independent (contention from other processes
+comes in bursts lasting seconds, so a run's samples move together). That is why
+:mod:`results.compare` tests *block statistics* instead: each run's timed samples,
+in the order they were taken, are cut into :data:`BLOCKS` time-contiguous blocks
+(:func:`block_values`), each block is summarised (median, p99, frames per
+second), and the test compares those few values. A burst of contention then
+moves a few block values and widens the evidence instead of manufacturing
+certainty; :func:`spread` says how far a run's own blocks disagree.
 
 Example:
     >>> p = mann_whitney_p([10.0, 10.2, 10.1, 9.9, 10.0] * 20, [13.0, 13.1, 12.9, 13.2, 13.0] * 20)
@@ -21,24 +26,123 @@ from collections.abc import Sequence
 
 from harness.errors import require
 
-__all__ = ["MIN_SAMPLES", "mann_whitney_p", "pareto_front"]
+__all__ = ["BLOCKS", "MIN_BLOCK_SIZE", "MIN_BLOCKS", "MIN_SAMPLES", "block_values", "is_sorted",
+           "mann_whitney_p", "pareto_front", "spread"]
 
 MIN_SAMPLES = 5
 """Fewer samples than this on either side and no test is made (None): with 4 vs 4
 the smallest two-sided p-value possible is 0.029, with 3 vs 3 it is 0.1."""
 
 
-def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float | None:
+BLOCKS = 10
+"""Time-contiguous blocks a run's timed samples are cut into (the default 3 s run: 0.3 s each)."""
+MIN_BLOCK_SIZE = 5
+"""Fewer samples than this per block and the run is cut into fewer blocks."""
+MIN_BLOCKS = 5
+"""Fewer blocks than this and no test is made: 5 against 5 is the smallest pair whose exact
+Mann-Whitney U can reach p < 0.01."""
+
+STATISTICS = ("median", "p99", "fps")
+
+
+def block_values(samples_ms: Sequence[float], statistic: str, blocks: int = BLOCKS) -> list[float]:
+    """One value per time-contiguous block of ``samples_ms`` (kept in the order taken).
+
+    The samples are cut into ``k = min(blocks, len // MIN_BLOCK_SIZE)`` consecutive blocks
+    whose sizes differ by at most one (earlier blocks take the remainder), and each block is
+    summarised by ``statistic``: ``"median"``, ``"p99"`` (numpy's linear interpolation) or
+    ``"fps"`` (frames per second of the block: its sample count over its summed latency, i.e.
+    the run's FPS restricted to that stretch of time).
+
+    Args:
+        samples_ms: latencies in milliseconds, in the order they were measured.
+        statistic: one of ``"median"``, ``"p99"``, ``"fps"``.
+        blocks: the number of blocks wanted.
+
+    Returns:
+        The block values in time order; empty when there are fewer than
+        ``MIN_BLOCKS * MIN_BLOCK_SIZE`` samples (too few to cut).
+
+    Example:
+        >>> block_values([10.0] * 25 + [20.0] * 25, "median")
+        [10.0, 10.0, 10.0, 10.0, 10.0, 20.0, 20.0, 20.0, 20.0, 20.0]
+        >>> block_values([10.0] * 20, "median")
+        []
+    """
+    if statistic not in STATISTICS:
+        raise ValueError(f"statistic must be one of {STATISTICS}, not {statistic!r}")
+    if not 1 <= blocks:
+        raise ValueError(f"blocks must be >= 1, not {blocks!r}")
+    np = require("numpy")
+    x = np.asarray(samples_ms, dtype=np.float64)
+    k = min(blocks, x.size // MIN_BLOCK_SIZE)
+    if k < MIN_BLOCKS:
+        return []
+    out = []
+    for part in np.array_split(x, k):
+        if statistic == "median":
+            out.append(float(np.median(part)))
+        elif statistic == "p99":
+            out.append(float(np.percentile(part, 99)))
+        else:
+            total = float(part.sum())
+            out.append(1000.0 * part.size / total if total > 0 else float("inf"))
+    return out
+
+
+def spread(values: Sequence[float]) -> float | None:
+    """How far a run's block values disagree: the largest over the smallest (>= 1).
+
+    A spread of 1.3 means the run's slowest stretch was 1.3 times its fastest one; a
+    change smaller than that is within what the run itself moved by.
+
+    Example:
+        >>> spread([10.0, 11.0, 13.0])
+        1.3
+        >>> spread([]) is None
+        True
+    """
+    if not values:
+        return None
+    lo, hi = min(values), max(values)
+    if lo <= 0:
+        return None if hi <= 0 else float("inf")
+    return hi / lo
+
+
+def is_sorted(samples: Sequence[float]) -> bool:
+    """True when the samples are in non-decreasing or non-increasing order (time order lost).
+
+    Real latencies in call order are never monotonic over more than a handful of samples.
+
+    Example:
+        >>> is_sorted([1.0, 2.0, 2.0, 5.0]), is_sorted([1.0, 3.0, 2.0])
+        (True, False)
+    """
+    samples = list(samples)
+    pairs = list(zip(samples, samples[1:]))
+    if len(samples) <= 2 or len(set(samples)) == 1:  # constant: no order to lose
+        return False
+    return all(a <= b for a, b in pairs) or all(a >= b for a, b in pairs)
+
+
+def mann_whitney_p(a: Sequence[float], b: Sequence[float], *, exact: bool = False) -> float | None:
     """Two-sided Mann-Whitney U p-value for "a and b come from the same distribution".
 
     Computed as ``scipy.stats.mannwhitneyu(a, b)`` does by default (tests check the two
     agree): the exact distribution of U when one side has at most 8 samples and there
     are no ties, else the normal approximation with tie and continuity corrections.
+    ``exact=True`` uses the exact distribution whenever there are no ties (as
+    ``method="exact"``), which is what a test on a few block values wants: the normal
+    approximation is conservative there (10 against 10 completely separated: exact
+    p = 1.1e-5, approximation 1.8e-4).
     Implemented with numpy because importing scipy.stats takes seconds on a Jetson.
 
     Args:
         a: samples of the first run (e.g. base inference latencies, ms).
         b: samples of the second run.
+        exact: use the exact distribution for any sizes when there are no ties (its cost
+            grows as len(a) * len(b) * min(len): meant for tens of values, not thousands).
 
     Returns:
         The p-value, or None when either side has fewer than :data:`MIN_SAMPLES`
@@ -62,7 +166,7 @@ def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float | None:
     u1 = float(average[inverse[:n1]].sum()) - n1 * (n1 + 1) / 2.0
     u = max(u1, n1 * n2 - u1)
     ties = bool(np.any(counts > 1))
-    if (n1 <= 8 or n2 <= 8) and not ties:
+    if (exact or n1 <= 8 or n2 <= 8) and not ties:
         p = 2.0 * _exact_sf(int(round(u)), n1, n2, np)
     else:
         n = n1 + n2

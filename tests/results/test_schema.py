@@ -183,6 +183,22 @@ def test_timing_entry_omits_unmeasured_stages_and_keeps_samples():
         timing_entry({"infer": [1.0]})
 
 
+def test_stored_samples_keep_the_order_they_were_measured_in_and_say_so():
+    measured = [5.0, 9.0, 4.0, 7.5, 6.0, 12.0, 3.0] * 20  # call order, deliberately unsorted
+    t = timing_entry({"inference": measured, "end_to_end": [x + 1 for x in measured]})
+    assert t["extra"] == {"samples_order": "call"}
+    record = make_record()
+    record["variants"][0]["timing"] = t
+    timing = validate_record(record, "r").variants[0].timing
+    assert timing.samples_order == "call"
+    assert list(timing.inference_samples_ms) == measured  # not sorted, not subsampled
+    assert list(timing.end_to_end_samples_ms) == [x + 1 for x in measured]
+    # a record written before the marker existed says nothing about the order
+    old = _example()
+    assert all(v.timing is None or v.timing.samples_order is None for v in validate_record(old, "old").variants)
+    assert "extra" not in timing_entry({"inference": [5.0] * 10}, keep_samples=False)
+
+
 def test_new_record_validates_before_returning():
     with pytest.raises(InputError, match="new record at release"):
         make_record(release="v1/2")
