@@ -49,3 +49,36 @@ def test_tensor_is_identical_to_ultralytics_predictor_input():
     np.testing.assert_array_equal(half, torch.from_numpy(boxed).permute(2, 0, 1).flip(0).half().div_(255)[None].numpy())
     y, _ = preprocess(img, 160)
     np.testing.assert_array_equal(x, y)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.integers(1, 700),
+    st.integers(1, 700),
+    st.sampled_from([32, 160, 320, 640, (256, 320), (320, 192)]),
+    st.sampled_from([np.float32, np.float16, np.float64]),
+    st.sampled_from(["contiguous", "mirrored", "cropped"]),
+    st.integers(0, 2**32 - 1),
+)
+def test_fused_preprocess_is_bit_identical_to_letterbox_then_to_tensor(h, w, size, dtype, layout, seed):
+    img = np.random.default_rng(seed).integers(0, 256, (h + 1, w + 1, 3), dtype=np.uint8)
+    img = {"contiguous": img[:h, :w].copy(), "mirrored": img[:h, ::-1][:, :w], "cropped": img[1:, 1:]}[layout]
+    x, info = preprocess(img, size, dtype)
+    boxed, ref_info = letterbox(img, size)
+    ref = to_tensor(boxed, dtype)
+    assert x.dtype == ref.dtype and x.shape == ref.shape and x.flags["C_CONTIGUOUS"]
+    np.testing.assert_array_equal(x, ref)
+    assert info == ref_info
+
+
+def test_other_inputs_take_the_two_step_path():
+    rng = np.random.default_rng(3)
+    four = rng.integers(0, 256, (50, 70, 4), dtype=np.uint8)  # 4 channels: all of them, reversed, as before
+    x, _ = preprocess(four, 64)
+    assert x.shape == (1, 4, 64, 64)
+    np.testing.assert_array_equal(x, to_tensor(letterbox(four, 64)[0]))
+    img = rng.integers(0, 256, (50, 70, 3), dtype=np.uint8)  # an integer input dtype keeps to_tensor's result
+    x, _ = preprocess(img, 64, np.uint8)
+    ref = to_tensor(letterbox(img, 64)[0], np.uint8)
+    assert x.dtype == ref.dtype
+    np.testing.assert_array_equal(x, ref)
