@@ -23,6 +23,7 @@ channels; only toy inputs below 64 pixels do not).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -149,6 +150,14 @@ NMS_BLOCK = 128
 _FIXED_POINT_ROUNDS = 3
 
 
+@functools.lru_cache(maxsize=8)
+def _strict_upper(n: int) -> np.ndarray:
+    """Read-only ``(n, n)`` mask of ``i < j`` (its top-left ``m x m`` corner is the mask for ``m``)."""
+    mask = np.triu(np.ones((n, n), bool), 1)
+    mask.setflags(write=False)
+    return mask
+
+
 def _suppresses(x1, y1, x2, y2, areas, rows: np.ndarray, cols: np.ndarray, iou_threshold: float) -> np.ndarray:
     """``(len(rows), len(cols))`` bool: IoU > threshold, with torchvision's float arithmetic."""
     w = np.minimum(x2[rows, None], x2[None, cols])
@@ -232,8 +241,9 @@ def nms(
     x1, y1, x2, y2 = (np.ascontiguousarray(ordered[:, k]) for k in range(4))
     areas = (x2 - x1) * (y2 - y1)
     kept = np.zeros(0, np.int64)  # positions in score order
-    for start in range(0, n, max(int(block), 1)):
-        cand = np.arange(start, min(start + block, n))
+    step = max(int(block), 1)
+    for start in range(0, n, step):
+        cand = np.arange(start, min(start + step, n))
         if kept.size:
             # only kept boxes that intersect the block's extent can suppress anything in it
             near = kept[
@@ -244,7 +254,8 @@ def nms(
                 cand = cand[~_suppresses(x1, y1, x2, y2, areas, near, cand, iou_threshold).any(axis=0)]
         if not cand.size:
             continue
-        over = np.triu(_suppresses(x1, y1, x2, y2, areas, cand, cand, iou_threshold), 1)
+        over = _suppresses(x1, y1, x2, y2, areas, cand, cand, iou_threshold)
+        over &= _strict_upper(step)[: cand.size, : cand.size]  # only earlier boxes suppress later ones
         kept = np.concatenate([kept, cand[_greedy_within(over)]])
         if kept.size >= limit:
             break
@@ -272,13 +283,10 @@ def unletterbox(boxes: np.ndarray, info: LetterboxInfo) -> np.ndarray:
     h, w = info.orig_height, info.orig_width
     gain_x = max(round(w * info.scale), 1) / w
     gain_y = max(round(h * info.scale), 1) / h
-    out = np.asarray(boxes, np.float64).copy()
-    out[:, [0, 2]] -= info.pad_left
-    out[:, [1, 3]] -= info.pad_top
-    out[:, [0, 2]] /= gain_x
-    out[:, [1, 3]] /= gain_y
-    out[:, [0, 2]] = out[:, [0, 2]].clip(0, w)
-    out[:, [1, 3]] = out[:, [1, 3]].clip(0, h)
+    out = np.array(boxes, np.float64)  # a copy: subtract the padding, divide by the gain, clip; per column
+    out -= np.array([info.pad_left, info.pad_top, info.pad_left, info.pad_top], np.float64)
+    out /= np.array([gain_x, gain_y, gain_x, gain_y])
+    np.clip(out, 0.0, np.array([w, h, w, h], np.float64), out=out)
     return out
 
 
