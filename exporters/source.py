@@ -24,7 +24,7 @@ from harness.errors import InputError, expected, require
 
 from exporters.manifest import sha256_file
 
-__all__ = ["SUPPORTED_FAMILIES", "SourceModel", "inspect_source", "load_pytorch", "model_family"]
+__all__ = ["SUPPORTED_FAMILIES", "SourceModel", "inspect_source", "load_pytorch", "model_arch", "model_family"]
 
 SUPPORTED_FAMILIES = ("yolov8", "yolo11", "yolo12")
 
@@ -42,6 +42,9 @@ class SourceModel:
         names: class names in index order.
         imgsz: the fixed input side of an ONNX source, or the training size recorded in a ``.pt``.
         pruning: for a checkpoint made by :mod:`exporters.prune`, how it was pruned, else ``None``.
+        arch: the architecture config a ``.pt`` was built from (``"yolo11n"``), ``None`` when unknown
+            (ONNX, or a pruned model, whose layers no longer match any config).
+        params: parameter count of a ``.pt`` model (``None`` for ONNX).
     """
 
     path: Path
@@ -52,6 +55,8 @@ class SourceModel:
     names: tuple[str, ...]
     imgsz: int | None = None
     pruning: dict | None = None
+    arch: str | None = None
+    params: int | None = None
 
     @property
     def nc(self) -> int:
@@ -159,6 +164,26 @@ def model_family(model) -> str:
     return "unknown"
 
 
+def model_arch(model) -> str | None:
+    """The architecture config an Ultralytics model was built from, e.g. ``"yolo11n"``; ``None`` if unknown.
+
+    Read from the config Ultralytics keeps on the model (``yaml_file`` and ``scale``); a pruned model
+    (``bench_pruning``) no longer has the layers of any config, so its architecture is ``None``.
+    """
+    import re
+
+    if getattr(model, "bench_pruning", None):
+        return None
+    cfg = getattr(model, "yaml", None)
+    if not isinstance(cfg, dict):
+        return None
+    match = re.fullmatch(r"(yolov?\d+)([nslmx])?", Path(str(cfg.get("yaml_file", ""))).stem.lower())
+    if match is None:
+        return None
+    scale = match.group(2) or (cfg.get("scale") if cfg.get("scale") in tuple("nslmx") else None)
+    return match.group(1) + scale if scale else None
+
+
 def _check_pytorch_architecture(path: Path, model) -> None:
     from ultralytics.nn.modules.head import Detect
 
@@ -199,6 +224,8 @@ def _describe_pytorch(path: Path, model, ckpt: dict) -> SourceModel:
         names=_names_list(getattr(model, "names", None)),
         imgsz=int(imgsz) if isinstance(imgsz, int) else None,
         pruning=getattr(model, "bench_pruning", None),
+        arch=model_arch(model),
+        params=sum(p.numel() for p in model.parameters()),
     )
 
 
