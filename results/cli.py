@@ -110,18 +110,26 @@ def _scope(args) -> str:
 
 def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``bench compare``."""
+    from results.compare import DEFAULT_ALPHA, DEFAULT_FACTOR
+    from results.stats import BLOCKS
+
     parser.add_argument("base", metavar="BASE", help="release name, run id or record file to compare against")
     parser.add_argument("candidate", metavar="CANDIDATE", help="release name, run id or record file to judge")
     _archive_option(parser)
     _filters(parser)
-    parser.add_argument("--factor", type=float, default=1.05,
-                        help="speed change that matters, as a ratio (default 1.05 = 5%%)")
+    parser.add_argument("--factor", type=float, default=DEFAULT_FACTOR,
+                        help="speed change that matters, as a ratio (default %(default)s = 10%%); a change "
+                             "is a regression only when beyond it and significant")
     parser.add_argument("--map-threshold", type=float, default=0.5,
                         help="mAP50-95 change that matters, in points (default 0.5)")
     parser.add_argument("--iou-threshold", type=float, default=0.01,
                         help="average-IoU change that matters (default 0.01)")
-    parser.add_argument("--alpha", type=float, default=0.05,
-                        help="significance level of the Mann-Whitney U test (default 0.05)")
+    parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
+                        help="significance level of the Mann-Whitney U test on the runs' time-block "
+                             "values (default %(default)s)")
+    parser.add_argument("--blocks", type=int, default=BLOCKS,
+                        help="time-contiguous blocks each run's timed samples are cut into for the test "
+                             "(default %(default)s)")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
 
@@ -156,15 +164,17 @@ def run_compare(args: argparse.Namespace) -> int:
         raise InputError(expected("runs of the same device and model on both sides",
                                   "; ".join(unpaired), f"bench compare {args.base} {args.candidate}"))
     comparisons = [compare(b.record, c.record, factor=args.factor, map_threshold=args.map_threshold,
-                           iou_threshold=args.iou_threshold, alpha=args.alpha) for b, c in pairs]
+                           iou_threshold=args.iou_threshold, alpha=args.alpha, blocks=args.blocks)
+                   for b, c in pairs]
     regressions = sum(len(c.regressions) for c in comparisons)
     status = 1 if regressions else (0 if any(c.comparable for c in comparisons) else 2)
 
-    from results.tables import comparison_table, variant_notes, verdict_line
+    from results.tables import comparison_table, rule_line, variant_notes, verdict_line
 
     verdict = verdict_line(comparisons)
     if args.json:
-        print(json.dumps({"base": args.base, "candidate": args.candidate,
+        print(json.dumps({"base": args.base, "candidate": args.candidate, "factor": args.factor,
+                          "alpha": args.alpha, "blocks": args.blocks,
                           "comparisons": [c.to_dict() for c in comparisons], "unpaired": unpaired,
                           "unreadable": skipped, "regressions": regressions, "verdict": verdict,
                           "exit_status": status}, indent=1))
@@ -178,6 +188,7 @@ def run_compare(args: argparse.Namespace) -> int:
                 console.print(f"  {note}", highlight=False)
             for note in c.notes:
                 console.print(f"  also changed: {note}", style="dim", highlight=False)
+            console.print(f"  {rule_line(c)}", style="dim", highlight=False)
         for text in unpaired:
             console.print(f"  not compared: {text}", style="dim")
         console.print(verdict, style="bold red" if status == 1 else "bold", highlight=False)

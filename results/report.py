@@ -236,10 +236,11 @@ def _comparison_blocks(c: Comparison) -> list:
     blocks: list = [Heading(3, f"Compared with {c.base.release} (run {c.base.run_id})")]
     if not c.comparable:
         blocks.append(Para(f"Not comparable: {c.reason}."))
-    blocks.append(Para(f"Verdict: {verdict_line([c])}. A speed change counts when it is significant "
-                       f"(Mann-Whitney U, p < {c.thresholds.alpha}) and beyond {c.thresholds.factor}x; "
-                       f"accuracy when mAP50-95 moves more than {c.thresholds.map_threshold} points or "
-                       f"average IoU more than {c.thresholds.iou_threshold}."))
+    blocks.append(Para(f"Verdict: {verdict_line([c])}. A speed change counts when it is beyond "
+                       f"{c.thresholds.factor}x and significant (Mann-Whitney U on {c.thresholds.blocks} "
+                       f"time blocks per run, p < {c.thresholds.alpha}); accuracy when mAP50-95 moves more "
+                       f"than {c.thresholds.map_threshold} points or average IoU more than "
+                       f"{c.thresholds.iou_threshold}."))
     rows, classes = [], []
     for v in c.variants:
         classes.append("bad" if v.mark.is_regression else "good" if v.mark in (Mark.BETTER, Mark.FIXED) else "")
@@ -248,7 +249,7 @@ def _comparison_blocks(c: Comparison) -> list:
         if not v.metrics:
             cells = [v.note or fmt.DASH] + [""] * 5
         rows.append((v.mark.symbol.strip() or "", v.name, v.mark.value, *cells))
-    blocks.append(Table(("", "Variant", "Verdict", "FPS", "inference p50 ms", "p (MWU)", "inference p99 ms", "mAP50-95", "avg IoU"),
+    blocks.append(Table(("", "Variant", "Verdict", "FPS", "inference p50 ms", "p (MWU, blocks)", "inference p99 ms", "mAP50-95", "avg IoU"),
                         tuple(rows), tuple(classes)))
     if c.notes:
         blocks += [Para("Also changed:"), Bullets(c.notes)]

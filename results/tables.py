@@ -11,10 +11,11 @@ from results import format as fmt
 from results.archive import RunRef
 from results.compare import Comparison, Mark
 
-__all__ = ["comparison_table", "history_table", "variant_notes", "verdict_line"]
+__all__ = ["comparison_table", "history_table", "rule_line", "variant_notes", "verdict_line"]
 
 STYLES = {Mark.WORSE: "bold red", Mark.NEW_FAILURE: "bold red", Mark.BETTER: "green", Mark.FIXED: "green",
-          Mark.UNSURE: "yellow", Mark.NOT_COMPARABLE: "magenta", Mark.FAILED: "red", Mark.SKIPPED: "dim",
+          Mark.UNSURE: "yellow", Mark.NOISY: "yellow", Mark.LOAD: "yellow", Mark.SMALL: "",
+          Mark.NOT_COMPARABLE: "magenta", Mark.FAILED: "red", Mark.SKIPPED: "dim",
           Mark.REMOVED: "dim", Mark.ADDED: "cyan", Mark.SAME: ""}
 
 
@@ -68,20 +69,32 @@ def comparison_table(c: Comparison):
             m = v.metric(metric)
             if m is None or (m.base is None and m.candidate is None):
                 cells.append(Text(fmt.DASH))
-            else:  # "base→candidate" over the change, coloured by the metric's verdict
+            else:  # "base→candidate" over the change (and the block test's p), coloured by the verdict
+                p = f" p={m.p_value:.2g}" if m.p_value is not None else ""
                 cells.append(Text(f"{fmt.value(m.metric, m.base)}→{fmt.value(m.metric, m.candidate)}\n"
-                                  f"{fmt.change(m)}", style=STYLES[m.mark]))
-        verdict = v.mark.value
-        p50 = v.metric("p50_ms")
-        if p50 is not None and p50.p_value is not None:  # the Mann-Whitney U p-value of the latencies
-            verdict += f"\np={p50.p_value:.2g}"
-        table.add_row(Text(v.mark.symbol, style=style), v.name, Text(verdict, style=style), *cells)
+                                  f"{fmt.change(m)}{p}", style=STYLES[m.mark]))
+        table.add_row(Text(v.mark.symbol, style=style), v.name, Text(v.mark.value, style=style), *cells)
     return table
 
 
+def rule_line(c: Comparison) -> str:
+    """The speed rule this comparison applied, with its numbers (printed under the table)."""
+    t = c.thresholds
+    return (f"speed: worse/better only when beyond the factor {t.factor:g} and significant (p: Mann-Whitney U "
+            f"on {t.blocks} time blocks per run, < {t.alpha:g}); small = significant but within the factor; "
+            f"accuracy: mAP50-95 beyond {t.map_threshold:g} points, avg IoU beyond {t.iou_threshold:g}")
+
+
 def variant_notes(c: Comparison) -> list[str]:
-    """Why variants without metrics are listed (skipped, failed, added, removed)."""
-    return [f"{v.name} {v.mark.value}: {v.note}" for v in c.variants if not v.metrics and v.note]
+    """Why variants without metrics are listed (skipped, failed, added, removed), and why a speed
+    change was not judged or was judged on weaker evidence than usual."""
+    notes = [f"{v.name} {v.mark.value}: {v.note}" for v in c.variants if not v.metrics and v.note]
+    for v in c.variants:
+        for m in v.metrics:
+            if m.note and m.metric in ("fps", "p50_ms", "p99_ms") and m.mark not in (Mark.NOT_COMPARABLE,
+                                                                                       Mark.SMALL):
+                notes.append(f"{v.name} {fmt.METRIC_LABELS[m.metric]} {fmt.change(m)} {m.mark.value}: {m.note}")
+    return notes
 
 
 def verdict_line(comparisons: Sequence[Comparison]) -> str:
@@ -92,6 +105,10 @@ def verdict_line(comparisons: Sequence[Comparison]) -> str:
         return "REGRESSION: " + "; ".join(regressed)
     if not any(c.comparable for c in comparisons):
         return "NOT COMPARABLE: " + "; ".join(c.reason for c in comparisons if c.reason)
+    unresolved = [f"{v.name} {fmt.METRIC_LABELS[m.metric]} {fmt.change(m)} ({m.mark.value})"
+                  for c in comparisons for v in c.variants for m in v.metrics if m.mark.unresolved]
+    if unresolved:
+        return "no regression; not judged: " + ", ".join(unresolved)
     return "no regression"
 
 

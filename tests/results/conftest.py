@@ -19,9 +19,18 @@ DEFAULT_VARIANTS = {"fp32": (20.0, 0.52, 0.81), "int8": (9.0, 0.505, 0.79), "pru
 
 
 def make_variant(name, *, median_ms, map50_95, avg_iou, slow=1.0, seed=0, n=400, frames=60,
-                 reference="fp32", samples=True, gaps=False):
+                 reference="fp32", samples=True, gaps=False, burst=None, cpu_wait=None):
+    """One variant entry with synthetic, time-ordered latency samples.
+
+    ``burst=(start, stop, factor)`` multiplies the inference latencies of the contiguous
+    stretch [start, stop) of the run (fractions of it) by ``factor``: contention from another
+    process during part of the run. ``cpu_wait`` records the telemetry's run-queue wait share.
+    """
     rng = np.random.default_rng(seed)
     infer = median_ms * slow * (1 + 0.03 * rng.standard_normal(n)).clip(0.8)
+    if burst is not None:
+        start, stop, factor = burst
+        infer[int(start * n):int(stop * n)] *= factor
     pre = 1.5 + 0.05 * rng.standard_normal(n).clip(-3, 3)
     post = 0.8 + 0.05 * rng.standard_normal(n).clip(-3, 3)
     e2e = infer + pre + post
@@ -44,15 +53,19 @@ def make_variant(name, *, median_ms, map50_95, avg_iou, slow=1.0, seed=0, n=400,
         accuracy={"map50_95": map50_95, "map50": min(1.0, map50_95 + 0.2), "precision": 0.7, "recall": 0.6,
                   "f1": 0.65, "avg_iou_per_frame": avg_iou, "mean_tp_iou": avg_iou + 0.02,
                   "coco_stats": [map50_95, map50_95 + 0.2] + [0.3] * 10, "per_class_ap": {"box": map50_95}},
-        vs_reference=vs, telemetry={"cpu_percent": 180.0, "rss_peak_mb": 310.0},
+        vs_reference=vs, telemetry={"cpu_percent": 180.0, "rss_peak_mb": 310.0,
+                                    **({"process": {"cpu_wait_share": cpu_wait}} if cpu_wait is not None else {})},
         per_frame_iou=ious,
     )
 
 
 def make_record(*, release="v1.0", device="cpu", sha=SHA, slow=None, seed=0, minutes=0, kind="images",
                 skipped=("trt-fp16",), failed=(), variants=DEFAULT_VARIANTS, samples=True, threads=2,
-                gaps=False):
+                gaps=False, burst=None, cpu_wait=None):
+    """A valid record; ``slow``, ``burst`` and ``cpu_wait`` are per variant name (see make_variant)."""
     slow = slow or {}
+    burst = burst or {}
+    cpu_wait = cpu_wait or {}
     entries = []
     for i, (name, (ms, m, iou)) in enumerate(variants.items()):
         if name in failed:
@@ -60,7 +73,8 @@ def make_record(*, release="v1.0", device="cpu", sha=SHA, slow=None, seed=0, min
                                          reason="export crashed", error_tail="RuntimeError: boom"))
             continue
         entries.append(make_variant(name, median_ms=ms, map50_95=m, avg_iou=iou, slow=slow.get(name, 1.0),
-                                    seed=seed * 100 + i, samples=samples, gaps=gaps))
+                                    seed=seed * 100 + i, samples=samples, gaps=gaps, burst=burst.get(name),
+                                    cpu_wait=cpu_wait.get(name)))
     for name in skipped:
         entries.append(variant_entry(name=name, format="engine", precision="fp16", status="skipped",
                                      reason="TensorRT is not installed on this device"))

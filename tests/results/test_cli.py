@@ -64,6 +64,51 @@ def test_compare_a_slower_candidate_exits_1_and_names_the_variant(archive, capsy
     assert main(["compare", "v1.1", "v1.2", "--factor", "1.5"]) == 0
 
 
+def test_compare_a_burst_of_contention_exits_0_and_says_speed_was_not_judged(archive, capsys):
+    # same variant, same settings; a third of the candidate run was slowed by another process
+    archive.save(make_record(release="v1.2", seed=3, minutes=20, burst={"int8": (0.3, 0.65, 1.8)}))
+    assert main(["compare", "v1.1", "v1.2"]) == 0
+    out = capsys.readouterr().out
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("no regression; not judged: int8 FPS 0.") and "(too noisy)" in last
+    assert "int8 FPS 0.8" in out and "too noisy: the candidate run's block FPS spread" in out
+    assert "factor 1.1 and significant" in out
+    assert main(["compare", "v1.1", "v1.2", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    int8 = next(v for v in doc["comparisons"][0]["variants"] if v["name"] == "int8")
+    fps = int8["metrics"][0]
+    assert fps["verdict"] == "too noisy" and fps["ratio"] < 1 / 1.1 and fps["p_value"] >= 0.01
+    assert fps["factor"] == doc["factor"] == 1.1 and doc["exit_status"] == 0
+
+
+def test_compare_a_uniform_slowdown_exits_1_and_a_borderline_one_exits_0_but_is_shown(archive, capsys):
+    archive.save(make_record(release="v1.2", seed=3, minutes=20, slow={"pruned50": 1.6}))
+    assert main(["compare", "v1.1", "v1.2"]) == 1
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("REGRESSION: pruned50") and "p50 ms 1.6" in last
+    archive.save(make_record(release="v1.3", seed=4, minutes=30, slow={"pruned50": 1.07}))
+    assert main(["compare", "v1.1", "v1.3"]) == 0
+    out = capsys.readouterr().out
+    assert out.strip().splitlines()[-1] == "no regression"
+    row = next(line for line in out.splitlines() if "pruned50" in line)
+    assert "small" in row  # reported as a change, below the factor
+    assert main(["compare", "v1.1", "v1.3", "--factor", "1.05"]) == 1
+    assert "REGRESSION: pruned50" in capsys.readouterr().out
+
+
+def test_compare_older_records_without_the_sample_order_marker(archive, capsys):
+    for release, seed, slow in (("v0.8", 5, {}), ("v0.9", 6, {"int8": 1.6})):
+        record = make_record(release=release, seed=seed, minutes=-60 + seed, slow=slow)
+        for v in record["variants"]:
+            if v.get("timing"):
+                v["timing"].pop("extra")
+        archive.save(record)
+    assert main(["compare", "v0.8", "v0.9"]) == 1
+    out = capsys.readouterr().out
+    assert out.strip().splitlines()[-1].startswith("REGRESSION: int8")
+    assert "does not say its samples are in measurement order" in out
+
+
 def test_compare_by_run_id_and_by_file(archive, capsys):
     ids = [r.run_id for r in archive.runs()]
     assert main(["compare", ids[0], ids[1]]) == 0
