@@ -221,11 +221,14 @@ def variant_entry(*, name: str, format: str, precision: str, status: str = "ok",
                   artifact: Mapping | None = None, timing: Mapping | None = None,
                   accuracy: Mapping | None = None, vs_reference: Mapping | None = None,
                   localization: Mapping | None = None, telemetry: Mapping | None = None,
-                  per_frame_iou: Iterable[float] | None = None, extra: Mapping | None = None) -> dict:
+                  per_frame_iou: Iterable[float] | None = None, extra: Mapping | None = None,
+                  source_model: Mapping | None = None, vs_models: Mapping | None = None) -> dict:
     """One entry of ``variants``. Leave a field None when it was not measured.
 
     ``per_frame_iou`` is encoded (list or compressed); ``error_tail`` is cut to its
-    last 2000 characters.
+    last 2000 characters. ``source_model`` and ``vs_models`` (schema 2) are written only
+    when given: a row built from another model than the run's (a distilled student, its
+    teacher) and a student's comparisons with the plain model's and the teacher's FP32.
 
     Example:
         >>> variant_entry(name="trt-fp16", format="engine", precision="fp16", status="skipped",
@@ -240,6 +243,10 @@ def variant_entry(*, name: str, format: str, precision: str, status: str = "ok",
     })
     entry["per_frame_iou"] = (encode_floats(per_frame_iou, allow_missing=True)
                               if per_frame_iou is not None else None)
+    if source_model is not None:
+        entry["source_model"] = jsonable(source_model)
+    if vs_models is not None:
+        entry["vs_models"] = jsonable(vs_models)
     if extra:
         entry["extra"] = jsonable(extra)
     return entry
@@ -251,7 +258,7 @@ def new_record(*, release: str, command: Sequence[str], device: str, hardware: M
                harness: Mapping | None = None, run_id: str | None = None,
                now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                extra: Mapping | None = None) -> dict:
-    """A complete, validated schema-1 record, ready for :meth:`results.archive.Archive.save`.
+    """A complete, validated record (current schema version), ready for :meth:`results.archive.Archive.save`.
 
     Args:
         release: the release this run belongs to (e.g. ``"v1.2"``).

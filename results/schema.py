@@ -3,6 +3,10 @@
 Format versions (each has a frozen example in ``tests/results/data/``):
 
 * **1** — first released format (bench 0.1). Layout below.
+* **2** — adds two optional variant keys for the distilled student and its teacher:
+  ``source_model`` (which model a row was built from, when it is not the run's model) and
+  ``vs_models`` (a student's drops against the same-size plain model's FP32 and against its
+  teacher's FP32). A version-1 record migrates unchanged: it has neither.
 
 Absent means *not measured*: a key that is missing or ``null`` was not measured
 on this run; bench never writes 0 for something it did not measure. Numbers are
@@ -11,7 +15,7 @@ are fractions in [0, 1]; mAP drops are in points (percent of the reference).
 Every object may carry an ``"extra"`` object for fields not in this version;
 any other unknown key is refused, so a typo cannot pass as a missing value.
 
-Record, schema_version 1::
+Record, schema_version 2::
 
     schema_version     1
     run_id             "20261121T233000Z-1a2b3c"  (UTC start time + random hex; file name)
@@ -50,6 +54,19 @@ Variant::
     localization, telemetry    free-form objects with only what was measured
     per_frame_iou              array with gaps (average IoU per frame in frame order; a frame
                                without ground truth is a gap), for histograms and video plots
+    source_model               (v2) the model this row was built from when it is not the run's
+                               model: {"role": "student" | "teacher", "name", "path",
+                               "sha256" (64 hex), "arch", "family"}; absent for the run's model
+    vs_models                  (v2) {"plain" | "teacher": vs_model}: a distilled student's row
+                               against other models' FP32 rows of the same run (absent otherwise)
+       vs_model                {"reference": variant name | null, "label", "model": {...} | null,
+                                "map_drop_points", "map_drop_ci95": [lo, hi],
+                                "map_pct_of_reference", "fps_ratio" (this row's FPS / the
+                                reference row's), "reason" (why nothing was measured; needed
+                                when reference is null), "note"}
+                               "plain" is the same-size plain model (the run's ``fp32`` row,
+                               only when the run's model has the student's architecture),
+                               "teacher" the distillation teacher's FP32 (the ``teacher`` row)
 
 An *array* is ``{"encoding": "list" | "f4-zlib-b64", "n": count, "data": ...}``
 (see :mod:`results.encoding`).
@@ -76,17 +93,26 @@ from results.encoding import decode_floats
 __all__ = [
     "SAMPLES_ORDER", "SCHEMA_VERSION", "MIGRATIONS", "RELEASE_RE", "RUN_ID_RE", "STATUSES", "STAGES",
     "Accuracy", "DataInfo", "DeviceInfo", "HarnessInfo", "ModelInfo", "Record", "StageStats",
-    "Timing", "Variant", "VsReference", "check_name", "migrate", "validate_record",
+    "RowSource", "Timing", "Variant", "VsModel", "VsReference", "check_name", "migrate", "validate_record",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SAMPLES_ORDER = "call"
 """``timing.extra.samples_order`` of records whose raw samples are in the order they were taken."""
 
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+def _v1_to_v2(obj: dict) -> dict:
+    """Version 2 only adds optional variant keys (``source_model``, ``vs_models``): nothing to convert."""
+    obj["schema_version"] = 2
+    return obj
+
+
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2}
 """``{v: f}``: ``f`` turns a version-``v`` record (a dict) into a version ``v + 1`` one.
-Empty while 1 is the only version; add an entry (and a frozen example) for each bump."""
+Add an entry (and a frozen example in ``tests/results/data/``) for each bump."""
+
+VS_MODEL_ROLES = ("plain", "teacher")
+SOURCE_ROLES = ("student", "teacher")
 
 RELEASE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
 NAME_RE = RELEASE_RE
@@ -175,6 +201,33 @@ class VsReference:
 
 
 @dataclass(frozen=True)
+class RowSource:
+    """(v2) The model a row was built from when it is not the run's model (a student, a teacher)."""
+
+    role: str
+    name: str
+    sha256: str
+    path: str | None = None
+    arch: str | None = None
+    family: str | None = None
+
+
+@dataclass(frozen=True)
+class VsModel:
+    """(v2) A row measured against another model's FP32 row of the same run (a student vs its teacher)."""
+
+    reference: str | None
+    label: str
+    model: Mapping | None = None
+    map_drop_points: float | None = None
+    map_drop_ci95: tuple[float, float] | None = None
+    map_pct_of_reference: float | None = None
+    fps_ratio: float | None = None
+    reason: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class Variant:
     """One optimized form of the model and what was measured for it."""
 
@@ -191,6 +244,8 @@ class Variant:
     localization: Mapping | None = None
     telemetry: Mapping | None = None
     per_frame_iou: tuple[float | None, ...] | None = None
+    source_model: RowSource | None = None
+    vs_models: Mapping[str, VsModel] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def ok(self) -> bool:
@@ -420,7 +475,7 @@ def validate_record(obj: object, where: str) -> Record:
         >>> validate_record({"schema_version": 9}, "r.json")
         Traceback (most recent call last):
         ...
-        harness.errors.InputError: r.json at schema_version: expected schema_version <= 1 ...
+        harness.errors.InputError: r.json at schema_version: expected schema_version <= 2 ...
     """
     c = _Check(where)
     c.obj(obj, "")
@@ -483,6 +538,10 @@ def validate_record(obj: object, where: str) -> Record:
     for i, v in enumerate(variants):
         if names.index(v.name) != i:
             c.fail("unique variant names", f"{v.name!r} twice", f"variants[{i}].name")
+        for role, vm in v.vs_models.items():
+            if vm.reference is not None and vm.reference not in names:
+                c.fail(f"the name of a variant of this run ({names})", repr(vm.reference),
+                       f"variants[{i}].vs_models.{role}.reference")
         if v.vs_reference is not None and v.vs_reference.reference not in names:
             c.fail(f"the name of a variant of this run ({names})", repr(v.vs_reference.reference),
                    f"variants[{i}].vs_reference.reference")
@@ -492,7 +551,7 @@ def validate_record(obj: object, where: str) -> Record:
 
 def _variant(c: _Check, v, path: str, data: DataInfo) -> Variant:
     keys = ("name", "format", "precision", "status", "reason", "error_tail", "artifact", "timing",
-            "accuracy", "vs_reference", "localization", "telemetry", "per_frame_iou")
+            "accuracy", "vs_reference", "localization", "telemetry", "per_frame_iou", "source_model", "vs_models")
     c.obj(v, path, keys, required=("name", "format", "precision", "status"))
     name = check_name(v["name"], "a variant name", c.at(f"{path}.name"))
     status = v["status"]
@@ -520,6 +579,8 @@ def _variant(c: _Check, v, path: str, data: DataInfo) -> Variant:
         localization=c.free(v.get("localization"), f"{path}.localization"),
         telemetry=c.free(v.get("telemetry"), f"{path}.telemetry"),
         per_frame_iou=per_frame,
+        source_model=_source_model(c, v.get("source_model"), f"{path}.source_model"),
+        vs_models=_vs_models(c, v.get("vs_models"), f"{path}.vs_models"),
     )
 
 
@@ -576,6 +637,59 @@ def _accuracy(c: _Check, a, path: str) -> Accuracy | None:
     per_class = c.obj(a.get("per_class_ap", {}), f"{path}.per_class_ap")
     per_class = {k: c.number(x, f"{path}.per_class_ap.{k}", lo=0, hi=1) for k, x in per_class.items()}
     return Accuracy(**values, coco_stats=stats, per_class_ap=MappingProxyType(per_class))
+
+
+def _ci95(c: _Check, ci, path: str) -> tuple[float, float] | None:
+    if ci is None:
+        return None
+    if not isinstance(ci, list) or len(ci) != 2:
+        c.fail("[low, high]", _show(ci), path)
+    ci = (c.number(ci[0], f"{path}[0]", lo=-100, hi=100), c.number(ci[1], f"{path}[1]", lo=-100, hi=100))
+    if None in ci or ci[0] > ci[1]:
+        c.fail("low <= high", f"{list(ci)}", path)
+    return ci
+
+
+def _source_model(c: _Check, s, path: str) -> RowSource | None:
+    if s is None:
+        return None
+    c.obj(s, path, ("role", "name", "path", "sha256", "arch", "family"), required=("role", "name", "sha256"))
+    if s["role"] not in SOURCE_ROLES:
+        c.fail(f"a role in {SOURCE_ROLES}", _show(s["role"]), f"{path}.role")
+    sha = c.string(s["sha256"], f"{path}.sha256")
+    if not re.fullmatch(r"[0-9a-f]{64}", sha):
+        c.fail("a SHA-256 as 64 lowercase hex digits", _show(sha), f"{path}.sha256")
+    return RowSource(role=s["role"], name=c.string(s["name"], f"{path}.name", nonempty=True), sha256=sha,
+                       path=c.string(s.get("path"), f"{path}.path", null=True),
+                       arch=c.string(s.get("arch"), f"{path}.arch", null=True),
+                       family=c.string(s.get("family"), f"{path}.family", null=True))
+
+
+def _vs_models(c: _Check, m, path: str) -> Mapping[str, VsModel]:
+    if m is None:
+        return MappingProxyType({})
+    c.obj(m, path, VS_MODEL_ROLES)
+    out = {}
+    for role, r in m.items():
+        if role == "extra":
+            continue
+        where = f"{path}.{role}"
+        c.obj(r, where, ("reference", "label", "model", "map_drop_points", "map_drop_ci95", "map_pct_of_reference",
+                         "fps_ratio", "reason", "note"), required=("reference", "label"))
+        reference = c.string(r["reference"], f"{where}.reference", null=True, nonempty=True)
+        reason = c.string(r.get("reason"), f"{where}.reason", null=reference is not None, nonempty=True)
+        out[role] = VsModel(
+            reference=reference,
+            label=c.string(r["label"], f"{where}.label", nonempty=True),
+            model=c.free(r.get("model"), f"{where}.model"),
+            map_drop_points=c.number(r.get("map_drop_points"), f"{where}.map_drop_points", lo=-100, hi=100),
+            map_drop_ci95=_ci95(c, r.get("map_drop_ci95"), f"{where}.map_drop_ci95"),
+            map_pct_of_reference=c.number(r.get("map_pct_of_reference"), f"{where}.map_pct_of_reference", lo=0),
+            fps_ratio=c.number(r.get("fps_ratio"), f"{where}.fps_ratio", lo=0),
+            reason=reason,
+            note=c.string(r.get("note"), f"{where}.note", null=True),
+        )
+    return MappingProxyType(out)
 
 
 def _vs_reference(c: _Check, r, path: str) -> VsReference | None:

@@ -84,7 +84,7 @@ def test_older_schema_is_migrated_explicitly(monkeypatch):
     raw["schema_version"] = 0
     raw["tag"] = raw.pop("release")
     record = validate_record(raw, "old.json")
-    assert record.release == "v1.0" and record.schema_version == 1
+    assert record.release == "v1.0" and record.schema_version == SCHEMA_VERSION
     assert "tag" in raw  # the caller's dict is not modified
 
 
@@ -194,7 +194,7 @@ def test_stored_samples_keep_the_order_they_were_measured_in_and_say_so():
     assert list(timing.inference_samples_ms) == measured  # not sorted, not subsampled
     assert list(timing.end_to_end_samples_ms) == [x + 1 for x in measured]
     # a record written before the marker existed says nothing about the order
-    old = _example()
+    old = json.loads((DATA / "record_v1.json").read_text())
     assert all(v.timing is None or v.timing.samples_order is None for v in validate_record(old, "old").variants)
     assert "extra" not in timing_entry({"inference": [5.0] * 10}, keep_samples=False)
 
