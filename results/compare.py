@@ -364,14 +364,22 @@ def _speed(b: Variant, c: Variant, metric: str, limits: Thresholds, *, judge: bo
     if not (slower or faster):
         return change(Mark.SMALL, f"significant (p={p:.2g}) but within the factor {limits.factor:g}") \
             if significant and ratio != 1 else change(Mark.SAME)
+    # a run whose own blocks moved by more than the factor cannot resolve a change of that size,
+    # and a change within what a run did on its own within seconds is no evidence between runs
+    noisy = [(side, x) for side, x in (("base", spread_b), ("candidate", spread_c))
+             if x is not None and x > limits.factor]
+    floor = max((x for _, x in noisy), default=limits.factor)
+    spreads = " and ".join(f"the {side} run's {_STAT_WORDS[statistic]} spread {x:.2f}x" for side, x in noisy)
+    spreads += " (90th / 10th percentile of its blocks)" if noisy else ""
     if p is not None and not significant:
-        noisy = [f"the {side} run's {_STAT_WORDS[statistic]} spread {x:.2f}x" for side, x in
-                 (("base", spread_b), ("candidate", spread_c)) if x is not None and x > limits.factor]
         if noisy:
-            return change(Mark.NOISY, f"{' and '.join(noisy)} (slowest / fastest block), more than the factor "
-                                      f"{limits.factor:g}; the change is not significant (p={p:.2g})")
+            return change(Mark.NOISY, f"{spreads}, more than the factor {limits.factor:g}; the change is not "
+                                      f"significant (p={p:.2g})")
         return change(Mark.UNSURE, f"beyond the factor but not significant (p={p:.2g} >= {limits.alpha:g})")
-    # beyond the factor and significant (or untestable): does the machine's load explain it?
+    if noisy and max(slowdown, 1 / slowdown) <= floor:
+        return change(Mark.NOISY, f"{spreads}: the {max(slowdown, 1 / slowdown):.2f}x change is within what a "
+                                  f"run moved by on its own" + (f" (p={p:.2g})" if p is not None else ""))
+    # beyond the factor and the noise, and significant (or untestable): does the machine's load explain it?
     w_b, w_c = wait
     if w_b is not None and w_c is not None:
         explained = (1 - w_b) / (1 - w_c)  # the slowdown waiting for a CPU alone would cause
@@ -379,9 +387,16 @@ def _speed(b: Variant, c: Variant, metric: str, limits: Thresholds, *, judge: bo
             adjusted = slowdown / explained
             loaded = (f"threads waited for a CPU {100 * w_c:.0f}% of the time in the candidate run vs "
                       f"{100 * w_b:.0f}% in the base (alone a {explained:.2f}x slowdown)")
-            if (slower and adjusted > limits.factor) or (faster and adjusted < 1 / limits.factor):
+            # waiting stretches typical latencies in proportion; tails (p99) far more, so a tail
+            # change is never judged when load differed
+            if metric != "p99_ms" and ((slower and adjusted > limits.factor) or
+                                       (faster and adjusted < 1 / limits.factor)):
                 return change(Mark.WORSE if slower else Mark.BETTER, f"beyond what load explains: {loaded}")
             return change(Mark.LOAD, f"machine load differed: {loaded}")
+    else:
+        unknown = " and ".join(side for side, w in (("base", w_b), ("candidate", w_c)) if w is None)
+        return change(Mark.WORSE if slower else Mark.BETTER,
+                      f"CPU wait not recorded in the {unknown} run: a busier machine could not be ruled out")
     return change(Mark.WORSE if slower else Mark.BETTER)
 
 

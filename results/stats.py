@@ -91,20 +91,26 @@ def block_values(samples_ms: Sequence[float], statistic: str, blocks: int = BLOC
 
 
 def spread(values: Sequence[float]) -> float | None:
-    """How far a run's block values disagree: the largest over the smallest (>= 1).
+    """How far a run's block values disagree: their 90th over their 10th percentile (>= 1).
 
-    A spread of 1.3 means the run's slowest stretch was 1.3 times its fastest one; a
-    change smaller than that is within what the run itself moved by.
+    Percentiles use numpy's linear interpolation, so with 10 blocks this is close to the
+    second slowest over the second fastest block: one odd block (a one-second hiccup) barely
+    counts, a stretch of several does. A spread of 1.3 means the run itself moved by 1.3x
+    within seconds; a change between two runs smaller than that is within what the machine
+    did on its own.
 
     Example:
-        >>> spread([10.0, 11.0, 13.0])
-        1.3
+        >>> round(spread([10.0] * 9 + [30.0]), 3)
+        1.2
+        >>> round(spread([10.0] * 6 + [20.0] * 4), 3)
+        2.0
         >>> spread([]) is None
         True
     """
     if not values:
         return None
-    lo, hi = min(values), max(values)
+    np = require("numpy")
+    lo, hi = (float(x) for x in np.percentile(np.asarray(values, dtype=np.float64), [10, 90]))
     if lo <= 0:
         return None if hi <= 0 else float("inf")
     return hi / lo

@@ -30,7 +30,9 @@ def test_short_runs_get_fewer_blocks_and_too_short_runs_none():
 
 
 def test_spread_and_sorted_detection():
-    assert spread([20.0, 25.0, 22.0]) == pytest.approx(1.25)
+    assert spread([20.0, 25.0, 22.0]) == pytest.approx(24.4 / 20.4)  # 90th / 10th percentile
+    assert spread([10.0] * 9 + [40.0]) == pytest.approx(1.3)  # one odd block barely counts
+    assert spread([10.0] * 7 + [20.0] * 3) == pytest.approx(2.0)  # a stretch of three does
     assert spread([0.0, 0.0]) is None
     rng = np.random.default_rng(0)
     x = rng.gamma(4, 2, 300)
