@@ -14,9 +14,11 @@ shared machine, where other processes steal the CPU in bursts lasting seconds:
 * **Noise**: a run whose own block values spread (slowest / fastest) by more than the
   factor cannot resolve a change of that size; such a change is marked *too noisy*.
 * **Load**: when both runs recorded how long their threads waited for a CPU
-  (``telemetry.process.cpu_wait_share``), a change that this waiting alone would explain
-  (slowdown (1 - w_base) / (1 - w_candidate)) is marked *load differed*, not worse or
-  better: the machine was busier, not the variant slower.
+  (``telemetry.process.cpu_wait_share``) and waiting alone explains a slowdown
+  (1 - w_base) / (1 - w_candidate) beyond the factor, an FPS or p50 change is judged on
+  what is left after dividing that out, against the factor squared (the allowance is an
+  estimate); a p99 change is not judged. Otherwise it is *load differed*: the machine was
+  busier, not the variant slower.
 
 Marks per speed metric: ``worse``/``better`` (beyond the factor and significant, not
 explained by load), ``too noisy`` and ``not significant`` (beyond the factor, not
@@ -387,11 +389,13 @@ def _speed(b: Variant, c: Variant, metric: str, limits: Thresholds, *, judge: bo
             adjusted = slowdown / explained
             loaded = (f"threads waited for a CPU {100 * w_c:.0f}% of the time in the candidate run vs "
                       f"{100 * w_b:.0f}% in the base (alone a {explained:.2f}x slowdown)")
-            # waiting stretches typical latencies in proportion; tails (p99) far more, so a tail
-            # change is never judged when load differed
-            if metric != "p99_ms" and ((slower and adjusted > limits.factor) or
-                                       (faster and adjusted < 1 / limits.factor)):
-                return change(Mark.WORSE if slower else Mark.BETTER, f"beyond what load explains: {loaded}")
+            # Waiting stretches typical latencies roughly in proportion, so what is left after
+            # allowing for it is judged, against the factor squared because the allowance is
+            # itself an estimate; tails (p99) stretch far more, so they are not judged at all.
+            margin = limits.factor ** 2
+            if metric != "p99_ms" and ((slower and adjusted > margin) or (faster and adjusted < 1 / margin)):
+                return change(Mark.WORSE if slower else Mark.BETTER,
+                              f"{max(adjusted, 1 / adjusted):.2f}x beyond what load explains: {loaded}")
             return change(Mark.LOAD, f"machine load differed: {loaded}")
     else:
         unknown = " and ".join(side for side, w in (("base", w_b), ("candidate", w_c)) if w is None)

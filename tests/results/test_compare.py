@@ -205,6 +205,9 @@ def test_a_slowdown_explained_by_the_machine_waiting_for_a_cpu_is_load_not_regre
     int8 = next(v for v in c.variants if v.name == "int8")
     assert int8.metric("p50_ms").mark is Mark.WORSE and "beyond what load explains" in int8.metric("p50_ms").note
     assert int8.metric("p99_ms").mark is Mark.LOAD and int8.mark is Mark.WORSE
+    # what is left after allowing for the waiting (1.4 / 1.225 = 1.14x) must clear the factor squared
+    c = compare(_rec(seed=1, cpu_wait={"int8": 0.02}), _rec(seed=2, slow={"int8": 1.4}, cpu_wait={"int8": 0.2}))
+    assert c.regressions == () and next(v for v in c.variants if v.name == "int8").mark is Mark.LOAD
     # a small difference in waiting does not excuse anything
     c = compare(_rec(seed=1, cpu_wait={"int8": 0.02}), _rec(seed=2, slow={"int8": 1.6}, cpu_wait={"int8": 0.05}))
     assert [v.name for v in c.regressions] == ["int8"]
