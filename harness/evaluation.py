@@ -48,7 +48,7 @@ def score_variants(data, outcomes: Mapping, *, reference: str = "fp32", operatin
         bootstrap: resamples for the ΔmAP confidence interval (0: no interval).
         seed: bootstrap seed.
     """
-    from harness.metrics import bootstrap_map_drop, evaluate_coco, localization_analysis
+    from harness.metrics import evaluate_coco, localization_analysis
 
     ran = {name: o for name, o in outcomes.items() if o.status == "ok" and o.detections is not None}
     ref = ran.get(reference)
@@ -76,16 +76,32 @@ def score_variants(data, outcomes: Mapping, *, reference: str = "fp32", operatin
         o = ran[name]
         agr = agreement(ref.detections, o.detections, conf=operating_conf)
         vs = {"reference": reference, "agreement_mean_iou": agr.mean_iou, "agreement_recall": agr.recall}
+        vs.update(map_drop(scored[reference], s, bootstrap=0 if name == reference else bootstrap, seed=seed))
         ref_acc = scored[reference].accuracy
-        if s.accuracy is not None and ref_acc is not None and ref_acc["map50_95"] is not None and s.accuracy["map50_95"] is not None:
-            vs["map_drop_points"] = _pts(ref_acc["map50_95"] - s.accuracy["map50_95"])
-            vs["map_pct_of_reference"] = (100.0 * s.accuracy["map50_95"] / ref_acc["map50_95"]
-                                          if ref_acc["map50_95"] > 0 else None)
-            if ref_acc["avg_iou_per_frame"] is not None and s.accuracy["avg_iou_per_frame"] is not None:
-                vs["iou_drop"] = ref_acc["avg_iou_per_frame"] - s.accuracy["avg_iou_per_frame"]
-            if bootstrap > 0 and name != reference:
-                ci = bootstrap_map_drop(scored[reference].coco, s.coco, n_resamples=bootstrap, seed=seed)
-                if ci.n_resamples:
-                    vs["map_drop_ci95"] = [_pts(ci.low), _pts(ci.high)]
+        if "map_drop_points" in vs and ref_acc["avg_iou_per_frame"] is not None \
+                and s.accuracy["avg_iou_per_frame"] is not None:
+            vs["iou_drop"] = ref_acc["avg_iou_per_frame"] - s.accuracy["avg_iou_per_frame"]
         scored[name] = Scored(s.accuracy, vs, s.localization, s.per_frame_iou, s.op, agr, s.coco)
     return scored
+
+
+def map_drop(reference: Scored, variant: Scored, *, bootstrap: int = 200, seed: int = 0) -> dict:
+    """The mAP50-95 drop of ``variant`` against ``reference``, both scored on the same images.
+
+    Returns ``{"map_drop_points", "map_pct_of_reference"[, "map_drop_ci95"]}`` (points = x100,
+    positive = worse; the interval from a paired bootstrap over images, the same resamples for
+    both), or ``{}`` when either has no mAP (no ground truth). Used for every variant against
+    FP32, and for a distilled student against the same-size plain model's and the teacher's FP32.
+    """
+    from harness.metrics import bootstrap_map_drop
+
+    ref_acc, acc = reference.accuracy, variant.accuracy
+    if ref_acc is None or acc is None or ref_acc["map50_95"] is None or acc["map50_95"] is None:
+        return {}
+    out = {"map_drop_points": _pts(ref_acc["map50_95"] - acc["map50_95"]),
+           "map_pct_of_reference": 100.0 * acc["map50_95"] / ref_acc["map50_95"] if ref_acc["map50_95"] > 0 else None}
+    if bootstrap > 0:
+        ci = bootstrap_map_drop(reference.coco, variant.coco, n_resamples=bootstrap, seed=seed)
+        if ci.n_resamples:
+            out["map_drop_ci95"] = [_pts(ci.low), _pts(ci.high)]
+    return out

@@ -6,6 +6,7 @@ Only this module (and the CLI) prints. A value that was not measured is shown as
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 DASH = "—"
 
@@ -31,6 +32,15 @@ def _drop(variant: Mapping) -> str:
     vs = variant.get("vs_reference") or {}
     if vs.get("reference") == variant.get("name"):
         return "reference"
+    plain = _get(variant, "vs_models", "plain")
+    if plain is not None:  # a student: its drop column is against the same-size plain model's FP32
+        if plain.get("reference") is None:
+            return "not comparable" if str(plain.get("reason", "")).startswith("not comparable") else DASH
+        vs = plain
+    return _drop_text(vs)
+
+
+def _drop_text(vs: Mapping) -> str:
     drop = vs.get("map_drop_points")
     if drop is None:
         return DASH
@@ -39,6 +49,71 @@ def _drop(variant: Mapping) -> str:
     if ci and None not in ci:
         text += f" [{ci[0]:+.1f},{ci[1]:+.1f}]"
     return text
+
+
+def _pct(variant: Mapping) -> str:
+    plain = _get(variant, "vs_models", "plain")
+    vs = plain if plain is not None else (variant.get("vs_reference") or {})
+    return _num(vs.get("map_pct_of_reference"), ".1f")
+
+
+def _ratio(value) -> str:
+    return DASH if value is None else f"{value:.2f}x"
+
+
+def _notes(record: Mapping) -> tuple[dict[str, list[int]], list[str]]:
+    """Footnotes in table order: why a row was skipped or failed, what a student's and the teacher's rows
+    are measured against. Returns ``({variant name: [note numbers]}, lines)``."""
+    marks: dict[str, list[int]] = {}
+    lines: list[str] = []
+    student_note = None
+    for v in record.get("variants", []):
+        name = v.get("name", "?")
+        marks[name] = []
+        if v.get("status") != "ok":
+            lines.append(f"({len(lines) + 1}) {name}: {v.get('reason') or 'no reason recorded'}")
+            marks[name].append(len(lines))
+        if v.get("vs_models"):
+            if student_note is None:
+                lines.append(f"({len(lines) + 1}) {_student_note(v, record)}")
+                student_note = len(lines)
+            marks[name].append(student_note)
+        source = v.get("source_model") or {}
+        if source.get("role") == "teacher":
+            arch = f", {source['arch']}" if source.get("arch") else ""
+            file = Path(source.get("path") or "").name or source.get("name")
+            lines.append(f"({len(lines) + 1}) {name}: {file}{arch.replace(', ', ' (', 1) + ')' if arch else ''}, the "
+                         "distillation teacher, at FP32: a different, larger model run on the same frames with the same "
+                         "settings; its mAP drop, %FP32 and agree are against the fp32 row (a negative drop is better)")
+            marks[name].append(len(lines))
+    return marks, lines
+
+
+def _student_note(v: Mapping, record: Mapping) -> str:
+    plain, teacher = _get(v, "vs_models", "plain") or {}, _get(v, "vs_models", "teacher") or {}
+    source = v.get("source_model") or {}
+    who = source.get("name") or "the student"
+    model = record.get("model") or {}
+    if plain.get("reference"):
+        first = (f"student rows ({who}): mAP drop and %FP32 against the same-size plain model's FP32 (the fp32 row, "
+                 f"{model.get('name', '?')})")
+        if plain.get("note"):
+            first += f" — {plain['note']}"
+    elif str(plain.get("reason", "")).startswith("not comparable"):
+        first = (f"student rows ({who}): mAP drop not comparable with a same-size plain model's FP32 "
+                 f"({plain['reason'][len('not comparable'):].lstrip(': ')})")
+    else:
+        first = f"student rows ({who}): no drop against the same-size plain FP32: {plain.get('reason') or 'not measured'}"
+    teacher_model = teacher.get("model") or {}
+    if teacher.get("reference"):
+        second = (f"'└ vs teacher': against the teacher's FP32 (the {teacher['reference']} row, "
+                  f"{teacher_model.get('name', '?')}): mAP drop [95% CI], % of the teacher's mAP50-95 in %FP32, "
+                  "and FPS as student / teacher")
+        if teacher.get("note"):
+            second += f" — {teacher['note']}"
+    else:
+        second = f"'└ vs teacher' is empty: {teacher.get('reason') or 'not measured'}"
+    return f"{first}; {second}."
 
 
 def _measured(record: Mapping, *path) -> bool:
@@ -81,38 +156,44 @@ def run_table(record: Mapping):
     columns += [("status", "left")]
     for name, justify in columns:
         table.add_column(name, justify=justify, no_wrap=True)
-    note = 0
+    marks, _ = _notes(record)
     for v in record.get("variants", []):
         timing = v.get("timing") or {}
         acc = v.get("accuracy") or {}
         vs = v.get("vs_reference") or {}
         tel = v.get("telemetry") or {}
         status = v.get("status", "?")
+        refs = "".join(f" ({n})" for n in marks.get(v.get("name", "?"), []))
         if status == "ok":
-            status_text = "[green]ok[/]"
+            status_text = f"[green]ok[/]{refs}"
         else:
-            note += 1
-            status_text = f"[{'yellow' if status == 'skipped' else 'red'}]{'skip' if status == 'skipped' else 'FAIL'} ({note})[/]"
+            status_text = f"[{'yellow' if status == 'skipped' else 'red'}]{'skip' if status == 'skipped' else 'FAIL'}{refs}[/]"
         row = [v.get("name", "?"), _size_mb(v), _num(timing.get("fps"), ".1f"),
                _num(_get(timing, "end_to_end", "p50_ms"), ".2f"), _num(_get(timing, "end_to_end", "p99_ms"), ".2f")]
         if with_acc:
-            row += [_num(acc.get("map50_95"), ".3f"), _drop(v), _num(vs.get("map_pct_of_reference"), ".1f"),
-                    _num(acc.get("avg_iou_per_frame"), ".3f")]
+            row += [_num(acc.get("map50_95"), ".3f"), _drop(v), _pct(v), _num(acc.get("avg_iou_per_frame"), ".3f")]
         row += [_num(vs.get("agreement_mean_iou"), ".3f")]
         if with_power:
             row += [_num(_get(tel, "power", "mean_w"), ".1f"), _num(tel.get("energy_per_frame_j"), ".3f")]
         row += [status_text]
         table.add_row(*row)
+        teacher = _get(v, "vs_models", "teacher")
+        if teacher is not None:  # the student against its teacher's FP32, on a line of its own
+            sub = ["  └ vs teacher", "", _ratio(teacher.get("fps_ratio")), "", ""]
+            if with_acc:
+                sub += ["", _drop_text(teacher), _num(teacher.get("map_pct_of_reference"), ".1f"), ""]
+            sub += [""]
+            if with_power:
+                sub += ["", ""]
+            sub += [f"[dim]{refs.strip()}[/]"]
+            table.add_row(*sub, style="dim" if teacher.get("reference") is None else None)
     return table
 
 
 def footnotes(record: Mapping) -> list[str]:
-    """One line per skipped or failed variant: why (numbered as in the status column)."""
-    lines = []
-    for v in record.get("variants", []):
-        if v.get("status") != "ok":
-            lines.append(f"({len(lines) + 1}) {v.get('name')}: {v.get('reason') or 'no reason recorded'}")
-    return lines
+    """Numbered lines under the table: why a variant was skipped or failed, and what a distilled student's
+    rows (and the teacher's row) are measured against (numbered as in the status column)."""
+    return _notes(record)[1]
 
 
 def make_console():

@@ -4,6 +4,11 @@ With no arguments it runs the embedded default offline: the shipped reference YO
 synthetic val split (generated on first use), the device this machine is, and the variants
 fp32, fp16, int8, pruned30 (and student when a distilled student is shipped).
 
+With a student row, the student's teacher is scored too, at FP32, as a row named ``teacher`` (same
+exporter, worker, frames and settings), so the student's mAP drop against the teacher's FP32 and its
+speed against the teacher are measured in the same run, beside its drop against the same-size plain
+model's FP32 (the run's own ``fp32`` row, when the run's model has the student's architecture).
+
 Each variant runs in its own process (:mod:`harness.worker`) with a timeout, so a crash in an
 exporter or a runtime cannot take the run down: it becomes a ``failed`` row with its error tail.
 Scoring happens here, after all workers, because drops and agreement need the FP32 detections.
@@ -31,6 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument("--format", choices=("onnx", "trt"), default=None,
                      help="artifact format (default: the device profile's preferred one)")
     src.add_argument("--force", action="store_true", help="run variants whose precision the device does not run fast")
+    src.add_argument("--student", type=Path, help="distilled student .pt for the student variants (default: the shipped "
+                                                  "<reference>-student.pt); adds 'student' to the default variants")
+    src.add_argument("--teacher", type=Path, help="the student's teacher .pt, scored at FP32 as the 'teacher' row (default: "
+                                                  "the teacher named in the student's JSON, from the shipped models)")
     data = parser.add_argument_group("what to score on (default: the synthetic val split)")
     data.add_argument("--data", type=Path, help="Ultralytics data.yaml (scored on --split)")
     data.add_argument("--split", default="val")
@@ -90,6 +99,13 @@ def _check_args(args: argparse.Namespace) -> None:
         raise InputError(expected("a .pt or .onnx model", args.model.name, "--model"))
     if args.model is not None and not args.model.is_file():
         raise InputError(expected("an existing model file", "a folder" if args.model.is_dir() else "no such file", str(args.model)))
+    for name in ("student", "teacher"):
+        path = getattr(args, name)
+        if path is not None and path.suffix.lower() != ".pt":
+            raise InputError(expected(f"a {name} .pt checkpoint", path.name, f"--{name}"))
+        if path is not None and not path.is_file():
+            raise InputError(expected(f"an existing {name} .pt file", "a folder" if path.is_dir() else "no such file",
+                                      str(path)))
 
 
 def run(args: argparse.Namespace) -> int:

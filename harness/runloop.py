@@ -17,6 +17,7 @@ import numpy as np
 from harness.errors import InputError, expected
 
 REFERENCE = "fp32"
+TEACHER = "teacher"  # the row scoring a distilled student's teacher at FP32 (not a variant of the run's model)
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class ModelChoice:
     names: tuple[str, ...]
     sha256: str
     reference: str | None  # the shipped reference's name when it is one
+    arch: str | None = None  # the architecture config ("yolo11n"), None when unknown (ONNX, pruned)
 
 
 @dataclass(frozen=True)
@@ -56,13 +58,13 @@ def resolve_model(args: argparse.Namespace) -> ModelChoice:
         ref = reference_model()
         return ModelChoice(path=ref.weights, kind="pt", name=ref.name, family=ref.info.get("family", "yolo11"),
                            imgsz=ref.imgsz, names=tuple(ref.info["classes"]), sha256=ref.info["sha256"],
-                           reference=ref.name)
+                           reference=ref.name, arch=ref.info.get("arch"))
     from exporters.source import inspect_source
 
     src = inspect_source(args.model)
     imgsz = src.imgsz or 640
     return ModelChoice(path=src.path, kind=src.kind, name=src.path.stem, family=src.family, imgsz=int(imgsz),
-                       names=tuple(src.names), sha256=src.sha256, reference=None)
+                       names=tuple(src.names), sha256=src.sha256, reference=None, arch=src.arch)
 
 
 def load_data(args: argparse.Namespace, model: ModelChoice) -> ScoredData:
@@ -110,15 +112,201 @@ def _from_dataset(ds, calib_yaml: Path | None) -> ScoredData:
                       ds.names, calib_yaml, note)
 
 
-def plan_variants(args: argparse.Namespace, model: ModelChoice, device) -> list[tuple[object, str | None]]:
-    """Parse the variant list; return ``(spec, skip_reason)`` pairs with FP32 first."""
+@dataclass(frozen=True)
+class Row:
+    """One row of the run: a variant of the run's model, or the ``teacher`` row (the teacher's FP32)."""
+
+    name: str
+    spec: object  # exporters.spec.VariantSpec
+    source: Path  # the model the row is built from
+    reason: str | None = None  # why it is skipped
+
+
+@dataclass(frozen=True)
+class StudentSetup:
+    """A run's distilled student, its teacher, and what the student's rows are compared with."""
+
+    path: Path
+    sha256: str
+    arch: str | None
+    family: str
+    info: dict | None  # the student's JSON (written by bench train), when it describes this file
+    teacher: Path | None = None  # the model whose FP32 is the ``teacher`` row
+    teacher_sha256: str | None = None
+    teacher_arch: str | None = None
+    teacher_family: str | None = None
+    teacher_reason: str | None = None  # why there is no teacher to compare with
+    teacher_note: str | None = None
+    teacher_is_model: bool = False  # the teacher is the run's model: its FP32 row is ``fp32``
+    plain_reason: str | None = None  # why the run's FP32 is not the same-size plain model
+    plain_note: str | None = None  # e.g. the run's model is not the baseline the student's JSON records
+
+    def source_model(self, role: str) -> dict:
+        if role == "student":
+            return {"role": "student", "name": self.path.stem, "path": str(self.path), "sha256": self.sha256,
+                    "arch": self.arch, "family": self.family}
+        return {"role": "teacher", "name": self.teacher.stem, "path": str(self.teacher),
+                "sha256": self.teacher_sha256, "arch": self.teacher_arch, "family": self.teacher_family}
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+@dataclass(frozen=True)
+class _Described:
+    names: tuple[str, ...]
+    sha256: str
+    arch: str | None
+    family: str
+    info: dict | None  # the JSON beside the file, when it describes this very file
+
+
+def _describe(path: Path) -> _Described:
+    """A checkpoint's classes and architecture: from the JSON ``bench train`` wrote beside it when that JSON
+    records this file's SHA-256 (no PyTorch needed), else by loading it (validated like any source model)."""
+    from exporters.source import inspect_source
+    from results.record import file_sha256
+
+    if not path.is_file():
+        raise InputError(expected("an existing .pt model file", "a folder" if path.is_dir() else "no such file",
+                                  str(path)))
+    info = _read_json(path.with_suffix(".json"))
+    if info is not None and isinstance(info.get("classes"), list) and info.get("sha256") == file_sha256(path):
+        return _Described(tuple(info["classes"]), info["sha256"], info.get("arch"), info.get("family", "unknown"), info)
+    src = inspect_source(path)
+    return _Described(tuple(src.names), src.sha256, src.arch, src.family, None)
+
+
+def _same_classes(src, model: ModelChoice, role: str, where: str) -> None:
+    if tuple(src.names) != tuple(model.names):
+        short = lambda n: list(n)[:6]  # noqa: E731
+        raise InputError(expected(f"a {role} with the model's {len(model.names)} classes {short(model.names)}",
+                                  f"{len(src.names)} classes {short(src.names)}", where))
+
+
+def resolve_student(args: argparse.Namespace, model: ModelChoice) -> StudentSetup | None:
+    """The run's distilled student (``--student``, else the shipped ``<reference>-student.pt``) and its teacher.
+
+    The teacher is ``--teacher``, else the one the student's JSON names (``teacher.path``), looked up
+    beside the student and in the shipped models folder and accepted only if its SHA-256 is the one
+    recorded. A student without a teacher still runs; the reason is kept for its "vs teacher" cells.
+
+    Raises:
+        InputError: a ``--student``/``--teacher`` that is missing, unreadable, or has other classes
+            than the run's model (before anything is built or written).
+    """
+    from harness.reference import MODELS_DIR
+    from results.record import file_sha256
+
+    student_arg, teacher_arg = getattr(args, "student", None), getattr(args, "teacher", None)
+    if student_arg is not None:
+        if student_arg.suffix.lower() != ".pt":
+            raise InputError(expected("a distilled student .pt checkpoint", student_arg.name, "--student"))
+        path = student_arg
+    elif model.reference is not None and (MODELS_DIR / f"{model.reference}-student.pt").is_file():
+        path = MODELS_DIR / f"{model.reference}-student.pt"
+    else:
+        if teacher_arg is not None:
+            raise InputError(expected("a distilled student to compare with the teacher (--student S.pt)",
+                                      "no student for this model", "--teacher"))
+        return None
+    student = _describe(path)
+    _same_classes(student, model, "student", str(path))
+    info = student.info  # None when no JSON beside it describes this very file
+    setup = dict(path=path, sha256=student.sha256, arch=student.arch, family=student.family, info=info)
+
+    # the teacher
+    recorded = (info or {}).get("teacher") or {}
+    if teacher_arg is not None:
+        if teacher_arg.suffix.lower() != ".pt":
+            raise InputError(expected("a teacher .pt checkpoint", teacher_arg.name, "--teacher"))
+        teacher = _describe(teacher_arg)
+        _same_classes(teacher, model, "teacher", str(teacher_arg))
+        setup.update(teacher=teacher_arg, teacher_sha256=teacher.sha256, teacher_arch=teacher.arch,
+                     teacher_family=teacher.family)
+        if recorded.get("sha256") and recorded["sha256"] != teacher.sha256:
+            setup["teacher_note"] = (f"{teacher_arg.name} is not the teacher the student was distilled from "
+                                     f"({recorded.get('path')}, sha256 {recorded['sha256'][:12]})")
+    elif not recorded.get("path"):
+        setup["teacher_reason"] = (f"no teacher known for {path.name} (no JSON from bench train beside it names "
+                                   "one); pass --teacher T.pt")
+    else:
+        name = Path(recorded["path"]).name
+        found = next((d / name for d in dict.fromkeys([path.parent, MODELS_DIR]) if (d / name).is_file()), None)
+        if found is None:
+            setup["teacher_reason"] = (f"the teacher {name} named in {path.with_suffix('.json').name} is not shipped "
+                                       f"(not in {MODELS_DIR}); pass --teacher T.pt")
+        elif recorded.get("sha256") and (sha := file_sha256(found)) != recorded["sha256"]:
+            setup["teacher_reason"] = (f"{found} (sha256 {sha[:12]}) is not the teacher the student was distilled "
+                                       f"from (sha256 {recorded['sha256'][:12]}); pass --teacher T.pt")
+        else:
+            try:
+                teacher = _describe(found)
+            except InputError as exc:  # a broken shipped file costs the comparison, not the run
+                teacher, setup["teacher_reason"] = None, f"the teacher cannot be used: {exc}"
+            if teacher is not None and tuple(teacher.names) != tuple(model.names):
+                setup["teacher_reason"] = f"{found} has other classes than the model"
+            elif teacher is not None:
+                setup.update(teacher=found, teacher_sha256=teacher.sha256, teacher_arch=teacher.arch,
+                             teacher_family=teacher.family)
+    setup["teacher_is_model"] = setup.get("teacher_sha256") == model.sha256
+    if setup["teacher_is_model"]:
+        setup["teacher_note"] = "the teacher is the run's model: its FP32 is the fp32 row"
+
+    # the same-size plain model: the run's own FP32, when the run's model has the student's architecture
+    if model.kind != "pt" or model.arch is None:
+        setup["plain_reason"] = (f"not comparable: the run's model {model.path.name} has no known architecture "
+                                 "(ONNX or pruned)")
+    elif setup["arch"] is None:
+        setup["plain_reason"] = f"not comparable: the student {path.name} has no known architecture"
+    elif setup["arch"] != model.arch:
+        setup["plain_reason"] = (f"not comparable: the run's model is {model.arch}, the student {setup['arch']} "
+                                 "(run the student's own architecture with --model)")
+    else:
+        baseline = (info or {}).get("baseline") or {}
+        if baseline.get("found") and baseline.get("sha256") and baseline["sha256"] != model.sha256:
+            setup["plain_note"] = (f"the run's {model.path.name} is not the plain baseline the student's JSON records "
+                                   f"({baseline.get('name')}, sha256 {baseline['sha256'][:12]})")
+        elif baseline.get("found") and baseline.get("settings_identical") is False:
+            setup["plain_note"] = ("the plain model was trained with other settings than the student ("
+                                   + ", ".join(sorted(baseline.get("differences") or {})) + ")")
+    return StudentSetup(**setup)
+
+
+def wants_student(args: argparse.Namespace, model: ModelChoice) -> bool:
+    """Whether the run has student rows (so the student and its teacher must be resolved), cheaply.
+
+    Raises:
+        InputError: ``--student``/``--teacher`` given while ``--variants`` names no student variant.
+    """
     from exporters.spec import parse_variant
-    from harness.reference import available
+    from harness.reference import MODELS_DIR
+
+    given = getattr(args, "student", None) is not None or getattr(args, "teacher", None) is not None
+    if args.variants is None:
+        return given or (model.reference is not None and (MODELS_DIR / f"{model.reference}-student.pt").is_file())
+    if any(parse_variant(n).kind == "student" for n in args.variants.split(",") if n.strip()):
+        return True
+    if given:
+        raise InputError(expected("a student variant in --variants (student, student-fp16, student-int8) with "
+                                  "--student/--teacher", repr(args.variants), "--variants"))
+    return False
+
+
+def plan_variants(args: argparse.Namespace, model: ModelChoice, device,
+                  student: StudentSetup | None = None) -> list[Row]:
+    """Parse the variant list; return the rows with FP32 first (and the teacher's FP32 last, with a student)."""
+    from exporters.spec import parse_variant
 
     fmt = args.format or ("trt" if device.runtime.runtime == "tensorrt" else "onnx")
     if args.variants is None:
         names = ["fp32", "fp16", "int8", "pruned30"]
-        if model.reference and f"{model.reference}-student" in available():
+        if student is not None:
             names.append("student")
     else:
         names = [n.strip() for n in args.variants.split(",") if n.strip()]
@@ -138,23 +326,55 @@ def plan_variants(args: argparse.Namespace, model: ModelChoice, device) -> list[
         reason = None
         if s.needs_pytorch and model.kind != "pt":
             reason = f"{s.name} needs the PyTorch model (.pt); the source is {model.path.name}"
-        elif s.kind == "student" and _student_source(model) is None:
-            reason = "no distilled student for this model (train one: bench train --arch yolo11n --teacher TEACHER.pt)"
+        elif s.kind == "student" and student is None:
+            reason = ("no distilled student for this model (train one: bench train --arch yolo11n --teacher "
+                      "TEACHER.pt, or pass --student S.pt)")
         elif not args.force and s.name != REFERENCE:
             reason = device.skip_reason(s.precision)
             if reason is not None:
                 reason += " (--force runs it anyway)"
-        plan.append((s, reason))
+        plan.append(Row(s.name, s, model.path, reason))
+    runs_student = any(r.spec.kind == "student" and r.reason is None for r in plan)
+    if runs_student and student.teacher is not None and not student.teacher_is_model:
+        plan.append(Row(TEACHER, parse_variant(REFERENCE, fmt=fmt), student.teacher))
     return plan
 
 
-def _student_source(model: ModelChoice) -> Path | None:
-    from harness.reference import MODELS_DIR
+def student_comparisons(student: StudentSetup, plan: list[Row], outcomes: dict, scored: dict, *,
+                        bootstrap: int, seed: int = 0) -> dict[str, dict]:
+    """``vs_models`` of every student row that ran: its drops and FPS ratio against the same-size plain
+    model's FP32 (the ``fp32`` row, only when comparable) and against the teacher's FP32."""
+    from harness.evaluation import map_drop
 
-    if model.reference is None:
-        return None
-    p = MODELS_DIR / f"{model.reference}-student.pt"
-    return p if p.is_file() else None
+    teacher_row = REFERENCE if student.teacher_is_model else TEACHER
+    targets = {
+        "plain": ("vs same-size plain FP32", REFERENCE, student.plain_reason, student.plain_note, None),
+        "teacher": ("vs teacher FP32", teacher_row if student.teacher is not None else None, student.teacher_reason,
+                    student.teacher_note, student.teacher),
+    }
+    out = {}
+    for row in plan:
+        if row.spec.kind != "student" or outcomes[row.name].status != "ok":
+            continue
+        entry = {}
+        for role, (label, against, reason, note, path) in targets.items():
+            model = None
+            if role == "teacher" and path is not None:
+                model = {"name": path.stem, "sha256": student.teacher_sha256, "arch": student.teacher_arch}
+            vs = {"reference": None, "label": label, "model": model, "reason": reason, "note": note}
+            if reason is None and against is not None:
+                ref = outcomes.get(against)
+                if ref is None or ref.status != "ok":
+                    vs["reason"] = f"the {against} row did not run" + (f" ({ref.reason})" if ref and ref.reason else "")
+                else:
+                    vs["reference"] = against
+                    if against in scored and row.name in scored:
+                        vs.update(map_drop(scored[against], scored[row.name], bootstrap=bootstrap, seed=seed))
+                    fps, ref_fps = (outcomes[row.name].timing or {}).get("fps"), (ref.timing or {}).get("fps")
+                    vs["fps_ratio"] = fps / ref_fps if fps and ref_fps else None
+            entry[role] = vs
+        out[row.name] = entry
+    return out
 
 
 def _calibration_yaml(args, model: ModelChoice, data: ScoredData) -> Path | None:
@@ -170,14 +390,16 @@ def _calibration_yaml(args, model: ModelChoice, data: ScoredData) -> Path | None
     return None
 
 
-def _job(args, model: ModelChoice, data: ScoredData, device, spec, out_dir: Path) -> dict:
+def _job(args, model: ModelChoice, data: ScoredData, device, row: Row, out_dir: Path,
+         student: StudentSetup | None = None) -> dict:
     from harness.paths import cache_root
 
+    spec = row.spec
     return {
         "job_version": 1,
-        "variant": spec.name, "format": spec.fmt, "source": str(model.path), "imgsz": model.imgsz,
+        "variant": spec.name, "format": spec.fmt, "source": str(row.source), "imgsz": model.imgsz,
         "nc": len(model.names),
-        "student_source": None if (s := _student_source(model)) is None else str(s),
+        "student_source": None if student is None or spec.kind != "student" else str(student.path),
         "data_yaml": None if (c := _calibration_yaml(args, model, data)) is None else str(c),
         "calib_images": args.calib_images,
         "cache_dir": str(cache_root() / "artifacts"),
@@ -205,27 +427,34 @@ def run_benchmark(args: argparse.Namespace, *, argv: list[str]) -> tuple[dict, s
     device = resolve_device(args.device)
     model = resolve_model(args)
     data = load_data(args, model)
-    plan = plan_variants(args, model, device)
+    student = resolve_student(args, model) if wants_student(args, model) else None
+    plan = plan_variants(args, model, device, student)
     outcomes: dict[str, worker.Outcome] = {}
     with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp, render.progress(quiet=args.json) as progress:
-        for spec, reason in plan:
-            if reason is not None:
-                outcomes[spec.name] = worker.Outcome.skipped(spec, reason)
+        for row in plan:
+            if row.reason is not None:
+                outcomes[row.name] = worker.Outcome.skipped(row.spec, row.reason)
                 continue
-            job = _job(args, model, data, device, spec, Path(tmp) / spec.name)
-            outcomes[spec.name] = worker.run_isolated(job, timeout=args.timeout, progress=progress.callback(spec.name))
+            job = _job(args, model, data, device, row, Path(tmp) / row.name, student)
+            outcomes[row.name] = worker.run_isolated(job, timeout=args.timeout, progress=progress.callback(row.name))
         scored = score_variants(data, outcomes, reference=REFERENCE, operating_conf=args.operating_conf,
                                 bootstrap=args.bootstrap)
+    vs_models = ({} if student is None else
+                 student_comparisons(student, plan, outcomes, scored, bootstrap=args.bootstrap))
     entries = []
-    for spec, _ in plan:
-        o, s = outcomes[spec.name], scored.get(spec.name)
+    for row in plan:
+        spec = row.spec
+        o, s = outcomes[row.name], scored.get(row.name)
+        role = "teacher" if row.name == TEACHER else "student" if spec.kind == "student" and student else None
         entries.append(variant_entry(
-            name=spec.name, format=spec.fmt, precision=spec.precision, status=o.status, reason=o.reason,
+            name=row.name, format=spec.fmt, precision=spec.precision, status=o.status, reason=o.reason,
             error_tail=o.error_tail, artifact=o.manifest, timing=o.timing,
             accuracy=None if s is None else s.accuracy, vs_reference=None if s is None else s.vs_reference,
             localization=None if s is None else s.localization, telemetry=o.telemetry,
             per_frame_iou=None if s is None or s.per_frame_iou is None else s.per_frame_iou,
-            extra={"runtime": o.runtime} if o.runtime else None))
+            extra={"runtime": o.runtime} if o.runtime else None,
+            source_model=None if role is None else student.source_model(role),
+            vs_models=vs_models.get(row.name)))
     settings = {"conf": args.conf, "iou": args.iou, "max_det": args.max_det, "operating_conf": args.operating_conf,
                 "threads": args.threads, "batch": 1, "imgsz": model.imgsz, "min_iters": args.min_iters,
                 "min_seconds": args.min_seconds, "bootstrap": args.bootstrap, "force": args.force,
