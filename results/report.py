@@ -116,6 +116,7 @@ def run_blocks(record: Record, comparison: Comparison | None, *, out: Path) -> t
                Para("FPS is end-to-end (preprocess + inference + postprocess); p50/p99 are inference "
                     "latency; mAP drop is against the reference variant in points with its 95% "
                     f"confidence interval. {fmt.DASH} means not measured.")]
+    blocks += _student_blocks(record)
     telemetry = _telemetry_table(record.variants)
     if telemetry is not None:
         blocks += [Heading(3, "Telemetry"), telemetry]
@@ -157,13 +158,14 @@ def _results_table(record: Record) -> Table:
     for v in record.variants:
         t, a, r = v.timing, v.accuracy, v.vs_reference
         inference = t.stage("inference") if t else None
-        if r is None:
+        plain = v.vs_models.get("plain")
+        if plain is not None and plain.reference is None:  # a student whose plain comparison could not be made
+            drop = "not comparable" if (plain.reason or "").startswith("not comparable") else fmt.DASH
+        elif r is None:
             drop = "(reference)" if any(x.vs_reference and x.vs_reference.reference == v.name
                                         for x in record.variants) else fmt.DASH
         else:
-            drop = fmt.DASH if r.map_drop_points is None else f"{r.map_drop_points:.2f}"
-            if r.map_drop_ci95 is not None:
-                drop += f" [{r.map_drop_ci95[0]:.2f}, {r.map_drop_ci95[1]:.2f}]"
+            drop = _drop_cell(r)
         rows.append((v.name, v.format, v.precision, v.status,
                      fmt.fps(t.fps if t else None),
                      fmt.ms(inference.p50_ms if inference else None),
@@ -174,6 +176,50 @@ def _results_table(record: Record) -> Table:
                      _size(v)))
     return Table(("Variant", "Format", "Precision", "Status", "FPS", "inference p50 ms", "inference p99 ms", "mAP50-95",
                   "mAP drop (pts, 95% CI)", "avg IoU", "Size MB"), tuple(rows))
+
+
+def _drop_cell(r) -> str:
+    drop = fmt.DASH if r.map_drop_points is None else f"{r.map_drop_points:.2f}"
+    if r.map_drop_ci95 is not None:
+        drop += f" [{r.map_drop_ci95[0]:.2f}, {r.map_drop_ci95[1]:.2f}]"
+    return drop
+
+
+STUDENT_ROLES = (("plain", "the same-size plain model's FP32"), ("teacher", "the teacher's FP32"))
+
+
+def _student_blocks(record: Record) -> list:
+    """What distillation bought: each student row against the same-size plain model's and the teacher's FP32."""
+    students = [v for v in record.variants if v.vs_models]
+    if not students:
+        return []
+    rows = []
+    for v in students:
+        for role, what in STUDENT_ROLES:
+            vm = v.vs_models.get(role)
+            if vm is None:
+                continue
+            model = (vm.model or {}).get("name") or (record.model.name if role == "plain" else fmt.DASH)
+            measured = vm.reference is not None
+            pct = vm.map_pct_of_reference
+            rows.append((v.name, f"{vm.label} ({vm.reference} row)" if measured else vm.label, model,
+                         _drop_cell(vm) if measured else fmt.DASH,
+                         fmt.DASH if pct is None else f"{pct:.1f}",
+                         fmt.DASH if vm.fps_ratio is None else f"{vm.fps_ratio:.2f}x",
+                         vm.reason or vm.note or ""))
+    teacher = next((v for v in record.variants if v.source_model and v.source_model.role == "teacher"), None)
+    source = students[0].source_model
+    intro = (f"The distilled student{f' {source.name}' if source else ''} against {STUDENT_ROLES[0][1]} (what "
+             f"distillation itself bought; only when the run's model has the student's architecture) and against "
+             f"{STUDENT_ROLES[1][1]}")
+    intro += (f" ({teacher.source_model.name}, scored in this run as the '{teacher.name}' row with the same frames "
+              "and settings)" if teacher else "")
+    return [Heading(3, "Distilled student"),
+            Para(intro + ". mAP drop in points (positive = the student is worse) with the 95% interval of a paired "
+                 "bootstrap over images; % is the student's mAP50-95 as a share of the other model's; FPS ratio is "
+                 f"the student's end-to-end FPS over the other model's. {fmt.DASH} means not measured, with the reason."),
+            Table(("Variant", "Compared with", "Model", "mAP drop (pts, 95% CI)", "% of its mAP50-95", "FPS ratio",
+                   "Note"), tuple(rows))]
 
 
 def _size(v: Variant) -> str:
