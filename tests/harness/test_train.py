@@ -226,6 +226,18 @@ def test_distill_interrupt_resume_reload_export(tmp_path, capsys, synth, teacher
     assert code == 130
     last = workdir / "train" / "weights" / "last.pt"
     assert last.is_file() and not (out / "yolo11n-student.pt").exists()
+    # the interrupted checkpoint holds the distillation wrapper and the optimizer: finalizing it would
+    # keep only the student (a DetectionModel, no teacher, no projector)
+    import torch
+
+    mid = torch.load(last, map_location="cpu", weights_only=False)
+    assert type(mid["ema"]).__name__ == "DistillationModel" and mid["optimizer"] is not None
+    (tmp_path / "strip").mkdir()
+    stripped = train._plain_checkpoint(last, tmp_path / "strip")
+    assert stripped != last and train.checkpoint_contents(stripped)["class"] == "DetectionModel"
+    assert stripped.stat().st_size < last.stat().st_size / 3
+    with pytest.raises(Exception, match="expected a plain DetectionModel"):
+        train.checkpoint_contents(last)
     monkeypatch.setattr(train, "_watch_distillation", watch)
 
     code, err, captured = _train(capsys, "--resume", "--workdir", workdir)
