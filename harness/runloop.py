@@ -190,7 +190,7 @@ def _same_classes(src, model: ModelChoice, role: str, where: str) -> None:
 
 
 def resolve_student(args: argparse.Namespace, model: ModelChoice) -> StudentSetup | None:
-    """The run's distilled student (``--student``, else the shipped ``<reference>-student.pt``) and its teacher.
+    """The run's distilled student (``--student``, else ``<model>-student.pt`` beside the model) and its teacher.
 
     The teacher is ``--teacher``, else the one the student's JSON names (``teacher.path``), looked up
     beside the student and in the shipped models folder and accepted only if its SHA-256 is the one
@@ -208,8 +208,8 @@ def resolve_student(args: argparse.Namespace, model: ModelChoice) -> StudentSetu
         if student_arg.suffix.lower() != ".pt":
             raise InputError(expected("a distilled student .pt checkpoint", student_arg.name, "--student"))
         path = student_arg
-    elif model.reference is not None and (MODELS_DIR / f"{model.reference}-student.pt").is_file():
-        path = MODELS_DIR / f"{model.reference}-student.pt"
+    elif (beside := shipped_student(model)) is not None:
+        path = beside
     else:
         if teacher_arg is not None:
             raise InputError(expected("a distilled student to compare with the teacher (--student S.pt)",
@@ -278,6 +278,14 @@ def resolve_student(args: argparse.Namespace, model: ModelChoice) -> StudentSetu
     return StudentSetup(**setup)
 
 
+def shipped_student(model: ModelChoice) -> Path | None:
+    """``<model>-student.pt`` beside a ``.pt`` model (the shipped ``yolo11n-student.pt`` for the default run)."""
+    if model.kind != "pt":
+        return None
+    path = model.path.with_name(f"{model.path.stem}-student.pt")
+    return path if path.is_file() else None
+
+
 def wants_student(args: argparse.Namespace, model: ModelChoice) -> bool:
     """Whether the run has student rows (so the student and its teacher must be resolved), cheaply.
 
@@ -285,11 +293,10 @@ def wants_student(args: argparse.Namespace, model: ModelChoice) -> bool:
         InputError: ``--student``/``--teacher`` given while ``--variants`` names no student variant.
     """
     from exporters.spec import parse_variant
-    from harness.reference import MODELS_DIR
 
     given = getattr(args, "student", None) is not None or getattr(args, "teacher", None) is not None
     if args.variants is None:
-        return given or (model.reference is not None and (MODELS_DIR / f"{model.reference}-student.pt").is_file())
+        return given or shipped_student(model) is not None
     if any(parse_variant(n).kind == "student" for n in args.variants.split(",") if n.strip()):
         return True
     if given:

@@ -92,7 +92,8 @@ def test_plain_comparison_needs_the_students_architecture(shipped):
     setup = runloop.resolve_student(_args(), other)
     assert setup.plain_reason.startswith("not comparable") and "yolo12n" in setup.plain_reason
     onnx = ModelChoice(**{**shipped.model.__dict__, "kind": "onnx", "arch": None})
-    assert runloop.resolve_student(_args(), onnx).plain_reason.startswith("not comparable")
+    assert runloop.resolve_student(_args(), onnx) is None  # no <model>-student.pt beside an ONNX model
+    assert runloop.resolve_student(_args(student=shipped.student), onnx).plain_reason.startswith("not comparable")
     # same architecture, but not the baseline the student's JSON records: comparable, with a note
     same_arch = ModelChoice(**{**shipped.model.__dict__, "sha256": "d" * 64})
     setup = runloop.resolve_student(_args(), same_arch)
