@@ -302,7 +302,7 @@ def _student_checkpoint(src: SourceModel, spec: VariantSpec, student_source: Pat
     if student.kind != "pt":
         raise InputError(expected("a student .pt checkpoint", Path(student_source).suffix, str(student_source)))
     if student.names != src.names:
-        raise InputError(expected(f"a student with the same {src.nc} classes as the teacher",
+        raise InputError(expected(f"a student with the same {src.nc} classes as the source model",
                                   f"{student.nc} classes {list(student.names)[:5]}", str(student_source)))
     return student
 
