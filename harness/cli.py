@@ -35,6 +35,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Usage errors are one line (what was wrong, and where to look), exit status 2, like every bad input."""
+
+    def error(self, message: str):  # noqa: D102 - argparse API
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _load(module: str):
     try:
         return importlib.import_module(module)
@@ -47,12 +54,12 @@ def _load(module: str):
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the full argument parser, one subparser per available command."""
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="bench",
         description="What each optimized form of a YOLO model costs and buys on an edge device.",
     )
     parser.add_argument("--version", action="version", version=f"bench {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_OneLineParser)
     for name, (module_name, help_text) in COMMANDS.items():
         module = _load(module_name)
         if module is None:
