@@ -53,7 +53,7 @@ from enum import Enum
 
 from harness.errors import InputError, expected
 from results.schema import SAMPLES_ORDER, Record, Variant
-from results.stats import BLOCKS, MIN_BLOCKS, block_values, is_sorted, mann_whitney_p, spread
+from results.stats import BLOCKS, MIN_BLOCKS, P99_MIN_SAMPLES, block_values, is_sorted, mann_whitney_p, spread
 
 __all__ = ["DEFAULT_ALPHA", "DEFAULT_FACTOR", "Comparison", "Mark", "MetricChange", "RunInfo", "Thresholds",
            "VariantComparison", "compare"]
@@ -366,6 +366,9 @@ def _speed(b: Variant, c: Variant, metric: str, limits: Thresholds, *, judge: bo
     if not (slower or faster):
         return change(Mark.SMALL, f"significant (p={p:.2g}) but within the factor {limits.factor:g}") \
             if significant and ratio != 1 else change(Mark.SAME)
+    if metric == "p99_ms" and sb and sc and min(len(sb), len(sc)) < P99_MIN_SAMPLES:
+        return change(Mark.UNSURE, f"p99 not judged: {min(len(sb), len(sc))} timed samples in a run, a p99 "
+                                   f"test needs {P99_MIN_SAMPLES} (raise bench run --min-iters/--min-seconds)")
     # a run whose own blocks moved by more than the factor cannot resolve a change of that size,
     # and a change within what a run did on its own within seconds is no evidence between runs
     noisy = [(side, x) for side, x in (("base", spread_b), ("candidate", spread_c))

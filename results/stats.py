@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 from harness.errors import require
 
-__all__ = ["BLOCKS", "MIN_BLOCK_SIZE", "MIN_BLOCKS", "MIN_SAMPLES", "block_values", "is_sorted",
+__all__ = ["BLOCKS", "MIN_BLOCK_SIZE", "MIN_BLOCKS", "MIN_SAMPLES", "P99_MIN_SAMPLES", "block_values", "is_sorted",
            "mann_whitney_p", "pareto_front", "spread"]
 
 MIN_SAMPLES = 5
@@ -41,6 +41,11 @@ MIN_BLOCK_SIZE = 5
 MIN_BLOCKS = 5
 """Fewer blocks than this and no test is made: 5 against 5 is the smallest pair whose exact
 Mann-Whitney U can reach p < 0.01."""
+
+P99_MIN_SAMPLES = 1000
+"""Fewer timed samples than this in either run and a p99 change is shown but not judged: cut into
+10 blocks, each block needs 100 samples for its 99th percentile to sit above one sample, else a
+block's "p99" is just its slowest frame (a 3 s run of a 50 FPS model has 150 samples: 15 per block)."""
 
 STATISTICS = ("median", "p99", "fps")
 

@@ -18,7 +18,7 @@ T0 = datetime(2026, 11, 21, 23, 30, tzinfo=timezone.utc)
 DEFAULT_VARIANTS = {"fp32": (20.0, 0.52, 0.81), "int8": (9.0, 0.505, 0.79), "pruned50": (12.0, 0.47, 0.78)}
 
 
-def make_variant(name, *, median_ms, map50_95, avg_iou, slow=1.0, seed=0, n=400, frames=60,
+def make_variant(name, *, median_ms, map50_95, avg_iou, slow=1.0, seed=0, n=1200, frames=60,
                  reference="fp32", samples=True, gaps=False, burst=None, cpu_wait=None):
     """One variant entry with synthetic, time-ordered latency samples.
 
@@ -61,8 +61,9 @@ def make_variant(name, *, median_ms, map50_95, avg_iou, slow=1.0, seed=0, n=400,
 
 def make_record(*, release="v1.0", device="cpu", sha=SHA, slow=None, seed=0, minutes=0, kind="images",
                 skipped=("trt-fp16",), failed=(), variants=DEFAULT_VARIANTS, samples=True, threads=2,
-                gaps=False, burst=None, cpu_wait=None):
-    """A valid record; ``slow``, ``burst`` and ``cpu_wait`` are per variant name (see make_variant)."""
+                gaps=False, burst=None, cpu_wait=None, n=1200):
+    """A valid record; ``slow``, ``burst`` and ``cpu_wait`` are per variant name (see make_variant);
+    ``n`` timed samples per variant (1200: enough for p99 to be judged)."""
     slow = slow or {}
     burst = burst or {}
     cpu_wait = cpu_wait or {}
@@ -74,7 +75,7 @@ def make_record(*, release="v1.0", device="cpu", sha=SHA, slow=None, seed=0, min
             continue
         entries.append(make_variant(name, median_ms=ms, map50_95=m, avg_iou=iou, slow=slow.get(name, 1.0),
                                     seed=seed * 100 + i, samples=samples, gaps=gaps, burst=burst.get(name),
-                                    cpu_wait=cpu_wait.get(name)))
+                                    cpu_wait=cpu_wait.get(name), n=n))
     for name in skipped:
         entries.append(variant_entry(name=name, format="engine", precision="fp16", status="skipped",
                                      reason="TensorRT is not installed on this device"))

@@ -273,3 +273,17 @@ def test_a_variant_with_nothing_measured_in_both_runs_makes_no_claim():
     fp32 = compare(validate_record(base, "b"), validate_record(cand, "c")).variants[0]
     assert fp32.mark is Mark.NOT_COMPARABLE and fp32.note == "nothing measured in both runs"
     assert fp32.metric("fps").note == "not measured in base"
+
+
+def test_p99_is_shown_but_not_judged_from_too_few_samples():
+    # 300 timed frames cut into 10 blocks leave 30 per block: a block's "p99" is its slowest frame,
+    # so a doubled tail is reported, never gated on; the median of the same runs still is
+    c = compare(_rec(seed=1, n=300), _rec(seed=2, n=300, slow={"int8": 2.0}))
+    int8 = next(v for v in c.variants if v.name == "int8")
+    p50, p99 = int8.metric("p50_ms"), int8.metric("p99_ms")
+    assert p99.change > 1.10 and p99.mark is Mark.UNSURE
+    assert "p99 not judged: 300 timed samples in a run, a p99 test needs 1000" in p99.note
+    assert p50.mark is Mark.WORSE and [v.name for v in c.regressions] == ["int8"]
+    # with enough samples the same tail change is judged
+    c = compare(_rec(seed=1, n=1000), _rec(seed=2, n=1000, slow={"int8": 2.0}))
+    assert next(v for v in c.variants if v.name == "int8").metric("p99_ms").mark is Mark.WORSE
