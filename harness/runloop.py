@@ -409,6 +409,7 @@ def _job(args, model: ModelChoice, data: ScoredData, device, row: Row, out_dir: 
         "student_source": None if student is None or spec.kind != "student" else str(student.path),
         "data_yaml": None if (c := _calibration_yaml(args, model, data)) is None else str(c),
         "calib_images": args.calib_images,
+        "finetune_epochs": getattr(args, "finetune_epochs", 10),
         "cache_dir": str(cache_root() / "artifacts"),
         "device": device.requested, "threads": args.threads,
         "frames": {"kind": data.kind, "paths": list(data.image_paths or ()), "video": data.video_path, "count": data.count},

@@ -171,6 +171,8 @@ def _build(job: dict):
     kwargs = {}
     if job.get("student_source"):
         kwargs["student_source"] = Path(job["student_source"])
+    if job.get("finetune_epochs") is not None:
+        kwargs["finetune_epochs"] = int(job["finetune_epochs"])
     return build_variant(Path(job["source"]), spec, cache_dir=Path(job["cache_dir"]), imgsz=job["imgsz"],
                          data_yaml=None if job["data_yaml"] is None else Path(job["data_yaml"]),
                          calib_images=job["calib_images"], progress=_emit, **kwargs)
