@@ -67,6 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", help="output name (default: the arch, or <arch>-student with --teacher)")
     parser.add_argument("--out", type=Path, help="folder for <name>.pt and <name>.json (default: harness/reference/models)")
     parser.add_argument("--workers", type=int, default=2, help="dataloader workers (default 2)")
+    parser.add_argument("--threads", type=int,
+                        help="torch CPU threads for training (default: Ultralytics' choice, cores - 1, i.e. 1 on a "
+                             "2-core machine)")
     parser.add_argument("--workdir", type=Path,
                         help="keep the training run in DIR/train (last.pt after every epoch) instead of a temporary "
                              "folder, so that an interrupted training can be resumed with --resume")
@@ -93,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
     os.environ["YOLO_AUTOINSTALL"] = "false"
     if args.workers < 0:
         raise InputError(expected("0 or more dataloader workers", args.workers, "--workers"))
+    threads = getattr(args, "threads", None)
+    if threads is not None and threads < 1:
+        raise InputError(expected("1 or more threads", threads, "--threads"))
     plan = _resume_plan(args) if args.resume else _new_plan(args)
     teacher = baseline = None
     if plan["teacher"] is not None:
@@ -105,9 +111,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.resume:
         workdir.mkdir(parents=True, exist_ok=True)
         _write_json(workdir / PLAN_FILE, plan)
-    last, train_s, distillation = _train(plan, workdir, resume=args.resume)
+    last, train_s, distillation = _train(plan, workdir, resume=args.resume, threads=threads)
     finalize(last, plan=plan, settings=_train_settings(plan, workdir), train_s=train_s, workdir=workdir,
-             teacher=teacher, distillation=distillation, resumed=args.resume, baseline_before=baseline)
+             teacher=teacher, distillation=distillation, resumed=args.resume, baseline_before=baseline,
+             threads=threads)
     return 0
 
 
@@ -343,8 +350,12 @@ def _brief(value) -> str:
 
 # ------------------------------------------------------------------------------- training
 
-def _train(plan: dict, workdir: Path, *, resume: bool) -> tuple[Path, float, dict | None]:
-    """Train (or continue training) in ``workdir``; returns ``(last.pt, seconds, distillation facts)``."""
+def _train(plan: dict, workdir: Path, *, resume: bool, threads: int | None = None) -> tuple[Path, float, dict | None]:
+    """Train (or continue training) in ``workdir``; returns ``(last.pt, seconds, distillation facts)``.
+
+    ``threads``: torch CPU threads. Ultralytics sets ``cores - 1`` when its trainer picks the device
+    (one thread on a 2-core machine, leaving a core idle); the callback runs after that.
+    """
     ultralytics = require("ultralytics", extra="export")
     torch = require("torch", extra="export")
     last = workdir / "train" / "weights" / "last.pt"
@@ -364,6 +375,9 @@ def _train(plan: dict, workdir: Path, *, resume: bool) -> tuple[Path, float, dic
     else:
         model = ultralytics.YOLO(f"{plan['arch']}.yaml")
         settings = _train_settings(plan, workdir)
+    if threads is not None:
+        for event in ("on_pretrain_routine_start", "on_train_epoch_start"):  # after every device selection
+            model.add_callback(event, lambda trainer: torch.set_num_threads(threads))
     facts: dict = {}
     if plan["teacher"] is not None:
         _watch_distillation(model, facts)
@@ -461,7 +475,8 @@ def checkpoint_contents(path: Path) -> dict:
 
 
 def finalize(last: Path, *, plan: dict, settings: dict, train_s: float, workdir: Path, teacher: dict | None = None,
-             distillation: dict | None = None, resumed: bool = False, baseline_before: dict | None = None) -> Path:
+             distillation: dict | None = None, resumed: bool = False, baseline_before: dict | None = None,
+             threads: int | None = None) -> Path:
     """Validate the final checkpoint, copy it into the output folder and write its JSON beside it.
 
     Both files are prepared under temporary names first, then renamed into place one after the other.
@@ -500,7 +515,8 @@ def finalize(last: Path, *, plan: dict, settings: dict, train_s: float, workdir:
                 "protocol": "ultralytics model.val(conf=0.001, iou=0.7) on the val split"},
         "environment": {"ultralytics": ultralytics.__version__, "torch": torch.__version__,
                         "python": platform.python_version(), "machine": platform.machine(),
-                        "train_seconds": round(train_s, 1), "resumed": resumed},
+                        "train_seconds": round(train_s, 1), "resumed": resumed,
+                        "torch_threads": threads if threads is not None else "ultralytics default (cores - 1)"},
     }
     if teacher is not None:
         meta["train"]["distill_model"] = teacher["path"]  # the name, not this machine's path

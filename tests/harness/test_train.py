@@ -136,6 +136,7 @@ def test_teacher_json_gives_its_val_map_only_when_it_describes_the_file(tmp_path
     (["--epochs", "0"], "--epochs"),
     (["--imgsz", "100"], "--imgsz"),
     (["--arch", "yolo8x"], "--arch"),
+    (["--threads", "0"], "--threads"),
 ])
 def test_argument_errors(tmp_path, capsys, argv, needle):
     code, err, _ = _train(capsys, *argv, "--out", tmp_path / "out")
@@ -240,7 +241,19 @@ def test_distill_interrupt_resume_reload_export(tmp_path, capsys, synth, teacher
         train.checkpoint_contents(last)
     monkeypatch.setattr(train, "_watch_distillation", watch)
 
-    code, err, captured = _train(capsys, "--resume", "--workdir", workdir)
+    epoch_threads = []
+
+    def record_threads(model, facts):
+        watch(model, facts)
+        model.add_callback("on_train_epoch_end", lambda trainer: epoch_threads.append(torch.get_num_threads()))
+
+    monkeypatch.setattr(train, "_watch_distillation", record_threads)
+    before = torch.get_num_threads()
+    try:
+        code, err, captured = _train(capsys, "--resume", "--workdir", workdir, "--threads", 3)
+    finally:
+        torch.set_num_threads(before)
+    assert epoch_threads == [3]  # the resumed second epoch ran on 3 threads, not Ultralytics' cores - 1
     assert code == 0, captured.err[-2000:]
     assert not [ln for ln in err if "warning" in ln]  # a like-for-like baseline and a larger teacher
     student = out / "yolo11n-student.pt"
@@ -255,6 +268,7 @@ def test_distill_interrupt_resume_reload_export(tmp_path, capsys, synth, teacher
     assert d["teacher_weights_unchanged"] is True
     assert d["student_layers"] == d["teacher_layers"] and len(d["student_layers"]) == 4 and d["dis"] > 0
     assert meta["environment"]["resumed"] is True and meta["train"]["epochs"] == 2
+    assert meta["environment"]["torch_threads"] == 3
     assert meta["contents"]["class"] == "DetectionModel" and meta["contents"]["teacher_included"] is False
     assert meta["contents"]["params"] < d["teacher_params"] / 2
     assert meta["baseline"]["json"] == str(out / "yolo11n.json") and meta["baseline"]["settings_identical"] is True
