@@ -80,9 +80,9 @@ def _notes(record: Mapping) -> tuple[dict[str, list[int]], list[str]]:
             marks[name].append(student_note)
         source = v.get("source_model") or {}
         if source.get("role") == "teacher":
-            arch = f", {source['arch']}" if source.get("arch") else ""
+            arch = f" ({source['arch']})" if source.get("arch") else ""
             file = Path(source.get("path") or "").name or source.get("name")
-            lines.append(f"({len(lines) + 1}) {name}: {file}{arch.replace(', ', ' (', 1) + ')' if arch else ''}, the "
+            lines.append(f"({len(lines) + 1}) {name}: {file}{arch}, the "
                          "distillation teacher, at FP32: a different model run on the same frames with the same "
                          "settings; its mAP drop, %FP32 and agree are against the fp32 row (a negative drop is better)")
             marks[name].append(len(lines))

@@ -166,9 +166,10 @@ class _Described:
     info: dict | None  # the JSON beside the file, when it describes this very file
 
 
-def _describe(path: Path) -> _Described:
+def _describe(path: Path, sha256: str | None = None) -> _Described:
     """A checkpoint's classes and architecture: from the JSON ``bench train`` wrote beside it when that JSON
-    records this file's SHA-256 (no PyTorch needed), else by loading it (validated like any source model)."""
+    records this file's SHA-256 (no PyTorch needed), else by loading it (validated like any source model).
+    ``sha256``: the file's hash when the caller already computed it."""
     from exporters.source import inspect_source
     from results.record import file_sha256
 
@@ -176,7 +177,8 @@ def _describe(path: Path) -> _Described:
         raise InputError(expected("an existing .pt model file", "a folder" if path.is_dir() else "no such file",
                                   str(path)))
     info = _read_json(path.with_suffix(".json"))
-    if info is not None and isinstance(info.get("classes"), list) and info.get("sha256") == file_sha256(path):
+    if info is not None and isinstance(info.get("classes"), list) and \
+            info.get("sha256") == (sha256 or file_sha256(path)):
         return _Described(tuple(info["classes"]), info["sha256"], info.get("arch"), info.get("family", "unknown"), info)
     src = inspect_source(path)
     return _Described(tuple(src.names), src.sha256, src.arch, src.family, None)
@@ -203,10 +205,9 @@ def resolve_student(args: argparse.Namespace, model: ModelChoice) -> StudentSetu
     from harness.reference import MODELS_DIR
     from results.record import file_sha256
 
+    # --student/--teacher are .pt files that exist: run_cmd checks the arguments before a run starts
     student_arg, teacher_arg = getattr(args, "student", None), getattr(args, "teacher", None)
     if student_arg is not None:
-        if student_arg.suffix.lower() != ".pt":
-            raise InputError(expected("a distilled student .pt checkpoint", student_arg.name, "--student"))
         path = student_arg
     elif (beside := shipped_student(model)) is not None:
         path = beside
@@ -223,8 +224,6 @@ def resolve_student(args: argparse.Namespace, model: ModelChoice) -> StudentSetu
     # the teacher
     recorded = (info or {}).get("teacher") or {}
     if teacher_arg is not None:
-        if teacher_arg.suffix.lower() != ".pt":
-            raise InputError(expected("a teacher .pt checkpoint", teacher_arg.name, "--teacher"))
         teacher = _describe(teacher_arg)
         _same_classes(teacher, model, "teacher", str(teacher_arg))
         setup.update(teacher=teacher_arg, teacher_sha256=teacher.sha256, teacher_arch=teacher.arch,
@@ -246,7 +245,7 @@ def resolve_student(args: argparse.Namespace, model: ModelChoice) -> StudentSetu
                                        f"from (sha256 {recorded['sha256'][:12]}); pass --teacher T.pt")
         else:
             try:
-                teacher = _describe(found)
+                teacher = _describe(found, recorded.get("sha256"))  # the hash just matched: not computed again
             except InputError as exc:  # a broken shipped file costs the comparison, not the run
                 teacher, setup["teacher_reason"] = None, f"the teacher cannot be used: {exc}"
             if teacher is not None and tuple(teacher.names) != tuple(model.names):

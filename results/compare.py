@@ -11,8 +11,10 @@ shared machine, where other processes steal the CPU in bursts lasting seconds:
   values are compared with the exact two-sided Mann-Whitney U test (p < ``alpha``, default
   0.01). Raw samples are not tested: thousands of correlated samples make any shift
   "significant". A burst of contention moves a few blocks and weakens the evidence.
-* **Noise**: a run whose own block values spread (slowest / fastest) by more than the
-  factor cannot resolve a change of that size; such a change is marked *too noisy*.
+* **Noise**: a run whose own block values spread (90th over 10th percentile) by more than
+  the factor cannot resolve a change of that size; such a change is marked *too noisy*.
+* **Tail**: a p99 change is judged only when both runs timed at least
+  :data:`~results.stats.P99_MIN_SAMPLES` frames; with fewer, a block's p99 is its slowest frame.
 * **Load**: when both runs recorded how long their threads waited for a CPU
   (``telemetry.process.cpu_wait_share``) and waiting alone explains a slowdown
   (1 - w_base) / (1 - w_candidate) beyond the factor, an FPS or p50 change is judged on
@@ -119,7 +121,7 @@ class MetricChange:
 
     For speed: ``p_value`` is the Mann-Whitney U test on the block values (None when no
     test could be made), ``blocks`` the number of block values on each side, ``spread_*``
-    each run's slowest over fastest block, ``test`` what was tested, in words.
+    each run's 90th over 10th percentile block value, ``test`` what was tested, in words.
     """
 
     metric: str
@@ -338,7 +340,8 @@ def _speed(b: Variant, c: Variant, metric: str, limits: Thresholds, *, judge: bo
     statistic = _STATISTIC[metric]
     sb, note_b = _ordered(sb, tb.samples_order if tb else None, "base")
     sc, note_c = _ordered(sc, tc.samples_order if tc else None, "candidate")
-    notes += [n for n in (note_b, note_c) if n and "taken as stored" in n]
+    sides = ((sb, note_b), (sc, note_c))
+    notes += [n for kept, n in sides if kept is not None and n]  # kept, with a caveat
     blocks_b = block_values(sb, statistic, limits.blocks) if sb else []
     blocks_c = block_values(sc, statistic, limits.blocks) if sc else []
     spread_b, spread_c = spread(blocks_b), spread(blocks_c)
@@ -348,7 +351,7 @@ def _speed(b: Variant, c: Variant, metric: str, limits: Thresholds, *, judge: bo
         test = (f"Mann-Whitney U on {len(blocks_b)} vs {len(blocks_c)} {_STAT_WORDS[statistic]} of the "
                 f"{kind} samples")
     else:
-        why = [n for n in (note_b, note_c) if n and "taken as stored" not in n]
+        why = [n for kept, n in sides if kept is None and n]  # why a side has no usable samples
         if not why:
             why = [f"too few samples to cut into {MIN_BLOCKS} blocks"]
         notes.append(f"no significance test ({'; '.join(why)}): factor alone decides")

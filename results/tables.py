@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from results import format as fmt
 from results.archive import RunRef
-from results.compare import Comparison, Mark
+from results.compare import SPEED, Comparison, Mark
 
 __all__ = ["comparison_table", "history_table", "rule_line", "variant_notes", "verdict_line"]
 
@@ -91,8 +91,7 @@ def variant_notes(c: Comparison) -> list[str]:
     notes = [f"{v.name} {v.mark.value}: {v.note}" for v in c.variants if not v.metrics and v.note]
     for v in c.variants:
         for m in v.metrics:
-            if m.note and m.metric in ("fps", "p50_ms", "p99_ms") and m.mark not in (Mark.NOT_COMPARABLE,
-                                                                                       Mark.SMALL):
+            if m.note and m.metric in SPEED and m.mark not in (Mark.NOT_COMPARABLE, Mark.SMALL):
                 notes.append(f"{v.name} {fmt.METRIC_LABELS[m.metric]} {fmt.change(m)} {m.mark.value}: {m.note}")
     return notes
 

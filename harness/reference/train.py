@@ -99,15 +99,14 @@ def run(args: argparse.Namespace) -> int:
     threads = getattr(args, "threads", None)
     if threads is not None and threads < 1:
         raise InputError(expected("1 or more threads", threads, "--threads"))
-    plan = _resume_plan(args) if args.resume else _new_plan(args)
+    plan, teacher_src = _resume_plan(args) if args.resume else _new_plan(args)
     teacher = baseline = None
     if plan["teacher"] is not None:
         teacher = check_teacher(Path(plan["teacher"]), names=plan["names"], data_yaml=Path(plan["data_yaml"]),
-                                student_arch=plan["arch"])
+                                student_arch=plan["arch"], src=teacher_src)
         baseline = find_baseline(plan["arch"], Path(plan["out"]), _compared_settings(plan))
         _warn_about_baseline(baseline, plan["arch"])  # now, not hours later
     workdir = Path(plan["workdir"]) if plan["workdir"] else Path(tempfile.mkdtemp(prefix=f"bench-train-{plan['name']}-"))
-    last = workdir / "train" / "weights" / "last.pt"
     if not args.resume:
         workdir.mkdir(parents=True, exist_ok=True)
         _write_json(workdir / PLAN_FILE, plan)
@@ -118,8 +117,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _new_plan(args: argparse.Namespace) -> dict:
-    """Validate the arguments of a new training (teacher first, before any data is generated)."""
+def _new_plan(args: argparse.Namespace):
+    """Validate the arguments of a new training (teacher first, before any data is generated).
+
+    Returns ``(plan, teacher)``: the plan and the inspected teacher (``None`` without ``--teacher``).
+    """
     values = {k: (getattr(args, k) if getattr(args, k) is not None else d) for k, d in DEFAULTS.items()}
     if values["arch"] not in ARCHES:
         raise InputError(expected(f"one of {', '.join(ARCHES)}", repr(values["arch"]), "--arch"))
@@ -136,8 +138,9 @@ def _new_plan(args: argparse.Namespace) -> dict:
         if last.exists():
             raise InputError(expected("a --workdir without an earlier training (continue it with --resume, or choose "
                                       "another folder)", "an existing last.pt", str(last)))
+    teacher = None
     if args.teacher is not None:
-        _check_teacher_file(args.teacher)  # a missing or broken teacher fails before the dataset is generated
+        teacher = _check_teacher_file(args.teacher)  # a missing or broken teacher fails before the dataset is generated
     if args.data is None:
         from harness.data.synth import ensure_dataset
 
@@ -151,7 +154,7 @@ def _new_plan(args: argparse.Namespace) -> dict:
 
     names = list(read_data_yaml(data_yaml)["names"])
     out = args.out if args.out is not None else MODELS_DIR
-    return {
+    plan = {
         "plan_version": PLAN_VERSION,
         **values,
         "name": args.name or (f"{values['arch']}-student" if args.teacher else values["arch"]),
@@ -163,10 +166,12 @@ def _new_plan(args: argparse.Namespace) -> dict:
         "workers": args.workers,
         "workdir": None if args.workdir is None else str(args.workdir.resolve()),
     }
+    return plan, teacher
 
 
-def _resume_plan(args: argparse.Namespace) -> dict:
-    """The plan of the interrupted training in ``--workdir``; explicit arguments must agree with it."""
+def _resume_plan(args: argparse.Namespace):
+    """The plan of the interrupted training in ``--workdir`` (explicit arguments must agree with it) and
+    its inspected teacher, as :func:`_new_plan` returns them."""
     if args.workdir is None:
         raise InputError(expected("--workdir DIR holding the interrupted training", "--resume without --workdir",
                                   "--resume"))
@@ -198,9 +203,8 @@ def _resume_plan(args: argparse.Namespace) -> dict:
         plan["out"] = str(args.out.resolve())
     if not Path(plan["data_yaml"]).is_file():
         raise InputError(expected("the data.yaml the interrupted training used", "no such file", plan["data_yaml"]))
-    if plan["teacher"] is not None:
-        _check_teacher_file(Path(plan["teacher"]))
-    return plan
+    teacher = None if plan["teacher"] is None else _check_teacher_file(Path(plan["teacher"]))
+    return plan, teacher
 
 
 def _train_settings(plan: dict, workdir: Path) -> dict:
@@ -227,7 +231,7 @@ def _data_block(plan: dict) -> dict:
 # -------------------------------------------------------------------------------- the teacher
 
 def _check_teacher_file(path: Path):
-    """A teacher that exists and loads as a supported detection model; returns ``(model, SourceModel)``."""
+    """A teacher that exists and loads as a supported detection model; returns its ``SourceModel``."""
     if not path.is_file():
         raise InputError(expected("an existing teacher .pt file", "a folder" if path.is_dir() else "no such file",
                                   str(path)))
@@ -239,14 +243,16 @@ def _check_teacher_file(path: Path):
     return inspect_source(path)  # corrupt, not a detection model, unsupported head: one line naming the file
 
 
-def check_teacher(path: Path, *, names, data_yaml: Path, student_arch: str) -> dict:
+def check_teacher(path: Path, *, names, data_yaml: Path, student_arch: str, src=None) -> dict:
     """Validate a distillation teacher before any training; return what the student's JSON records of it.
+
+    ``src``: the teacher as :func:`_check_teacher_file` already inspected it (loaded once, not twice).
 
     Raises:
         InputError: missing or unreadable file, not a detection model, class names that differ from the
             data's, or a teacher smaller than the student.
     """
-    src = _check_teacher_file(path)
+    src = src if src is not None else _check_teacher_file(path)
     if list(src.names) != list(names):
         raise InputError(expected(f"a teacher with the data's {len(names)} classes {_short(names)} ({data_yaml})",
                                   f"{len(src.names)} classes {_short(src.names)}", str(path)))
