@@ -2,7 +2,8 @@
 
 Three ONNX files of the same model and input size:
 
-* ``fp32``            -- Ultralytics' exporter (what bench's ``fp32`` variant is);
+* ``fp32``            -- bench's ``fp32`` variant: Ultralytics' exporter plus the exact DFL rewrite
+                         (see benchmarks/dfl_rewrite.py; bench's INT8 inherits it, Ultralytics' does not);
 * ``bench int8``      -- bench's ``int8`` variant: QDQ, activations QUInt8 + weights QInt8 per-channel,
                          Detect head decode left float, calibrated on train images;
 * ``ultralytics int8`` -- ``YOLO(pt).export(format="onnx", quantize=8, data=...)``: ONNX Runtime static

@@ -6,7 +6,7 @@ One entry point, one module per kind of variant::
     build.build_variant(source, spec, imgsz=..., ...)  -> Artifact (path + manifest), cached
 
     source.py          validate the .pt / .onnx source (detection, supported architecture)
-    onnx_export.py     FP32 via Ultralytics' exporter, FP16 conversion, head-decode finder, graph cost
+    onnx_export.py     FP32 via Ultralytics' exporter (+ exact DFL rewrite), FP16 conversion, head-decode finder, graph cost
     int8.py            ONNX Runtime static QDQ quantization, head decode left float
     calibration.py     train-split calibration images through the inference letterbox
     splitfree.py       split-free C2f/C3k2 blocks (needed by Torch-Pruning; pickled in pruned .pt)

@@ -324,9 +324,9 @@ def _fp32_onnx(stage: _Stage, spec: VariantSpec, base: SourceModel) -> Artifact:
     final = stage.dir / f"{spec.base_name}-{stage.imgsz}.onnx"
     key = {"stage": "onnx-fp32", "model_sha256": base.sha256, "imgsz": stage.imgsz, "kind": base.kind}
     if base.kind == "pt":
-        from exporters.onnx_export import OPSET
+        from exporters.onnx_export import GRAPH_REWRITES, OPSET
 
-        key.update(opset=OPSET, tools=tool_versions(_EXPORT_TOOLS))
+        key.update(opset=OPSET, rewrites=list(GRAPH_REWRITES), tools=tool_versions(_EXPORT_TOOLS))
 
     def build(tmp: Path) -> dict:
         if base.kind == "pt":

@@ -41,8 +41,8 @@ def test_int8_has_qdq_but_not_in_the_decode(int8_artifact):
     assert ops.count("QuantizeLinear") > 50 and ops.count("DequantizeLinear") > 50
     bad, decode, nodes = _decode_qdq(model)
     assert bad == []
-    # the decode itself (DFL softmax + conv, class sigmoid, box arithmetic) is still float and present
-    assert {"Softmax", "Sigmoid", "Conv", "Concat"} <= {nodes[n].op_type for n in decode}
+    # the decode itself (DFL softmax + expectation, class sigmoid, box arithmetic) is still float and present
+    assert {"Softmax", "Sigmoid", "MatMul", "Concat"} <= {nodes[n].op_type for n in decode}
     session = ort.InferenceSession(str(int8_artifact.path), providers=["CPUExecutionProvider"])
     out = session.run(None, {"images": np.full((1, 3, IMGSZ, IMGSZ), 0.5, np.float32)})[0]
     assert out.shape == (1, 6, 84) and np.isfinite(out).all()

@@ -93,8 +93,79 @@ def test_head_decode_of_fp32(fp32_artifact):
     by_name = {n.name: n for n in model.graph.node}
     assert len(convs) == 6  # box and class convolution of each of the 3 levels
     ops = {by_name[n].op_type for n in decode}
-    assert {"Softmax", "Sigmoid", "Concat"} <= ops  # DFL softmax, class sigmoid, output concat
-    assert sum(by_name[n].op_type == "Conv" for n in decode) == 1  # the fixed DFL convolution
+    assert {"Softmax", "Sigmoid", "Concat", "MatMul"} <= ops  # DFL softmax + expectation, class sigmoid, output concat
+    assert not any(by_name[n].op_type == "Conv" for n in decode)  # the DFL convolution became the MatMul
+
+
+def _dfl_graph(perm=(0, 2, 1, 3), axis=1, weights=None):
+    """A stand-alone DFL: (1, 64, A) -> Reshape(1, 4, 16, A) -> Transpose -> Softmax -> Conv -> Reshape(1, 4, A)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    anchors = 21
+    weights = np.arange(16, dtype=np.float32) if weights is None else weights
+    inits = [
+        numpy_helper.from_array(np.array([1, 4, 16, anchors], np.int64), "s4"),
+        numpy_helper.from_array(weights.reshape(1, 16, 1, 1).astype(np.float32), "w"),
+        numpy_helper.from_array(np.array([1, 4, anchors], np.int64), "s3"),
+    ]
+    nodes = [
+        helper.make_node("Reshape", ["x", "s4"], ["r"], name="reshape"),
+        helper.make_node("Transpose", ["r"], ["t"], perm=list(perm), name="transpose"),
+        helper.make_node("Softmax", ["t"], ["p"], axis=axis, name="softmax"),
+        helper.make_node("Conv", ["p", "w"], ["c"], name="dfl/conv"),
+        helper.make_node("Reshape", ["c", "s3"], ["y"], name="out"),
+    ]
+    graph = helper.make_graph(
+        nodes, "dfl",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64, anchors])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, anchors])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8  # what the installed onnxruntime reads (onnx's default may be newer)
+    return model
+
+
+def _run(model, x):
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+
+
+def test_dfl_rewrite_keeps_the_values_and_moves_softmax_to_the_last_axis():
+    from exporters.onnx_export import rewrite_dfl_softmax
+
+    x = np.random.default_rng(0).normal(0, 3, (1, 64, 21)).astype(np.float32)
+    model = _dfl_graph()
+    want = _run(model, x)
+    assert rewrite_dfl_softmax(model) is True
+    onnx.checker.check_model(model)
+    ops = [n.op_type for n in model.graph.node]
+    assert "Conv" not in ops and ops.count("MatMul") == 1
+    assert [a.i for n in model.graph.node if n.op_type == "Softmax" for a in n.attribute] == [-1]
+    assert "w" not in {i.name for i in model.graph.initializer}  # the unused DFL kernel is dropped
+    got = _run(model, x)
+    assert got.shape == want.shape == (1, 4, 21)
+    assert np.abs(got - want).max() < 1e-5
+    # expected distances lie in [0, 15] whatever the logits
+    assert got.min() >= 0 and got.max() <= 15
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"perm": (0, 1, 2, 3)}, {"axis": -1}, {"weights": np.ones(16, np.float32)}],
+    ids=["other-transpose", "softmax-already-last", "not-the-dfl-kernel"],
+)
+def test_dfl_rewrite_leaves_other_graphs_alone(kwargs):
+    from exporters.onnx_export import rewrite_dfl_softmax
+
+    model = _dfl_graph(**kwargs)
+    before = model.SerializeToString()
+    assert rewrite_dfl_softmax(model) is False
+    assert model.SerializeToString() == before
+
+
+def test_fp32_manifest_records_the_rewrite(fp32_artifact):
+    assert fp32_artifact.manifest["onnx"]["rewrites"] == ["dfl-softmax-last-axis"]
+    assert fp32_artifact.manifest["key_inputs"]["rewrites"] == ["dfl-softmax-last-axis"]
 
 
 def test_fp16_keeps_float32_io_and_agrees(fp32_artifact, yolo11_pt, session_cache, data_yaml):
