@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from results.format import NOT_COMPARABLE, not_comparable_detail
+
 DASH = "—"
 
 
@@ -35,7 +37,7 @@ def _drop(variant: Mapping) -> str:
     plain = _get(variant, "vs_models", "plain")
     if plain is not None:  # a student: its drop column is against the same-size plain model's FP32
         if plain.get("reference") is None:
-            return "not comparable" if str(plain.get("reason", "")).startswith("not comparable") else DASH
+            return NOT_COMPARABLE if not_comparable_detail(plain.get("reason")) is not None else DASH
         vs = plain
     return _drop_text(vs)
 
@@ -99,9 +101,9 @@ def _student_note(v: Mapping, record: Mapping) -> str:
                  f"{model.get('name', '?')})")
         if plain.get("note"):
             first += f" — {plain['note']}"
-    elif str(plain.get("reason", "")).startswith("not comparable"):
+    elif not_comparable_detail(plain.get("reason")) is not None:
         first = (f"student rows ({who}): mAP drop not comparable with a same-size plain model's FP32 "
-                 f"({plain['reason'][len('not comparable'):].lstrip(': ')})")
+                 f"({not_comparable_detail(plain.get('reason'))})")
     else:
         first = f"student rows ({who}): no drop against the same-size plain FP32: {plain.get('reason') or 'not measured'}"
     teacher_model = teacher.get("model") or {}

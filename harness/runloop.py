@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import InputError, expected
+from results.format import NOT_COMPARABLE
 
 REFERENCE = "fp32"
 TEACHER = "teacher"  # the row scoring a distilled student's teacher at FP32 (not a variant of the run's model)
@@ -259,12 +260,12 @@ def resolve_student(args: argparse.Namespace, model: ModelChoice) -> StudentSetu
 
     # the same-size plain model: the run's own FP32, when the run's model has the student's architecture
     if model.kind != "pt" or model.arch is None:
-        setup["plain_reason"] = (f"not comparable: the run's model {model.path.name} has no known architecture "
+        setup["plain_reason"] = (f"{NOT_COMPARABLE}: the run's model {model.path.name} has no known architecture "
                                  "(ONNX or pruned)")
     elif setup["arch"] is None:
-        setup["plain_reason"] = f"not comparable: the student {path.name} has no known architecture"
+        setup["plain_reason"] = f"{NOT_COMPARABLE}: the student {path.name} has no known architecture"
     elif setup["arch"] != model.arch:
-        setup["plain_reason"] = (f"not comparable: the run's model is {model.arch}, the student {setup['arch']} "
+        setup["plain_reason"] = (f"{NOT_COMPARABLE}: the run's model is {model.arch}, the student {setup['arch']} "
                                  "(run the student's own architecture with --model)")
     else:
         baseline = (info or {}).get("baseline") or {}

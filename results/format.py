@@ -12,11 +12,26 @@ from __future__ import annotations
 from results.compare import MetricChange
 from results.schema import Variant
 
-__all__ = ["DASH", "change", "fps", "map_", "metric_cell", "ms", "p_value", "points", "ratio", "status_counts"]
+__all__ = ["DASH", "NOT_COMPARABLE", "change", "not_comparable_detail", "fps", "map_", "metric_cell", "ms", "p_value", "points", "ratio", "status_counts"]
 
 DASH = "—"
+# The prefix of a reason that says a comparison cannot be made at all (not merely "not measured").
+NOT_COMPARABLE = "not comparable"
 METRIC_LABELS = {"fps": "FPS", "p50_ms": "inference p50 ms", "p99_ms": "inference p99 ms", "map50_95": "mAP50-95",
                  "avg_iou": "avg IoU"}
+
+
+def not_comparable_detail(reason: str | None) -> str | None:
+    """Why a comparison cannot be made, from a ``"not comparable: <why>"`` reason; None for any other reason.
+
+    Example:
+        >>> not_comparable_detail("not comparable: the run's model is yolo12n"), not_comparable_detail("not measured")
+        ("the run's model is yolo12n", None)
+    """
+    text = str(reason or "")
+    if not text.startswith(NOT_COMPARABLE):
+        return None
+    return text[len(NOT_COMPARABLE):].lstrip(": ")
 
 
 def fps(x: float | None) -> str:

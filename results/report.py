@@ -160,7 +160,7 @@ def _results_table(record: Record) -> Table:
         inference = t.stage("inference") if t else None
         plain = v.vs_models.get("plain")
         if plain is not None and plain.reference is None:  # a student whose plain comparison could not be made
-            drop = "not comparable" if (plain.reason or "").startswith("not comparable") else fmt.DASH
+            drop = fmt.NOT_COMPARABLE if fmt.not_comparable_detail(plain.reason) is not None else fmt.DASH
         elif r is None:
             drop = "(reference)" if any(x.vs_reference and x.vs_reference.reference == v.name
                                         for x in record.variants) else fmt.DASH

@@ -1,4 +1,4 @@
-"""Every example in the metrics docstrings runs and prints what it says."""
+"""Every example in the metrics and result-format docstrings runs and prints what it says."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ MODULES = [
     "harness.metrics", "harness.metrics.accumulate", "harness.metrics.boxes", "harness.metrics.coco",
     "harness.metrics.coco_io", "harness.metrics.coco_match", "harness.metrics.instance", "harness.metrics.iou",
     "harness.metrics.localization", "harness.metrics.masks", "harness.metrics.matching", "harness.metrics.records", "harness.metrics.segm",
-    "harness.metrics.voc",
+    "harness.metrics.voc", "results.format",
 ]
 
 
