@@ -7,10 +7,12 @@ Colors: ground truth blue, predictions green, the frame's IoU written in the cor
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 import numpy as np
+
+from harness.atomic import atomic_path, write_bytes_atomic
+from harness.errors import InputError, expected
 
 GT_COLOR = (255, 0, 0)  # BGR blue
 PRED_COLOR = (0, 200, 0)  # BGR green
@@ -19,12 +21,10 @@ GALLERY_SIZE = 6
 
 
 def _atomic_csv(path: Path, header: tuple, rows) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(header)
         w.writerows(rows)
-    os.replace(tmp, path)
 
 
 def write_frame_csv(path: Path, op) -> None:
@@ -54,10 +54,11 @@ def plot_frame_iou(path: Path, per_variant: dict[str, np.ndarray], *, title: str
     ax.set_title(title)
     ax.legend(loc="lower left", ncol=max(1, len(per_variant)))
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, format="png")
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
+    finally:
+        plt.close(fig)
 
 
 def _draw(frame: np.ndarray, truth, dets, conf: float, label: str) -> np.ndarray:
@@ -111,8 +112,10 @@ def write_gallery(folder: Path, data, name: str, op, dets, conf: float) -> list[
         img = _draw(frame, data.truth[r.frame_id], dets[r.frame_id], conf,
                     f"{name} frame {r.frame_id} IoU {r.iou:.2f} fp {r.fp} fn {r.fn}")
         path = folder / f"{name}-worst-{r.frame_id:05d}.png"
-        cv2.imwrite(str(path), img)
-        written.append(path)
+        ok, png = cv2.imencode(".png", img)
+        if ok:
+            write_bytes_atomic(path, png.tobytes())
+            written.append(path)
     return written
 
 
@@ -137,8 +140,10 @@ def write_fp_gallery(folder: Path, data, name: str, localization: dict | None, d
         b = np.asarray(d.boxes)[hit[0]]
         cv2.rectangle(img, (int(b[0]), int(b[1])), (int(b[2]), int(b[3])), FP_COLOR, 2)
         path = folder / f"{name}-fp{k + 1}-{i:05d}.png"
-        cv2.imwrite(str(path), img)
-        written.append(path)
+        ok, png = cv2.imencode(".png", img)
+        if ok:
+            write_bytes_atomic(path, png.tobytes())
+            written.append(path)
     return written
 
 
@@ -148,20 +153,21 @@ def write_annotated_video(path: Path, data, name: str, op, dets, conf: float) ->
 
     from harness.data.video import iter_frames
 
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    writer = None
-    try:
-        for i, frame in enumerate(iter_frames(Path(data.video_path), limit=data.count)):
-            if writer is None:
-                h, w = frame.shape[:2]
-                writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (w, h))
-            row = op.frames[i] if op is not None else None
-            label = f"{name} frame {i}" + ("" if row is None or row.iou is None else f" IoU {row.iou:.2f}")
-            writer.write(_draw(frame, None if data.truth is None else data.truth[i], dets[i], conf, label))
-    finally:
-        if writer is not None:
-            writer.release()
-    os.replace(tmp, path)
+    with atomic_path(path, keep_suffix=True) as tmp:  # OpenCV picks the container from the extension
+        writer = None
+        try:
+            for i, frame in enumerate(iter_frames(Path(data.video_path), limit=data.count)):
+                if writer is None:
+                    h, w = frame.shape[:2]
+                    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (w, h))
+                row = op.frames[i] if op is not None else None
+                label = f"{name} frame {i}" + ("" if row is None or row.iou is None else f" IoU {row.iou:.2f}")
+                writer.write(_draw(frame, None if data.truth is None else data.truth[i], dets[i], conf, label))
+        finally:
+            if writer is not None:
+                writer.release()
+        if writer is None:
+            raise InputError(expected("at least one decodable frame", "none", str(data.video_path)))
 
 
 def write_outputs(out: Path, data, scored: dict, outcomes: dict, *, annotate: bool = False, conf: float = 0.25) -> list[str]:

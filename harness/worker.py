@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.atomic import atomic_path, write_json_atomic
 from harness.errors import BenchError, InputError, expected
 
 TIMING_FRAMES = 32  # distinct frames cycled through by the timed loop (decoded once, up front)
@@ -240,17 +241,14 @@ def work(job: dict) -> dict:
     n_frames = len(idx)
     if n_frames != total:
         raise InputError(expected(f"{total} frames", f"{n_frames} decoded", job["frames"].get("video") or "images"))
-    tmp = out / "detections.tmp.npz"
-    np.savez(tmp, frame=np.concatenate(idx) if idx else np.zeros(0, np.int32),
-             boxes=np.concatenate(boxes) if boxes else np.zeros((0, 4)),
-             scores=np.concatenate(scores) if scores else np.zeros(0),
-             classes=np.concatenate(classes) if classes else np.zeros(0, np.int64))
-    os.replace(tmp, out / "detections.npz")
+    with atomic_path(out / "detections.npz") as tmp, open(tmp, "wb") as fh:  # a handle: np.savez adds no suffix
+        np.savez(fh, frame=np.concatenate(idx) if idx else np.zeros(0, np.int32),
+                 boxes=np.concatenate(boxes) if boxes else np.zeros((0, 4)),
+                 scores=np.concatenate(scores) if scores else np.zeros(0),
+                 classes=np.concatenate(classes) if classes else np.zeros(0, np.int64))
     result = {"manifest": artifact.manifest, "timing": timing, "telemetry": telemetry_dict,
               "runtime": session.describe(), "versions": _versions(), "frames": n_frames}
-    tmp = out / "result.tmp.json"
-    tmp.write_text(json.dumps(result))
-    os.replace(tmp, out / "result.json")
+    write_json_atomic(out / "result.json", result, indent=None)
     return result
 
 

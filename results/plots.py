@@ -15,10 +15,9 @@ Example:
 from __future__ import annotations
 
 import inspect
-import os
-import tempfile
 from pathlib import Path
 
+from harness.atomic import atomic_path
 from harness.errors import require
 from results.compare import Comparison
 from results.schema import Record
@@ -42,16 +41,8 @@ def _figure(width: float, height: float):
 
 
 def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), 0o644)
-            fig.savefig(fh, format="png", dpi=DPI)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=DPI)
     return path
 
 

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import base64
 import html
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.atomic import write_text_atomic
 from results import format as fmt
 from results import plots
 from results.compare import Comparison, Mark
@@ -96,8 +95,8 @@ def write_report(runs: Sequence[tuple[Record, Comparison | None]], out: Path, *,
         section, written = run_blocks(record, comparison, out=out)
         blocks.extend(section)
         images.extend(written)
-    md = _write_text(out / "report.md", render_markdown(blocks))
-    page = _write_text(out / "report.html", render_html(blocks, out=out, title=title))
+    md = write_text_atomic(out / "report.md", render_markdown(blocks))
+    page = write_text_atomic(out / "report.html", render_html(blocks, out=out, title=title))
     return ReportFiles(md, page, tuple(images))
 
 
@@ -365,14 +364,3 @@ def render_html(blocks: Sequence, *, out: Path, title: str) -> str:
             f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
-def _write_text(path: Path, text: str) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            os.fchmod(fh.fileno(), 0o644)
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from harness.atomic import write_bytes_atomic as _write_atomic
 from harness.errors import InputError, expected
 
 GENERATOR_VERSION = 1
@@ -162,12 +162,6 @@ def synth_image(rng: np.random.Generator) -> tuple[np.ndarray, list[SynthObject]
         objects.append(SynthObject(cls, clipped))
         placed = np.vstack([placed, clipped])
     return img, objects
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def write_dataset(out: Path, *, seed: int = 0, n_train: int = 800, n_val: int = 200, jpeg_quality: int = 92,

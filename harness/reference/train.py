@@ -40,6 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.atomic import write_json_atomic
 from harness.errors import BenchError, InputError, expected, require
 from harness.reference import MODELS_DIR
 from results.record import file_sha256 as sha256_file
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     workdir = Path(plan["workdir"]) if plan["workdir"] else Path(tempfile.mkdtemp(prefix=f"bench-train-{plan['name']}-"))
     if not args.resume:
         workdir.mkdir(parents=True, exist_ok=True)
-        _write_json(workdir / PLAN_FILE, plan)
+        write_json_atomic(workdir / PLAN_FILE, plan)
     last, train_s, distillation = _train(plan, workdir, resume=args.resume, threads=threads)
     finalize(last, plan=plan, settings=_train_settings(plan, workdir), train_s=train_s, workdir=workdir,
              teacher=teacher, distillation=distillation, resumed=args.resume, baseline_before=baseline,
@@ -540,7 +541,3 @@ def finalize(last: Path, *, plan: dict, settings: dict, train_s: float, workdir:
     return dest
 
 
-def _write_json(path: Path, obj: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
