@@ -12,7 +12,7 @@ import pytest
 from harness import reference
 
 pytestmark = pytest.mark.slow
-SHIPPED = sorted(set(reference.available()) & {"yolo11n", "yolo12n"})
+SHIPPED = sorted(set(reference.available()) & {"yolo11n", "yolo12n", "yolo11s"})  # yolo11s: the teacher
 
 
 def test_default_reference_model_is_shipped():
