@@ -370,7 +370,7 @@ def _int8_onnx(stage, spec, fp32: Artifact, settings, calib) -> Artifact:
     import onnx
 
     from exporters.calibration import ImageCalibrationReader
-    from exporters.int8 import quantize_int8
+    from exporters.int8 import FLOAT_P3_FAMILIES, quantize_int8
     from exporters.onnx_export import describe_io
 
     profile = settings.profile
@@ -381,6 +381,7 @@ def _int8_onnx(stage, spec, fp32: Artifact, settings, calib) -> Artifact:
         "parent_sha256": fp32.manifest["artifact"]["sha256"],
         "imgsz": stage.imgsz,
         "settings": settings.to_dict(),
+        "float_p3_block": profile == "cpu" and stage.src.family in FLOAT_P3_FAMILIES,
         "calibration_images_sha256": calib.digest,
         "preprocessing": PREPROCESSING,
         "tools": tool_versions(_ORT_TOOLS),
@@ -388,7 +389,7 @@ def _int8_onnx(stage, spec, fp32: Artifact, settings, calib) -> Artifact:
 
     def build(tmp: Path) -> dict:
         reader = ImageCalibrationReader(calib.files, imgsz=stage.imgsz, progress=stage.progress)
-        record = quantize_int8(fp32.path, tmp, reader, settings=settings)
+        record = quantize_int8(fp32.path, tmp, reader, settings=settings, family=stage.src.family)
         record["calibration"] = {**calib.provenance(), "method": record["method_used"], "preprocessing": PREPROCESSING}
         fields = _common(stage, spec.with_(fmt="onnx"), stage.src, fp32)
         fields.update(describe_io(onnx.load(str(tmp))))

@@ -104,3 +104,49 @@ def test_calibration_errors(tmp_path):
     reader = ImageCalibrationReader(select_calibration_images(yaml_path, count=3).files, imgsz=IMGSZ)
     with pytest.raises(InputError, match=r"broken\.jpg: expected a readable image"):
         reader.get_next()
+
+
+@pytest.mark.slow
+def test_stride8_neck_block_is_found_from_the_head(fp32_artifact):
+    from exporters.int8 import p3_neck_block
+
+    prefix, nodes = p3_neck_block(onnx.load(str(fp32_artifact.path)))
+    assert prefix == "/model.16/"  # YOLO11's last neck block of the P3/8 level feeds Detect's cv2.0
+    assert nodes and all(name.startswith("/model.16/") for name in nodes)
+
+
+def test_stride8_neck_block_of_an_unnamed_graph_is_none():
+    from onnx import TensorProto, helper
+
+    from exporters.int8 import p3_neck_block
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    assert p3_neck_block(helper.make_model(graph)) == (None, [])
+
+
+@pytest.mark.slow
+def test_yolo12_keeps_its_stride8_neck_block_float_yolo11_does_not(int8_artifact, yolo12_pt, session_cache, data_yaml):
+    from exporters.build import build_variant
+    from exporters.spec import parse_variant
+
+    assert int8_artifact.manifest["quantization"]["float_block"] is None  # YOLO11: every block quantized
+    art = build_variant(yolo12_pt, parse_variant("int8"), cache_dir=session_cache, imgsz=IMGSZ,
+                        data_yaml=data_yaml, calib_images=6)
+    block = art.manifest["quantization"]["float_block"]
+    assert block["block"] == "/model.14/" and block["nodes"] > 0
+    assert art.manifest["key_inputs"]["float_p3_block"] is True
+    model = onnx.load(str(art.path))
+    producer = {out: n for n in model.graph.node for out in n.output}
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    in_block = [n for n in convs if n.name.startswith("/model.14/")]
+    elsewhere = [n for n in convs if not n.name.startswith("/model.14/")]
+    assert in_block and elsewhere
+
+    def quantized(node):
+        weight = producer.get(node.input[1])
+        return weight is not None and weight.op_type == "DequantizeLinear"
+
+    assert not any(quantized(n) for n in in_block)  # float weights in the block
+    assert sum(quantized(n) for n in elsewhere) > 0.8 * len(elsewhere)  # the rest stays INT8
