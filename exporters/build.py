@@ -370,7 +370,7 @@ def _int8_onnx(stage, spec, fp32: Artifact, settings, calib) -> Artifact:
     import onnx
 
     from exporters.calibration import ImageCalibrationReader
-    from exporters.int8 import FLOAT_P3_FAMILIES, quantize_int8
+    from exporters.int8 import keeps_p3_float, quantize_int8
     from exporters.onnx_export import describe_io
 
     profile = settings.profile
@@ -381,7 +381,7 @@ def _int8_onnx(stage, spec, fp32: Artifact, settings, calib) -> Artifact:
         "parent_sha256": fp32.manifest["artifact"]["sha256"],
         "imgsz": stage.imgsz,
         "settings": settings.to_dict(),
-        "float_p3_block": profile == "cpu" and stage.src.family in FLOAT_P3_FAMILIES,
+        "float_p3_block": keeps_p3_float(settings, stage.src.family),
         "calibration_images_sha256": calib.digest,
         "preprocessing": PREPROCESSING,
         "tools": tool_versions(_ORT_TOOLS),

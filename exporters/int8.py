@@ -42,8 +42,8 @@ from pathlib import Path
 
 from harness.errors import InputError, expected, require
 
-__all__ = ["CALIBRATION_METHODS", "FLOAT_P3_FAMILIES", "PROFILES", "Int8Settings", "int8_settings", "p3_neck_block",
-           "quantize_int8"]
+__all__ = ["CALIBRATION_METHODS", "FLOAT_P3_FAMILIES", "PROFILES", "Int8Settings", "int8_settings", "keeps_p3_float",
+           "p3_neck_block", "quantize_int8"]
 
 CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
 PROFILES = ("cpu", "trt")
@@ -109,6 +109,11 @@ def int8_settings(*, method: str = "percentile", profile: str = "cpu", calib_ima
     if not isinstance(calib_images, int) or calib_images < 1:
         raise InputError(expected("a calibration image count >= 1", calib_images, "--calib-images"))
     return Int8Settings(method_clean, profile, calib_images)
+
+
+def keeps_p3_float(settings: Int8Settings, family: str | None) -> bool:
+    """Whether this quantization leaves the stride-8 neck block float (it is part of the cache key)."""
+    return settings.profile == "cpu" and family in FLOAT_P3_FAMILIES
 
 
 def p3_neck_block(model) -> tuple[str | None, list[str]]:
@@ -184,7 +189,7 @@ def quantize_int8(fp32_path: Path, out: Path, reader, *, settings: Int8Settings,
         )
     excluded = sorted(decode)
     float_block = None
-    if settings.profile == "cpu" and family in FLOAT_P3_FAMILIES:
+    if keeps_p3_float(settings, family):
         prefix, nodes = p3_neck_block(model)
         if prefix is not None:
             excluded = sorted(set(excluded) | set(nodes))

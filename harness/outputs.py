@@ -61,6 +61,16 @@ def plot_frame_iou(path: Path, per_variant: dict[str, np.ndarray], *, title: str
         plt.close(fig)
 
 
+def _write_png(path: Path, img: np.ndarray) -> bool:
+    """Encode ``img`` as PNG and write it atomically; False if OpenCV could not encode it."""
+    import cv2
+
+    ok, png = cv2.imencode(".png", img)
+    if ok:
+        write_bytes_atomic(path, png.tobytes())
+    return bool(ok)
+
+
 def _draw(frame: np.ndarray, truth, dets, conf: float, label: str) -> np.ndarray:
     import cv2
 
@@ -98,8 +108,6 @@ def _frame_reader(data):
 
 def write_gallery(folder: Path, data, name: str, op, dets, conf: float) -> list[Path]:
     """The worst frames by IoU, as annotated PNGs."""
-    import cv2
-
     folder.mkdir(parents=True, exist_ok=True)
     read = _frame_reader(data)
     rows = [r for r in op.frames if r.iou is not None]
@@ -112,9 +120,7 @@ def write_gallery(folder: Path, data, name: str, op, dets, conf: float) -> list[
         img = _draw(frame, data.truth[r.frame_id], dets[r.frame_id], conf,
                     f"{name} frame {r.frame_id} IoU {r.iou:.2f} fp {r.fp} fn {r.fn}")
         path = folder / f"{name}-worst-{r.frame_id:05d}.png"
-        ok, png = cv2.imencode(".png", img)
-        if ok:
-            write_bytes_atomic(path, png.tobytes())
+        if _write_png(path, img):
             written.append(path)
     return written
 
@@ -140,9 +146,7 @@ def write_fp_gallery(folder: Path, data, name: str, localization: dict | None, d
         b = np.asarray(d.boxes)[hit[0]]
         cv2.rectangle(img, (int(b[0]), int(b[1])), (int(b[2]), int(b[3])), FP_COLOR, 2)
         path = folder / f"{name}-fp{k + 1}-{i:05d}.png"
-        ok, png = cv2.imencode(".png", img)
-        if ok:
-            write_bytes_atomic(path, png.tobytes())
+        if _write_png(path, img):
             written.append(path)
     return written
 

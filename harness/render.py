@@ -101,9 +101,8 @@ def _student_note(v: Mapping, record: Mapping) -> str:
                  f"{model.get('name', '?')})")
         if plain.get("note"):
             first += f" — {plain['note']}"
-    elif not_comparable_detail(plain.get("reason")) is not None:
-        first = (f"student rows ({who}): mAP drop not comparable with a same-size plain model's FP32 "
-                 f"({not_comparable_detail(plain.get('reason'))})")
+    elif (detail := not_comparable_detail(plain.get("reason"))) is not None:
+        first = f"student rows ({who}): mAP drop not comparable with a same-size plain model's FP32 ({detail})"
     else:
         first = f"student rows ({who}): no drop against the same-size plain FP32: {plain.get('reason') or 'not measured'}"
     teacher_model = teacher.get("model") or {}

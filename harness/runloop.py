@@ -12,7 +12,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from harness.errors import InputError, expected
 from results.format import NOT_COMPARABLE
 

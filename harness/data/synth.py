@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.atomic import write_bytes_atomic as _write_atomic
+from harness.atomic import write_bytes_atomic
 from harness.errors import InputError, expected
 
 GENERATOR_VERSION = 1
@@ -210,22 +210,22 @@ def write_dataset(out: Path, *, seed: int = 0, n_train: int = 800, n_val: int = 
             if not ok:
                 raise InputError(expected("an encodable image", "cv2.imencode failure", str(img_dir)))
             stem = f"{split}_{i:05d}"
-            _write_atomic(img_dir / f"{stem}.jpg", buf.tobytes())
+            write_bytes_atomic(img_dir / f"{stem}.jpg", buf.tobytes())
             lines = []
             for o in objects:
                 x0, y0, x1, y1 = o.box
                 lines.append(f"{o.cls} {(x0 + x1) / 2 / w:.6f} {(y0 + y1) / 2 / h:.6f} {(x1 - x0) / w:.6f} {(y1 - y0) / h:.6f}")
-            _write_atomic(lbl_dir / f"{stem}.txt", ("\n".join(lines) + "\n" if lines else "").encode())
+            write_bytes_atomic(lbl_dir / f"{stem}.txt", ("\n".join(lines) + "\n" if lines else "").encode())
             n_boxes += len(objects)
             if progress is not None:
                 progress(f"synth {split}", i + 1, count)
         splits[split] = {"images": count, "boxes": n_boxes}
     names = "\n".join(f"  {i}: {n}" for i, n in enumerate(CLASS_NAMES))
-    _write_atomic(out / "data.yaml", f"# bench synthetic dataset, generator v{GENERATOR_VERSION}, seed {seed}\n"
+    write_bytes_atomic(out / "data.yaml", f"# bench synthetic dataset, generator v{GENERATOR_VERSION}, seed {seed}\n"
                   f"train: images/train\nval: images/val\nnames:\n{names}\n".encode())
     summary = {"synth_version": 1, "generator_version": GENERATOR_VERSION, "seed": seed,
                "classes": list(CLASS_NAMES), "splits": splits, "jpeg_quality": jpeg_quality}
-    _write_atomic(out / "synth.json", (json.dumps(summary, indent=2) + "\n").encode())
+    write_bytes_atomic(out / "synth.json", (json.dumps(summary, indent=2) + "\n").encode())
     return summary
 
 

@@ -12,15 +12,14 @@ index into the model's names.
 from __future__ import annotations
 
 import csv
-import json
 import math
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from harness.atomic import atomic_path, write_json_atomic
 from harness.errors import InputError, expected
 
 CSV_HEADER = ("frame", "track_id", "x", "y", "w", "h", "class")
@@ -208,43 +207,41 @@ def write_synth_video(out_dir: Path, *, seed: int = 0, n_frames: int = 300, size
         })
     out_dir.mkdir(parents=True, exist_ok=True)
     video_path, csv_path = out_dir / "synth.mp4", out_dir / "synth.csv"
-    tmp_video = out_dir / "synth.tmp.mp4"
-    writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-    if not writer.isOpened():
-        raise InputError(expected("an OpenCV build that writes mp4v", "VideoWriter failed to open", str(tmp_video)))
-    rows = []
-    noise_rng = np.random.default_rng([seed, 8])
-    for f in range(n_frames):
-        frame = background.copy()
-        frame = np.clip(frame.astype(np.int16) + noise_rng.integers(-4, 5, frame.shape, dtype=np.int16), 0, 255).astype(np.uint8)
-        for t in tracks:
-            if not t["start"] <= f < t["end"]:
-                continue
-            k = f - t["start"]
-            cx, cy = t["x"] + t["vx"] * k, t["y"] + t["vy"] * k
-            size = t["size"] * math.exp(t["grow"] * k)
-            angle = t["angle"] + t["spin"] * k
-            full = draw_object(frame, t["cls"], cx, cy, size, angle, t["aspect"], t["color"])
-            x0, y0, x1, y1 = max(0.0, full[0]), max(0.0, full[1]), min(float(w), full[2]), min(float(h), full[3])
-            area = (full[2] - full[0]) * (full[3] - full[1])
-            if x1 - x0 >= 6 and y1 - y0 >= 6 and (x1 - x0) * (y1 - y0) >= 0.3 * area:
-                rows.append((f + 1, t["id"], round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2), t["cls"]))
-        writer.write(frame)
-    writer.release()
-    tmp_csv = out_dir / "synth.tmp.csv"
-    with open(tmp_csv, "w", newline="") as fh:
-        wr = csv.writer(fh)
-        wr.writerow(CSV_HEADER)
-        wr.writerows(rows)
-    # Read back: every frame decodes and the CSV validates against the real frame count.
-    source = load_video(tmp_video, tmp_csv, n_classes=len(CLASS_NAMES))
-    if source.n_frames != n_frames or (source.width, source.height) != (w, h):
-        raise InputError(expected(f"{n_frames} frames of {w}x{h} read back", f"{source.n_frames} frames of {source.width}x{source.height}", str(tmp_video)))
-    os.replace(tmp_video, video_path)
-    os.replace(tmp_csv, csv_path)
+    # both files appear only after they read back; the video is renamed into place first, then the CSV
+    with atomic_path(csv_path) as tmp_csv, atomic_path(video_path, keep_suffix=True) as tmp_video:
+        writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+        if not writer.isOpened():
+            raise InputError(expected("an OpenCV build that writes mp4v", "VideoWriter failed to open", str(video_path)))
+        rows = []
+        noise_rng = np.random.default_rng([seed, 8])
+        for f in range(n_frames):
+            frame = background.copy()
+            frame = np.clip(frame.astype(np.int16) + noise_rng.integers(-4, 5, frame.shape, dtype=np.int16), 0, 255).astype(np.uint8)
+            for t in tracks:
+                if not t["start"] <= f < t["end"]:
+                    continue
+                k = f - t["start"]
+                cx, cy = t["x"] + t["vx"] * k, t["y"] + t["vy"] * k
+                size = t["size"] * math.exp(t["grow"] * k)
+                angle = t["angle"] + t["spin"] * k
+                full = draw_object(frame, t["cls"], cx, cy, size, angle, t["aspect"], t["color"])
+                x0, y0, x1, y1 = max(0.0, full[0]), max(0.0, full[1]), min(float(w), full[2]), min(float(h), full[3])
+                area = (full[2] - full[0]) * (full[3] - full[1])
+                if x1 - x0 >= 6 and y1 - y0 >= 6 and (x1 - x0) * (y1 - y0) >= 0.3 * area:
+                    rows.append((f + 1, t["id"], round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2), t["cls"]))
+            writer.write(frame)
+        writer.release()
+        with open(tmp_csv, "w", newline="") as fh:
+            wr = csv.writer(fh)
+            wr.writerow(CSV_HEADER)
+            wr.writerows(rows)
+        # Read back: every frame decodes and the CSV validates against the real frame count.
+        source = load_video(tmp_video, tmp_csv, n_classes=len(CLASS_NAMES))
+        if source.n_frames != n_frames or (source.width, source.height) != (w, h):
+            raise InputError(expected(f"{n_frames} frames of {w}x{h} read back", f"{source.n_frames} frames of {source.width}x{source.height}", str(video_path)))
     meta = {"video_version": VIDEO_VERSION, "seed": seed, "frames": n_frames, "width": w, "height": h, "fps": fps,
             "tracks": n_tracks, "gt_rows": len(rows), "classes": list(CLASS_NAMES)}
-    (out_dir / "synth-video.json").write_text(json.dumps(meta, indent=2) + "\n")
+    write_json_atomic(out_dir / "synth-video.json", meta)  # last: the mark of a complete clip
     return video_path, csv_path
 
 

@@ -40,7 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.atomic import write_json_atomic
+from harness.atomic import atomic_path, write_json_atomic
 from harness.errors import BenchError, InputError, expected, require
 from harness.reference import MODELS_DIR
 from results.record import file_sha256 as sha256_file
@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _new_plan(args: argparse.Namespace):
+def _new_plan(args: argparse.Namespace) -> tuple[dict, object | None]:
     """Validate the arguments of a new training (teacher first, before any data is generated).
 
     Returns ``(plan, teacher)``: the plan and the inspected teacher (``None`` without ``--teacher``).
@@ -170,7 +170,7 @@ def _new_plan(args: argparse.Namespace):
     return plan, teacher
 
 
-def _resume_plan(args: argparse.Namespace):
+def _resume_plan(args: argparse.Namespace) -> tuple[dict, object | None]:
     """The plan of the interrupted training in ``--workdir`` (explicit arguments must agree with it) and
     its inspected teacher, as :func:`_new_plan` returns them."""
     if args.workdir is None:
@@ -501,15 +501,13 @@ def finalize(last: Path, *, plan: dict, settings: dict, train_s: float, workdir:
     out.mkdir(parents=True, exist_ok=True)
     name = plan["name"]
     dest = out / f"{name}.pt"
-    tmp_pt = dest.with_name(dest.name + ".tmp")
-    shutil.copyfile(final, tmp_pt)
     meta = {
         "meta_version": META_VERSION,
         "name": name,
         "arch": plan["arch"],
         "family": plan["arch"][:-1],
-        "sha256": sha256_file(tmp_pt),
-        "size_bytes": tmp_pt.stat().st_size,
+        "sha256": None,  # of the copy written below
+        "size_bytes": None,
         "imgsz": plan["imgsz"],
         "classes": [trained.names[i] for i in sorted(trained.names)],
         "teacher": teacher,
@@ -532,10 +530,11 @@ def finalize(last: Path, *, plan: dict, settings: dict, train_s: float, workdir:
         if meta["baseline"] != baseline_before:
             _warn_about_baseline(meta["baseline"], plan["arch"])
     meta_path = dest.with_suffix(".json")
-    tmp_json = meta_path.with_name(meta_path.name + ".tmp")
-    tmp_json.write_text(json.dumps(meta, indent=2) + "\n")
-    os.replace(tmp_pt, dest)
-    os.replace(tmp_json, meta_path)
+    # the checkpoint is renamed into place first, then its JSON; a failure leaves neither temporary behind
+    with atomic_path(meta_path) as tmp_json, atomic_path(dest) as tmp_pt:
+        shutil.copyfile(final, tmp_pt)
+        meta.update(sha256=sha256_file(tmp_pt), size_bytes=tmp_pt.stat().st_size)
+        tmp_json.write_text(json.dumps(meta, indent=2) + "\n")
     print(f"{name}: mAP50-95 {meta['val']['map50_95']:.4f}, mAP50 {meta['val']['map50']:.4f} "
           f"after {plan['epochs']} epochs in {train_s / 60:.1f} min -> {dest}")
     return dest
