@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         teacher = check_teacher(Path(plan["teacher"]), names=plan["names"], data_yaml=Path(plan["data_yaml"]),
                                 student_arch=plan["arch"], src=teacher_src)
         baseline = find_baseline(plan["arch"], Path(plan["out"]), _compared_settings(plan))
-        _warn_about_baseline(baseline, plan["arch"])  # now, not hours later
+        _warn_about_baseline(baseline, plan["arch"], Path(plan["out"]))  # now, not hours later
     workdir = Path(plan["workdir"]) if plan["workdir"] else Path(tempfile.mkdtemp(prefix=f"bench-train-{plan['name']}-"))
     if not args.resume:
         workdir.mkdir(parents=True, exist_ok=True)
@@ -312,12 +312,13 @@ def find_baseline(arch: str, out: Path, student: dict) -> dict:
         return {"found": False, "name": arch,
                 "reason": f"no {arch}.json in {' or '.join(str(p) for p in candidates)} (train the plain model with "
                           f"the same settings: bench train --arch {arch})"}
+    where = _where(path, Path(out))
     try:
         meta = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        return {"found": False, "name": arch, "json": str(path), "reason": f"{path} is unreadable ({type(exc).__name__})"}
+        return {"found": False, "name": arch, "json": where, "reason": f"{path} is unreadable ({type(exc).__name__})"}
     if not isinstance(meta, dict) or meta.get("teacher"):
-        return {"found": False, "name": arch, "json": str(path),
+        return {"found": False, "name": arch, "json": where,
                 "reason": f"{path} does not describe a plain (non-distilled) model"}
     train = meta.get("train") or {}
     theirs = {**{k: train.get(k) for k in COMPARED if k != "data"}, "data": meta.get("data")}
@@ -327,7 +328,7 @@ def find_baseline(arch: str, out: Path, student: dict) -> dict:
         "found": True,
         "name": meta.get("name", arch),
         "arch": meta.get("arch", arch),
-        "json": str(path),
+        "json": where,
         "sha256": meta.get("sha256"),
         "weights_match_json": (sha256_file(weights) == meta.get("sha256")) if weights.is_file() else None,
         "val_map50_95": (meta.get("val") or {}).get("map50_95"),
@@ -339,13 +340,19 @@ def find_baseline(arch: str, out: Path, student: dict) -> dict:
     }
 
 
-def _warn_about_baseline(baseline: dict, arch: str) -> None:
+def _where(path: Path, out: Path) -> str:
+    """How the student's JSON names a file: by name when it lies beside the student, else its full path
+    (so a shipped JSON names no folder of the machine that trained it)."""
+    return path.name if path.parent.resolve() == out.resolve() else str(path)
+
+
+def _warn_about_baseline(baseline: dict, arch: str, out: Path) -> None:
     if not baseline["found"]:
         warn(f"no plain {arch} baseline to compare the student with: {baseline['reason']}")
     elif not baseline["settings_identical"]:
         diffs = "; ".join(f"{k}: baseline {_brief(v['baseline'])} vs student {_brief(v['student'])}"
                           for k, v in baseline["differences"].items())
-        warn(f"the student-vs-plain comparison is not like-for-like ({baseline['json']}): {diffs}")
+        warn(f"the student-vs-plain comparison is not like-for-like ({Path(out) / baseline['json']}): {diffs}")
 
 
 def _brief(value) -> str:
@@ -528,7 +535,7 @@ def finalize(last: Path, *, plan: dict, settings: dict, train_s: float, workdir:
         meta["distillation"] = distillation
         meta["baseline"] = find_baseline(plan["arch"], out, _compared_settings(plan))
         if meta["baseline"] != baseline_before:
-            _warn_about_baseline(meta["baseline"], plan["arch"])
+            _warn_about_baseline(meta["baseline"], plan["arch"], out)
     meta_path = dest.with_suffix(".json")
     # the checkpoint is renamed into place first, then its JSON; a failure leaves neither temporary behind
     with atomic_path(meta_path) as tmp_json, atomic_path(dest) as tmp_pt:

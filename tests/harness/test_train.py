@@ -174,7 +174,7 @@ def test_resume_refuses_options_that_contradict_the_recorded_training(tmp_path, 
     assert (workdir / "train" / "weights" / "last.pt").read_bytes() == b"checkpoint of an interrupted run"
 
 
-def test_baseline_comparison_lists_differences(tmp_path):
+def test_baseline_comparison_lists_differences(tmp_path, monkeypatch):
     from harness.reference.train import COMPARED, find_baseline
 
     student = {"epochs": 40, "imgsz": 320, "batch": 16, "seed": 0, "data": {"data_yaml": "synthetic", "synth": None}}
@@ -188,6 +188,10 @@ def test_baseline_comparison_lists_differences(tmp_path):
     assert found["settings_identical"] is False
     assert found["differences"] == {"epochs": {"baseline": 30, "student": 40}}
     assert found["weights_match_json"] is None  # no yolo12s.pt beside it
+    assert found["json"] == "yolo12s.json"  # beside the student: by name, no machine's folder in a shipped JSON
+    monkeypatch.setattr("harness.reference.train.MODELS_DIR", tmp_path)  # found in the shipped folder instead
+    elsewhere = find_baseline("yolo12s", tmp_path / "students", student)
+    assert elsewhere["found"] and elsewhere["json"] == str(tmp_path / "yolo12s.json")
     meta["train"]["epochs"] = 40
     (tmp_path / "yolo12s.json").write_text(json.dumps(meta))
     assert find_baseline("yolo12s", tmp_path, student)["settings_identical"] is True
@@ -271,7 +275,7 @@ def test_distill_interrupt_resume_reload_export(tmp_path, capsys, synth, teacher
     assert meta["environment"]["torch_threads"] == 3
     assert meta["contents"]["class"] == "DetectionModel" and meta["contents"]["teacher_included"] is False
     assert meta["contents"]["params"] < d["teacher_params"] / 2
-    assert meta["baseline"]["json"] == str(out / "yolo11n.json") and meta["baseline"]["settings_identical"] is True
+    assert meta["baseline"]["json"] == "yolo11n.json" and meta["baseline"]["settings_identical"] is True
 
     # a fresh process reloads it with plain Ultralytics, as a DetectionModel without the teacher
     code = ("import sys; from ultralytics import YOLO; m = YOLO(sys.argv[1]); "
