@@ -332,8 +332,8 @@ def plan_variants(args: argparse.Namespace, model: ModelChoice, device,
         if s.needs_pytorch and model.kind != "pt":
             reason = f"{s.name} needs the PyTorch model (.pt); the source is {model.path.name}"
         elif s.kind == "student" and student is None:
-            reason = ("no distilled student for this model (train one: bench train --arch yolo11n --teacher "
-                      "TEACHER.pt, or pass --student S.pt)")
+            reason = (f"no distilled student for this model (train one: bench train --arch {model.arch or 'yolo11n'} "
+                      "--teacher TEACHER.pt, or pass --student S.pt)")
         elif not args.force and s.name != REFERENCE:
             reason = device.skip_reason(s.precision)
             if reason is not None:

@@ -77,6 +77,16 @@ def test_no_teacher_row_when_the_student_does_not_run(shipped):
     assert [r.name for r in plan] == ["fp32", "student-fp16"] and plan[1].reason == "slow (--force runs it anyway)"
 
 
+def test_a_model_without_a_student_skips_the_student_row_with_its_own_train_command(shipped):
+    from dataclasses import replace
+
+    yolo12n = replace(shipped.model, path=shipped.dir / "yolo12n.pt", name="yolo12n", family="yolo12", arch="yolo12n")
+    assert runloop.shipped_student(yolo12n) is None  # no yolo12n-student.pt beside it
+    plan = runloop.plan_variants(_args(variants="fp32,student"), yolo12n, CPU, None)
+    assert [r.name for r in plan] == ["fp32", "student"] and plan[0].reason is None
+    assert plan[1].reason.startswith("no distilled student for this model (train one: bench train --arch yolo12n ")
+
+
 def test_missing_or_replaced_teacher_leaves_a_reason(shipped):
     shipped.teacher.write_bytes(b"retrained teacher")  # another file under the recorded name
     setup = runloop.resolve_student(_args(), shipped.model)
