@@ -12,11 +12,12 @@ import pytest
 from harness import reference
 
 pytestmark = pytest.mark.slow
-SHIPPED = sorted(set(reference.available()) & {"yolo11n", "yolo12n", "yolo11s"})  # yolo11s: the teacher
+SHIPPED = ["yolo11n", "yolo11n-student", "yolo11s", "yolo12n"]  # yolo11s: the student's teacher
 
 
 def test_default_reference_model_is_shipped():
     assert reference.DEFAULT_MODEL in reference.available()
+    assert set(SHIPPED) <= set(reference.available())  # each with its JSON
 
 
 def _images(n: int = 4):

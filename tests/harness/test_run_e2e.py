@@ -44,6 +44,20 @@ def test_default_variants_end_to_end(tmp_path, capsys, isolated_cache):
     # The CPU profile does not run FP16 fast: skipped, with the reason, and nothing measured.
     assert by["fp16"]["status"] == "skipped" and "fp16" in by["fp16"]["reason"]
     assert by["fp16"]["timing"] is None and by["fp16"]["accuracy"] is None
+    # The shipped distilled student and, after it, its teacher (the shipped YOLO11s) at FP32.
+    assert [v["name"] for v in record["variants"]] == ["fp32", "fp16", "int8", "pruned30", "student", "teacher"]
+    student, teacher = by["student"], by["teacher"]
+    assert student["status"] == "ok" and teacher["status"] == "ok", (student["reason"], teacher["reason"])
+    assert student["source_model"]["name"] == "yolo11n-student" and teacher["source_model"]["arch"] == "yolo11s"
+    assert teacher["accuracy"]["map50_95"] > by["fp32"]["accuracy"]["map50_95"]
+    assert teacher["timing"]["fps"] > 0 and student["timing"]["fps"] > 0
+    vs = student["vs_models"]
+    assert vs["plain"]["reference"] == "fp32" and vs["teacher"]["reference"] == "teacher"
+    for role in ("plain", "teacher"):
+        lo, hi = vs[role]["map_drop_ci95"]
+        assert lo <= vs[role]["map_drop_points"] <= hi
+    # The teacher is roughly 3.6x the student's weights.
+    assert teacher["artifact"]["artifact"]["size_bytes"] > 3 * student["artifact"]["artifact"]["size_bytes"]
     # Power is not measurable here: absent, never 0.
     assert "power" not in (by["fp32"]["telemetry"] or {})
     # The archived record is the printed one.
