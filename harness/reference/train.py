@@ -16,7 +16,7 @@ download a font).
 teacher is loaded frozen (eval mode, no gradients) beside the student; the student's three neck
 outputs that feed the Detect head are projected (1x1 conv, ReLU, 1x1 conv) to the teacher's widths
 and pulled towards the teacher's with an L2 loss weighted by the teacher's class confidence per
-anchor, times ``dis`` (default 6.0), on top of the usual detection loss. The saved student is a
+anchor, times ``dis`` (Ultralytics' default 6.0, ``--dis`` sets it), on top of the usual detection loss. The saved student is a
 plain ``DetectionModel``: no teacher, no projector. The teacher is checked before any training
 (file, detection model, same classes as the data, larger than the student), the student's JSON
 records the teacher and the plain model of the same architecture it should be compared with, and
@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import platform
 import shutil
@@ -65,6 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--teacher", type=Path,
                         help="teacher .pt for knowledge distillation (ultralytics distill_model); must have the "
                              "data's classes and be larger than the student")
+    parser.add_argument("--dis", type=float,
+                        help="weight of the distillation loss, with --teacher (default: Ultralytics' dis, 6.0)")
     parser.add_argument("--name", help="output name (default: the arch, or <arch>-student with --teacher)")
     parser.add_argument("--out", type=Path, help="folder for <name>.pt and <name>.json (default: harness/reference/models)")
     parser.add_argument("--workers", type=int, default=2, help="dataloader workers (default 2)")
@@ -139,6 +142,12 @@ def _new_plan(args: argparse.Namespace) -> tuple[dict, object | None]:
         if last.exists():
             raise InputError(expected("a --workdir without an earlier training (continue it with --resume, or choose "
                                       "another folder)", "an existing last.pt", str(last)))
+    dis = getattr(args, "dis", None)
+    if dis is not None and args.teacher is None:
+        raise InputError(expected("--dis together with --teacher (it weights the distillation loss)",
+                                  "--dis without --teacher", "--dis"))
+    if dis is not None and not (dis > 0 and math.isfinite(dis)):
+        raise InputError(expected("a distillation loss weight > 0", dis, "--dis"))
     teacher = None
     if args.teacher is not None:
         teacher = _check_teacher_file(args.teacher)  # a missing or broken teacher fails before the dataset is generated
@@ -164,6 +173,7 @@ def _new_plan(args: argparse.Namespace) -> tuple[dict, object | None]:
         "data_yaml": str(data_yaml),
         "names": names,
         "teacher": None if args.teacher is None else str(args.teacher.resolve()),
+        "dis": dis,  # None: Ultralytics' default
         "workers": args.workers,
         "workdir": None if args.workdir is None else str(args.workdir.resolve()),
     }
@@ -194,6 +204,7 @@ def _resume_plan(args: argparse.Namespace) -> tuple[dict, object | None]:
     given = {k: getattr(args, k) for k in ("arch", "epochs", "imgsz", "batch", "seed", "name")}
     given["teacher"] = None if args.teacher is None else str(args.teacher.resolve())
     given["data"] = None if args.data is None else str(args.data.resolve())
+    given["dis"] = getattr(args, "dis", None)
     for key, value in given.items():
         if value is not None and value != plan.get(key):
             raise InputError(expected(f"--{key} {plan.get(key)} as recorded in {path} (--resume continues that "
@@ -214,6 +225,8 @@ def _train_settings(plan: dict, workdir: Path) -> dict:
                     deterministic=True, cache="ram", project=str(workdir), name="train", exist_ok=True, verbose=False)
     if plan["teacher"] is not None:
         settings["distill_model"] = plan["teacher"]
+        if plan.get("dis") is not None:  # a plan written before --dis has no key: Ultralytics' default
+            settings["dis"] = plan["dis"]
     return settings
 
 

@@ -137,6 +137,9 @@ def test_teacher_json_gives_its_val_map_only_when_it_describes_the_file(tmp_path
     (["--imgsz", "100"], "--imgsz"),
     (["--arch", "yolo8x"], "--arch"),
     (["--threads", "0"], "--threads"),
+    (["--dis", "2"], "--dis without --teacher"),
+    (["--dis", "0", "--teacher", "t.pt"], "a distillation loss weight > 0"),
+    (["--dis", "nan", "--teacher", "t.pt"], "a distillation loss weight > 0"),
 ])
 def test_argument_errors(tmp_path, capsys, argv, needle):
     code, err, _ = _train(capsys, *argv, "--out", tmp_path / "out")
@@ -169,9 +172,23 @@ def test_resume_refuses_options_that_contradict_the_recorded_training(tmp_path, 
                                 "data_yaml": str(synth), "out": str(tmp_path / "out")})
     code, err, _ = _train(capsys, "--resume", "--workdir", workdir, "--epochs", "10")
     assert code == 2 and len(err) == 1 and err[0].startswith("bench: error: --epochs:") and "40" in err[0]
+    code, err, _ = _train(capsys, "--resume", "--workdir", workdir, "--dis", "2")  # the plan has Ultralytics' default
+    assert code == 2 and len(err) == 1 and err[0].startswith("bench: error: --dis:")
     code, err, _ = _train(capsys, "--resume", "--workdir", workdir)  # an unreadable last.pt: one line too
     assert code == 2 and len(err) == 1 and "last.pt" in err[0]
     assert (workdir / "train" / "weights" / "last.pt").read_bytes() == b"checkpoint of an interrupted run"
+
+
+def test_dis_reaches_ultralytics_only_when_given(tmp_path):
+    from harness.reference.train import _train_settings
+
+    plan = {"data_yaml": "d.yaml", "imgsz": 320, "epochs": 40, "batch": 16, "seed": 0, "workers": 2,
+            "teacher": "/m/yolo11s.pt"}
+    assert "dis" not in _train_settings(plan, tmp_path)  # a plan written before --dis: Ultralytics' default
+    assert _train_settings({**plan, "dis": None}, tmp_path)["distill_model"] == "/m/yolo11s.pt"
+    assert "dis" not in _train_settings({**plan, "dis": None}, tmp_path)
+    assert _train_settings({**plan, "dis": 1.5}, tmp_path)["dis"] == 1.5
+    assert "dis" not in _train_settings({**plan, "teacher": None, "dis": None}, tmp_path)
 
 
 def test_baseline_comparison_lists_differences(tmp_path, monkeypatch):
@@ -219,7 +236,7 @@ def test_distill_interrupt_resume_reload_export(tmp_path, capsys, synth, teacher
         model.add_callback("on_model_save", stop)
 
     argv = ["--arch", "yolo11n", "--teacher", teachers["s"], "--data", synth, "--epochs", 2, "--imgsz", 32,
-            "--batch", 2, "--workers", 0, "--workdir", workdir, "--out", out]
+            "--batch", 2, "--workers", 0, "--workdir", workdir, "--out", out, "--dis", 2.5]
     # the plain yolo11n baseline, trained with the same settings (only its JSON is read)
     out.mkdir()
     data = {"data_yaml": str(synth.resolve()), "synth": json.loads((synth.parent / "synth.json").read_text())}
@@ -270,7 +287,8 @@ def test_distill_interrupt_resume_reload_export(tmp_path, capsys, synth, teacher
     d = meta["distillation"]
     assert d["teacher_trainable_params"] == 0 and d["teacher_eval_mode"] is True
     assert d["teacher_weights_unchanged"] is True
-    assert d["student_layers"] == d["teacher_layers"] and len(d["student_layers"]) == 4 and d["dis"] > 0
+    assert d["student_layers"] == d["teacher_layers"] and len(d["student_layers"]) == 4
+    assert d["dis"] == 2.5 and meta["train"]["dis"] == 2.5  # --dis reached the loss (and survived the resume)
     assert meta["environment"]["resumed"] is True and meta["train"]["epochs"] == 2
     assert meta["environment"]["torch_threads"] == 3
     assert meta["contents"]["class"] == "DetectionModel" and meta["contents"]["teacher_included"] is False
