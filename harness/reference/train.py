@@ -12,15 +12,15 @@ Ultralytics builds the network from the config that ships inside the package (``
 nothing is downloaded; ``amp=False`` (the AMP check downloads a model) and ``plots=False`` (plots
 download a font).
 
-**Distillation** (``--teacher T.pt``) uses Ultralytics' own (``train(distill_model=T)``, 8.4.77+): the
-teacher is loaded frozen (eval mode, no gradients) beside the student; the student's three neck
+**Distillation** (``--teacher T.pt``) uses Ultralytics' own (``train(distill_model=T)``, 8.4.77+):
+the teacher is loaded frozen (eval mode, no gradients) beside the student; the student's three neck
 outputs that feed the Detect head are projected (1x1 conv, ReLU, 1x1 conv) to the teacher's widths
 and pulled towards the teacher's with an L2 loss weighted by the teacher's class confidence per
-anchor, times ``dis`` (Ultralytics' default 6.0, ``--dis`` sets it), on top of the usual detection loss. The saved student is a
-plain ``DetectionModel``: no teacher, no projector. The teacher is checked before any training
-(file, detection model, same classes as the data, larger than the student), the student's JSON
-records the teacher and the plain model of the same architecture it should be compared with, and
-whether both were trained with the same settings.
+anchor, times ``dis`` (Ultralytics' default 6.0, ``--dis`` sets it), on top of the usual detection
+loss. The saved student is a plain ``DetectionModel``: no teacher, no projector. The teacher is
+checked before any training (file, detection model, same classes as the data, larger than the
+student), the student's JSON records the teacher and the plain model of the same architecture it
+should be compared with, and whether both were trained with the same settings.
 
 **Long trainings**: ``--workdir DIR`` keeps Ultralytics' run in ``DIR/train`` (``last.pt`` is written
 after every epoch); ``--resume --workdir DIR`` continues an interrupted one, then finalizes it as
@@ -142,7 +142,7 @@ def _new_plan(args: argparse.Namespace) -> tuple[dict, object | None]:
         if last.exists():
             raise InputError(expected("a --workdir without an earlier training (continue it with --resume, or choose "
                                       "another folder)", "an existing last.pt", str(last)))
-    dis = getattr(args, "dis", None)
+    dis = args.dis
     if dis is not None and args.teacher is None:
         raise InputError(expected("--dis together with --teacher (it weights the distillation loss)",
                                   "--dis without --teacher", "--dis"))
@@ -201,10 +201,9 @@ def _resume_plan(args: argparse.Namespace) -> tuple[dict, object | None]:
     if not isinstance(plan, dict) or plan.get("plan_version") != PLAN_VERSION:
         raise InputError(expected(f"plan_version {PLAN_VERSION}", repr(plan.get("plan_version") if isinstance(plan, dict)
                                                                        else plan), str(path)))
-    given = {k: getattr(args, k) for k in ("arch", "epochs", "imgsz", "batch", "seed", "name")}
+    given = {k: getattr(args, k) for k in ("arch", "epochs", "imgsz", "batch", "seed", "name", "dis")}
     given["teacher"] = None if args.teacher is None else str(args.teacher.resolve())
     given["data"] = None if args.data is None else str(args.data.resolve())
-    given["dis"] = getattr(args, "dis", None)
     for key, value in given.items():
         if value is not None and value != plan.get(key):
             raise InputError(expected(f"--{key} {plan.get(key)} as recorded in {path} (--resume continues that "
@@ -365,7 +364,7 @@ def _warn_about_baseline(baseline: dict, arch: str, out: Path) -> None:
     elif not baseline["settings_identical"]:
         diffs = "; ".join(f"{k}: baseline {_brief(v['baseline'])} vs student {_brief(v['student'])}"
                           for k, v in baseline["differences"].items())
-        warn(f"the student-vs-plain comparison is not like-for-like ({Path(out) / baseline['json']}): {diffs}")
+        warn(f"the student-vs-plain comparison is not like-for-like ({out / baseline['json']}): {diffs}")
 
 
 def _brief(value) -> str:
