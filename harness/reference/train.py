@@ -206,7 +206,8 @@ def _resume_plan(args: argparse.Namespace) -> tuple[dict, object | None]:
     given["data"] = None if args.data is None else str(args.data.resolve())
     for key, value in given.items():
         if value is not None and value != plan.get(key):
-            raise InputError(expected(f"--{key} {plan.get(key)} as recorded in {path} (--resume continues that "
+            recorded = f"no --{key} (the default)" if plan.get(key) is None else f"--{key} {plan.get(key)}"
+            raise InputError(expected(f"{recorded} as recorded in {path} (--resume continues that "
                                       "training; leave the option out)", value, f"--{key}"))
     plan["workdir"] = str(args.workdir.resolve())
     plan["workers"] = args.workers

@@ -174,6 +174,7 @@ def test_resume_refuses_options_that_contradict_the_recorded_training(tmp_path, 
     assert code == 2 and len(err) == 1 and err[0].startswith("bench: error: --epochs:") and "40" in err[0]
     code, err, _ = _train(capsys, "--resume", "--workdir", workdir, "--dis", "2")  # the plan has Ultralytics' default
     assert code == 2 and len(err) == 1 and err[0].startswith("bench: error: --dis:")
+    assert "no --dis (the default) as recorded" in err[0] and "None" not in err[0]
     code, err, _ = _train(capsys, "--resume", "--workdir", workdir)  # an unreadable last.pt: one line too
     assert code == 2 and len(err) == 1 and "last.pt" in err[0]
     assert (workdir / "train" / "weights" / "last.pt").read_bytes() == b"checkpoint of an interrupted run"
