@@ -12,12 +12,30 @@ import pytest
 from harness import reference
 
 pytestmark = pytest.mark.slow
-SHIPPED = ["yolo11n", "yolo11n-student", "yolo11s", "yolo12n"]  # yolo11s: the student's teacher
+SHIPPED = ["yolo11n", "yolo11n-student", "yolo11s", "yolo12n", "yolo12n-student"]  # yolo11s: the students' teacher
 
 
 def test_default_reference_model_is_shipped():
     assert reference.DEFAULT_MODEL in reference.available()
     assert set(SHIPPED) <= set(reference.available())  # each with its JSON
+
+
+@pytest.mark.parametrize("plain", ["yolo11n", "yolo12n"])
+def test_a_shipped_plain_model_runs_with_its_shipped_student_and_teacher(plain):
+    """`bench run --model <plain>.pt` picks up `<plain>-student.pt` beside it; the student's JSON names the shipped
+    teacher by its hash and the plain model as its like-for-like baseline, so both comparisons are made."""
+    import argparse
+
+    from harness import runloop
+
+    args = argparse.Namespace(model=reference.MODELS_DIR / f"{plain}.pt", student=None, teacher=None, variants=None)
+    model = runloop.resolve_model(args)
+    assert model.arch == plain and runloop.wants_student(args, model)
+    setup = runloop.resolve_student(args, model)
+    assert setup.path == reference.MODELS_DIR / f"{plain}-student.pt" and setup.arch == plain
+    assert setup.teacher == reference.MODELS_DIR / "yolo11s.pt" and setup.teacher_reason is None
+    assert setup.plain_reason is None and setup.plain_note is None  # the run's fp32 is the student's own baseline
+    assert setup.info["baseline"]["json"] == f"{plain}.json" and setup.info["baseline"]["settings_identical"] is True
 
 
 def _images(n: int = 4):
