@@ -205,8 +205,8 @@ def _resume_plan(args: argparse.Namespace) -> tuple[dict, object | None]:
     given["teacher"] = None if args.teacher is None else str(args.teacher.resolve())
     given["data"] = None if args.data is None else str(args.data.resolve())
     for key, value in given.items():
-        if value is not None and value != plan.get(key):
-            recorded = f"no --{key} (the default)" if plan.get(key) is None else f"--{key} {plan.get(key)}"
+        if value is not None and value != (was := plan.get(key)):
+            recorded = f"no --{key} (the default)" if was is None else f"--{key} {was}"
             raise InputError(expected(f"{recorded} as recorded in {path} (--resume continues that "
                                       "training; leave the option out)", value, f"--{key}"))
     plan["workdir"] = str(args.workdir.resolve())
