@@ -40,7 +40,8 @@ def stock_export(model: Path, imgsz: int, workdir: Path) -> Path:
     """Ultralytics' own FP32 ONNX export with bench's settings (written into workdir)."""
     from ultralytics import YOLO
 
-    from exporters.onnx_export import OPSET, quiet_ultralytics
+    from exporters.onnx_export import OPSET
+    from exporters.source import quiet_ultralytics
 
     local = workdir / model.name
     shutil.copyfile(model, local)

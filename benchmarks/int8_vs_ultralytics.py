@@ -130,7 +130,7 @@ def val_map(path: Path, data_yaml: Path, imgsz: int) -> tuple[float, float]:
     """(mAP50-95, mAP50) of an ONNX model on the val split, through Ultralytics' validator."""
     from ultralytics import YOLO
 
-    from exporters.onnx_export import quiet_ultralytics
+    from exporters.source import quiet_ultralytics
 
     with quiet_ultralytics(), tempfile.TemporaryDirectory() as tmp:
         metrics = YOLO(str(path), task="detect").val(
@@ -144,7 +144,7 @@ def ultralytics_int8(model: Path, data_yaml: Path, imgsz: int, workdir: Path) ->
     """Ultralytics' own INT8 ONNX export (written into workdir, not beside the model)."""
     from ultralytics import YOLO
 
-    from exporters.onnx_export import quiet_ultralytics
+    from exporters.source import quiet_ultralytics
 
     local = workdir / model.name
     shutil.copyfile(model, local)

@@ -74,7 +74,7 @@ def prepare_onnx(out_dir: Path, *, imgsz: int | None = None) -> tuple[Path, int,
     """
     from ultralytics import YOLO
 
-    from harness.errors import InputError
+    from common.errors import InputError
     from harness.reference import reference_model
 
     try:

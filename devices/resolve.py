@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 from devices.detect import Hardware, detect_hardware
 from devices.profiles import DeviceProfile, RuntimeChoice, list_profiles, load_profile
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import BenchError
+from common.errors import BenchError
 
 TINY_SHAPE = (1, 3, 64, 64)
 

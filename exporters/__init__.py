@@ -10,7 +10,7 @@ One entry point, one module per kind of variant::
     int8.py            ONNX Runtime static QDQ quantization, head decode left float
     calibration.py     train-split calibration images through the inference letterbox
     splitfree.py       split-free C2f/C3k2 blocks (needed by Torch-Pruning; pickled in pruned .pt)
-    prune.py           structured channel pruning (+ ``python -m exporters.prune``)
+    prune.py           structured channel pruning (+ ``python -m exporters.prune_cli``)
     finetune.py        fine-tuning of the pruned module with Ultralytics' trainer
     tensorrt_build.py  TensorRT 8.6/10.x engine builder (+ ``python -m exporters.trt_smoke`` on device)
     manifest.py        manifests, cache keys, atomic writes

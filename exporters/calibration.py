@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 
 __all__ = ["IMAGE_SUFFIXES", "CalibrationSet", "ImageCalibrationReader", "files_digest", "select_calibration_images", "train_images"]
 

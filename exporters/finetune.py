@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.errors import BenchError, InputError, expected, require
+from common.errors import BenchError, InputError, expected, require
 
 from exporters.manifest import atomic_path, sha256_file
 
@@ -98,7 +98,7 @@ def finetune(
     if epochs < 1:
         raise InputError(expected("at least one fine-tuning epoch", epochs, "epochs"))
     _check_classes(model, data_yaml)
-    from exporters.onnx_export import quiet_ultralytics
+    from exporters.source import quiet_ultralytics
 
     trainer_cls = _trainer_class()
     with tempfile.TemporaryDirectory(prefix="bench-finetune-") as tmp:

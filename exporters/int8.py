@@ -40,7 +40,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import InputError, expected, require
+from common.errors import InputError, expected, require
 
 __all__ = ["CALIBRATION_METHODS", "FLOAT_P3_FAMILIES", "PROFILES", "Int8Settings", "int8_settings", "keeps_p3_float",
            "p3_neck_block", "quantize_int8"]

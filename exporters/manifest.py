@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.atomic import atomic_path, write_json_atomic
-from harness.errors import InputError, expected
+from common.atomic import atomic_path, write_json_atomic
+from common.errors import InputError, expected
 
 __all__ = [
     "MANIFEST_VERSION",
@@ -78,9 +77,10 @@ class Artifact:
 
 
 def default_cache_dir() -> Path:
-    """``$BENCH_CACHE`` if set, else ``~/.cache/edge-bench``."""
-    env = os.environ.get("BENCH_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "edge-bench"
+    """Where artifacts are cached: :func:`common.paths.artifacts_dir` (the one rule, shared with ``bench run``)."""
+    from common.paths import artifacts_dir
+
+    return artifacts_dir()
 
 
 def manifest_path(artifact: Path) -> Path:
@@ -90,8 +90,8 @@ def manifest_path(artifact: Path) -> Path:
 
 
 def sha256_file(path: Path) -> str:
-    """SHA-256 hex digest of a file (the one implementation: :func:`results.record.file_sha256`)."""
-    from results.record import file_sha256
+    """SHA-256 hex digest of a file (the one implementation: :func:`common.hashing.file_sha256`)."""
+    from common.hashing import file_sha256
 
     return file_sha256(path)
 

@@ -14,15 +14,12 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import logging
 import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
-from harness.errors import BenchError, require
+from common.errors import BenchError, require
 
 __all__ = [
     "GRAPH_REWRITES",
@@ -33,7 +30,6 @@ __all__ = [
     "export_fp32",
     "graph_cost",
     "head_decode",
-    "quiet_ultralytics",
     "rewrite_dfl_softmax",
 ]
 
@@ -46,18 +42,6 @@ OUTPUT_LAYOUT = (
 # Exact graph rewrites applied after Ultralytics' export (part of the FP32 cache key).
 GRAPH_REWRITES = ("dfl-softmax-last-axis",)
 INPUT_LAYOUT = "NCHW float32 RGB in [0, 1], letterboxed (pad value 114) as harness.pipeline.preprocess"
-
-
-@contextlib.contextmanager
-def quiet_ultralytics(level: int = logging.WARNING) -> Iterator[None]:
-    """Raise the Ultralytics logger level for the duration of a block (bench prints its own progress)."""
-    logger = logging.getLogger("ultralytics")
-    old = logger.level
-    logger.setLevel(level)
-    try:
-        yield
-    finally:
-        logger.setLevel(old)
 
 
 def export_fp32(model_or_path, out: Path, *, imgsz: int) -> dict:
@@ -78,7 +62,7 @@ def export_fp32(model_or_path, out: Path, *, imgsz: int) -> dict:
     require("onnxslim", extra="export")
     from ultralytics.engine.exporter import Exporter
 
-    from exporters.source import load_pytorch
+    from exporters.source import load_pytorch, quiet_ultralytics
 
     if isinstance(model_or_path, (str, Path)):
         model, _ = load_pytorch(Path(model_or_path))

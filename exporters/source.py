@@ -14,17 +14,35 @@ Example:
 from __future__ import annotations
 
 import ast
+import contextlib
 import logging
 import pickle
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import InputError, expected, require
+from common.errors import InputError, expected, require
 
 from exporters.manifest import sha256_file
 
-__all__ = ["SUPPORTED_FAMILIES", "SourceModel", "inspect_source", "load_pytorch", "model_arch", "model_family"]
+
+@contextlib.contextmanager
+def quiet_ultralytics(level: int = logging.WARNING) -> Iterator[None]:
+    """Raise the Ultralytics logger level for the duration of a block (bench prints its own progress)."""
+    logger = logging.getLogger("ultralytics")
+    old = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(old)
+
+
+__all__ = [
+    "SUPPORTED_FAMILIES", "SourceModel", "inspect_source", "load_pytorch", "model_arch", "model_family",
+    "quiet_ultralytics",
+]
 
 SUPPORTED_FAMILIES = ("yolov8", "yolo11", "yolo12")
 
@@ -118,7 +136,6 @@ def load_pytorch(path: Path):
     require("ultralytics", extra="export")
     from ultralytics.nn.tasks import load_checkpoint
 
-    from exporters.onnx_export import quiet_ultralytics
 
     try:
         with quiet_ultralytics(logging.ERROR):

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 
 __all__ = [
     "FORMATS",

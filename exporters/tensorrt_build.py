@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness.errors import BenchError, InputError, MissingDependency, expected, require
+from common.errors import BenchError, InputError, MissingDependency, expected, require
 
 __all__ = [
     "INT8_MODES",

@@ -19,7 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-from harness.errors import BenchError
+from common.errors import BenchError
 
 
 def _compare(engine: Path, fp32_onnx: Path, x) -> str:

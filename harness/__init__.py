@@ -1,3 +1,5 @@
-"""bench: what each optimized form of a YOLO model costs and buys on an edge device."""
+"""bench's app (CLI, options, plan, run loop, worker management) and its libraries (metrics, pipeline, data)."""
 
-__version__ = "0.1.0"
+from common.version import __version__
+
+__all__ = ["__version__"]

@@ -18,7 +18,7 @@ import os
 import sys
 
 from harness import __version__
-from harness.errors import BenchError
+from common.errors import BenchError
 
 # name -> (module, one-line help). Order is the order of ``bench --help``.
 COMMANDS: dict[str, tuple[str, str]] = {

@@ -19,7 +19,7 @@ import json
 import math
 from pathlib import Path
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 
 JSON_SCHEMA = "bench.eval/1"
 

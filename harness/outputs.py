@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.atomic import atomic_path, write_bytes_atomic
-from harness.errors import InputError, expected
+from common.atomic import atomic_path, write_bytes_atomic
+from common.errors import InputError, expected
 
 GT_COLOR = (255, 0, 0)  # BGR blue
 PRED_COLOR = (0, 200, 0)  # BGR green

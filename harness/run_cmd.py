@@ -20,7 +20,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 
 DEFAULT_VARIANTS = ("fp32", "fp16", "int8", "pruned30")
 REFERENCE_VARIANT = "fp32"

@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 from results.format import NOT_COMPARABLE
 
 REFERENCE = "fp32"
@@ -170,7 +170,7 @@ def _describe(path: Path, sha256: str | None = None) -> _Described:
     records this file's SHA-256 (no PyTorch needed), else by loading it (validated like any source model).
     ``sha256``: the file's hash when the caller already computed it."""
     from exporters.source import inspect_source
-    from results.record import file_sha256
+    from common.hashing import file_sha256
 
     if not path.is_file():
         raise InputError(expected("an existing .pt model file", "a folder" if path.is_dir() else "no such file",
@@ -202,7 +202,7 @@ def resolve_student(args: argparse.Namespace, model: ModelChoice) -> StudentSetu
             than the run's model (before anything is built or written).
     """
     from harness.reference import MODELS_DIR
-    from results.record import file_sha256
+    from common.hashing import file_sha256
 
     # --student/--teacher are .pt files that exist: run_cmd checks the arguments before a run starts
     student_arg, teacher_arg = getattr(args, "student", None), getattr(args, "teacher", None)
@@ -397,7 +397,7 @@ def _calibration_yaml(args, model: ModelChoice, data: ScoredData) -> Path | None
 
 def _job(args, model: ModelChoice, data: ScoredData, device, row: Row, out_dir: Path,
          student: StudentSetup | None = None) -> dict:
-    from harness.paths import cache_root
+    from common.paths import artifacts_dir
 
     spec = row.spec
     return {
@@ -408,7 +408,7 @@ def _job(args, model: ModelChoice, data: ScoredData, device, row: Row, out_dir: 
         "data_yaml": None if (c := _calibration_yaml(args, model, data)) is None else str(c),
         "calib_images": args.calib_images,
         "finetune_epochs": getattr(args, "finetune_epochs", 10),
-        "cache_dir": str(cache_root() / "artifacts"),
+        "cache_dir": str(artifacts_dir()),
         "device": device.requested, "threads": args.threads,
         "frames": {"kind": data.kind, "paths": list(data.image_paths or ()), "video": data.video_path, "count": data.count},
         "conf": args.conf, "iou": args.iou, "max_det": args.max_det,

@@ -51,7 +51,7 @@ def _step2_argv(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.errors import InputError, expected
+    from common.errors import InputError, expected
 
     if (args.model is None) != (args.data is None):
         raise InputError(expected("--model and --data together (step 2 builds engines)",

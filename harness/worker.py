@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.atomic import atomic_path, write_json_atomic
-from harness.errors import BenchError, InputError, expected
+from common.atomic import atomic_path, write_json_atomic
+from common.errors import BenchError, InputError, expected
 
 TIMING_FRAMES = 32  # distinct frames cycled through by the timed loop (decoded once, up front)
 ERROR_TAIL_LINES = 25

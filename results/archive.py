@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 from results.schema import RUN_ID_RE, Record, check_name, validate_record
 
 __all__ = ["ARCHIVE_ENV", "DEFAULT_ARCHIVE", "Archive", "RunRef", "default_root", "load_record"]

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 
 __all__ = ["add_compare_arguments", "add_history_arguments", "add_report_arguments",
            "run_compare", "run_history", "run_report"]

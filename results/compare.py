@@ -53,7 +53,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from enum import Enum
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 from results.schema import SAMPLES_ORDER, Record, Variant
 from results.stats import BLOCKS, MIN_BLOCKS, P99_MIN_SAMPLES, block_values, is_sorted, mann_whitney_p, spread
 

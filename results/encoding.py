@@ -31,7 +31,7 @@ import sys
 import zlib
 from collections.abc import Iterable, Mapping
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 
 __all__ = ["ENCODINGS", "LIST_LIMIT", "decode_floats", "encode_floats"]
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-from harness.atomic import atomic_path
-from harness.errors import require
+from common.atomic import atomic_path
+from common.errors import require
 from results.compare import Comparison
 from results.schema import Record
 from results.stats import pareto_front

@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import secrets
@@ -31,12 +30,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
+from common.hashing import file_sha256
 from results.encoding import encode_floats
 from results.schema import SAMPLES_ORDER, SCHEMA_VERSION, STAGES, validate_record
 
 __all__ = [
-    "file_sha256", "harness_info", "jsonable", "model_entry", "new_record", "new_run_id",
+    "harness_info", "jsonable", "model_entry", "new_record", "new_run_id",
     "stage_summary", "timing_entry", "variant_entry",
 ]
 
@@ -81,15 +81,6 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 of a file as 64 hex digits (read in 1 MiB chunks)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def harness_info(*, runner: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> dict:
     """The harness version and, in a git checkout, its commit (else null).
 
@@ -97,7 +88,7 @@ def harness_info(*, runner: Callable[..., subprocess.CompletedProcess] = subproc
         >>> sorted(harness_info())
         ['git_commit', 'version']
     """
-    from harness import __version__
+    from common.version import __version__
 
     commit = None
     source = Path(__file__).resolve().parents[1]

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.atomic import write_text_atomic
+from common.atomic import write_text_atomic
 from results import format as fmt
 from results import plots
 from results.compare import Comparison, Mark

@@ -87,7 +87,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 from results.encoding import decode_floats
 
 __all__ = [
@@ -475,7 +475,7 @@ def validate_record(obj: object, where: str) -> Record:
         >>> validate_record({"schema_version": 9}, "r.json")
         Traceback (most recent call last):
         ...
-        harness.errors.InputError: r.json at schema_version: expected schema_version <= 2 ...
+        common.errors.InputError: r.json at schema_version: expected schema_version <= 2 ...
     """
     c = _Check(where)
     c.obj(obj, "")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from harness.errors import require
+from common.errors import require
 
 __all__ = ["BLOCKS", "MIN_BLOCK_SIZE", "MIN_BLOCKS", "MIN_SAMPLES", "P99_MIN_SAMPLES", "block_values", "is_sorted",
            "mann_whitney_p", "pareto_front", "spread"]

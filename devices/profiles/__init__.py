@@ -43,7 +43,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 
 __all__ = [
     "PROFILE_VERSION",

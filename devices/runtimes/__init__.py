@@ -20,13 +20,10 @@ Example:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Sequence
 
-import numpy as np
-
-from harness.errors import BenchError, InputError, expected
+from common.errors import InputError, expected
 
 __all__ = [
     "ENGINE_SUFFIXES",
@@ -41,76 +38,7 @@ __all__ = [
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
 
 
-class RuntimeFailure(BenchError):
-    """A runtime could not do what was asked on this device (CUDA error, engine rejected)."""
-
-
-class Session(Protocol):
-    """What every runtime session offers (see the module docstring)."""
-
-    input_name: str
-    input_shape: tuple[int | None, ...]
-    input_dtype: np.dtype
-    last_split_ms: dict[str, float] | None
-
-    def run(self, x: np.ndarray) -> list[np.ndarray]: ...
-
-    def describe(self) -> dict[str, Any]: ...
-
-    def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class RuntimeStatus:
-    """Whether a runtime is importable here, its version, and why not.
-
-    Attributes:
-        name: ``"onnxruntime"`` or ``"tensorrt"``.
-        available: importable with what it needs.
-        version: its version, when importable.
-        providers: ONNX Runtime's available execution providers.
-        reason: why it is unavailable, or a short description when available.
-    """
-
-    name: str
-    available: bool
-    version: str | None = None
-    providers: tuple[str, ...] = ()
-    reason: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        out: dict[str, Any] = {"available": self.available}
-        if self.version:
-            out["version"] = self.version
-        if self.providers:
-            out["providers"] = list(self.providers)
-        if not self.available:
-            out["reason"] = self.reason
-        return out
-
-
-def import_cudart() -> Any:
-    """The CUDA runtime bindings of cuda-python (``cuda.bindings.runtime`` or the older ``cuda.cudart``).
-
-    Raises:
-        MissingDependency: neither import works; the message names the pip command.
-    """
-    from harness.errors import MissingDependency
-
-    try:
-        from cuda.bindings import runtime as cudart
-
-        return cudart
-    except ImportError as first:
-        try:
-            from cuda import cudart  # cuda-python < 12.6
-
-            return cudart
-        except ImportError:
-            raise MissingDependency(
-                f"the CUDA Python bindings are not importable ({first}); install them with: pip install cuda-python"
-            ) from first
+from devices.runtimes.base import RuntimeFailure, RuntimeStatus, Session, import_cudart  # noqa: E402
 
 
 def probe_runtimes() -> dict[str, RuntimeStatus]:
@@ -119,7 +47,7 @@ def probe_runtimes() -> dict[str, RuntimeStatus]:
     Returns:
         ``{"onnxruntime": RuntimeStatus, "tensorrt": RuntimeStatus}``.
     """
-    from harness.errors import MissingDependency
+    from common.errors import MissingDependency
 
     out: dict[str, RuntimeStatus] = {}
     try:

@@ -19,8 +19,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from harness.errors import InputError, expected, require
-from devices.runtimes import RuntimeFailure
+from common.errors import InputError, expected, require
+from devices.runtimes.base import RuntimeFailure
 
 __all__ = ["OrtSession", "choose_providers", "ORT_DTYPES"]
 
@@ -99,7 +99,9 @@ class OrtSession:
         provider_args: list[Any] = []
         for p in chosen:
             if p == "TensorrtExecutionProvider":
-                cache = Path(os.environ.get("BENCH_CACHE", Path.home() / ".cache" / "edge-bench")) / "ort-trt"
+                from common.paths import runtime_cache_dir
+
+                cache = runtime_cache_dir("ort-trt")
                 provider_args.append((p, {"trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache)}))
             else:
                 provider_args.append(p)

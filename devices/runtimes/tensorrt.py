@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import InputError, MissingDependency, expected, require
-from devices.runtimes import RuntimeFailure, import_cudart
+from common.errors import InputError, MissingDependency, expected, require
+from devices.runtimes.base import RuntimeFailure, import_cudart
 
 __all__ = ["TensorRTSession", "CudaCalls", "trt_version_tuple"]
 

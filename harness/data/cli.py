@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.errors import InputError, expected
+    from common.errors import InputError, expected
 
     if args.data_command == "synth":
         from harness.data.synth import write_dataset

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.data.dataset import Dataset, ImageItem, image_size
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 
 
 def load_coco_dataset(json_path: Path, images_dir: Path, *, limit: int | None = None) -> Dataset:

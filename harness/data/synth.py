@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.atomic import write_bytes_atomic
-from harness.errors import InputError, expected
+from common.atomic import write_bytes_atomic
+from common.errors import InputError, expected
 
 GENERATOR_VERSION = 1
 CLASS_NAMES = ("circle", "rectangle", "triangle", "star", "ring", "cross")
@@ -238,9 +238,9 @@ def ensure_dataset(*, seed: int = 0, n_train: int = 800, n_val: int = 200, root:
     Returns:
         The dataset folder (holding ``data.yaml``).
     """
-    from harness.paths import cache_root
+    from common.paths import data_dir
 
-    base = root if root is not None else cache_root() / "data"
+    base = root if root is not None else data_dir()
     out = base / f"synth-v{GENERATOR_VERSION}-seed{seed}-{n_train}-{n_val}"
     marker = out / "synth.json"
     if marker.is_file():

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.atomic import atomic_path, write_json_atomic
-from harness.errors import InputError, expected
+from common.atomic import atomic_path, write_json_atomic
+from common.errors import InputError, expected
 
 CSV_HEADER = ("frame", "track_id", "x", "y", "w", "h", "class")
 VIDEO_VERSION = 1
@@ -247,9 +247,9 @@ def write_synth_video(out_dir: Path, *, seed: int = 0, n_frames: int = 300, size
 
 def ensure_video(*, seed: int = 0, root: Path | None = None) -> tuple[Path, Path]:
     """The default synthetic clip and its CSV, generated on first use in the cache."""
-    from harness.paths import cache_root
+    from common.paths import data_dir
 
-    out = (root if root is not None else cache_root() / "data") / f"synth-video-v{VIDEO_VERSION}-seed{seed}"
+    out = (root if root is not None else data_dir()) / f"synth-video-v{VIDEO_VERSION}-seed{seed}"
     if (out / "synth-video.json").is_file():
         return out / "synth.mp4", out / "synth.csv"
     return write_synth_video(out, seed=seed)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.data.dataset import Dataset, ImageItem, image_size, list_images
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 
 # Coordinates a hair outside [0, 1] come from float rounding in converters; beyond this they are errors.
 COORD_TOLERANCE = 1e-3

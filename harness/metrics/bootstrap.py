@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 from harness.metrics.coco import CocoResult
 
 __all__ = ["Interval", "bootstrap_map", "bootstrap_map_difference", "bootstrap_map_drop"]

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 
 __all__ = ["BOX_FORMATS", "as_boxes", "box_area", "convert_boxes"]
 

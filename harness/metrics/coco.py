@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 from harness.metrics.accumulate import precision_at_recall, trim
 from harness.metrics.coco_io import CocoDetections, CocoGroundTruth, load_json, lookup_rows
 from harness.metrics.coco_match import Matching, match_all

@@ -2,7 +2,7 @@
 
 Everything that reaches the evaluation engine went through :meth:`CocoGroundTruth.from_coco`,
 :meth:`CocoGroundTruth.from_arrays`, :meth:`CocoDetections.from_coco` or
-:meth:`CocoDetections.from_arrays`. Bad input raises :class:`~harness.errors.InputError`
+:meth:`CocoDetections.from_arrays`. Bad input raises :class:`~common.errors.InputError`
 with one line naming the source and the record (``preds.json record 12: expected ...``).
 
 Rules follow pycocotools where it defines them:
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 from harness.metrics.records import (
     bboxes,
     column,
@@ -48,7 +48,7 @@ def load_json(path: str | os.PathLike) -> object:
     Example:
         >>> load_json("/nonexistent.json")
         Traceback (most recent call last):
-        harness.errors.InputError: /nonexistent.json: expected an existing JSON file, got nothing there
+        common.errors.InputError: /nonexistent.json: expected an existing JSON file, got nothing there
     """
     p = os.fspath(path)
     if os.path.isdir(p):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 
 __all__ = ["Matching", "match_all", "pair_box_iou"]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 from harness.metrics.coco_io import CocoDetections, CocoGroundTruth
 
 __all__ = ["read_voc_text_folders", "read_yolo_folders"]

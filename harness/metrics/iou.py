@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 from harness.metrics.boxes import as_boxes
 
 __all__ = ["IOU_KINDS", "box_iou"]

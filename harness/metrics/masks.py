@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 
 __all__ = ["MaskMetrics", "mask_metrics"]
 

@@ -11,7 +11,7 @@ from numbers import Real
 
 import numpy as np
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 from harness.metrics.boxes import as_boxes, convert_boxes
 from harness.metrics.segm import segmentation_kind
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from harness.errors import InputError, expected, require
+from common.errors import InputError, expected, require
 
 __all__ = ["mask_areas", "pair_mask_iou", "rle_counts", "segmentation_kind", "to_rles"]
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 from harness.metrics.coco import CocoParams, match_coco
 
 __all__ = ["VocResult", "evaluate_voc", "voc_ap"]

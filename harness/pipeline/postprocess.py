@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 from harness.pipeline.preprocess import LetterboxInfo
 
 __all__ = ["MAX_NMS", "MAX_WH", "NMS_BLOCK", "Detections", "check_settings", "decode", "nms", "postprocess", "unletterbox"]

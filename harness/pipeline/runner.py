@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 from harness.pipeline.postprocess import MAX_NMS, Detections, check_settings, postprocess
 from harness.pipeline.preprocess import LetterboxInfo, preprocess
 from harness.pipeline.timing import Clock, LatencyStats, Progress, TimingResult, measure

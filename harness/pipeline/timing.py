@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 
 __all__ = ["LatencyStats", "TimingResult", "check_timing_options", "measure"]
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import InputError, expected
+from common.errors import InputError, expected
 
 MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_MODEL = "yolo11n"

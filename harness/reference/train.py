@@ -41,10 +41,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.atomic import atomic_path, write_json_atomic
-from harness.errors import BenchError, InputError, expected, require
+from common.atomic import atomic_path, write_json_atomic
+from common.errors import BenchError, InputError, expected, require
 from harness.reference import MODELS_DIR
-from results.record import file_sha256 as sha256_file
+from common.hashing import file_sha256 as sha256_file
 
 ARCHES = ("yolo11n", "yolo11s", "yolo12n", "yolo12s")
 META_VERSION = 1
@@ -304,7 +304,7 @@ def _arch_params(arch: str, nc: int) -> int:
     require("ultralytics", extra="export")
     from ultralytics.nn.tasks import DetectionModel
 
-    from exporters.onnx_export import quiet_ultralytics
+    from exporters.source import quiet_ultralytics
 
     with quiet_ultralytics():
         model = DetectionModel(f"{arch}.yaml", nc=nc, verbose=False)

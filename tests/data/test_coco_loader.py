@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from harness.data.coco import load_coco_dataset
-from harness.errors import InputError
+from common.errors import InputError
 
 
 @pytest.fixture

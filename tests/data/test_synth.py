@@ -78,7 +78,7 @@ def test_boxes_inside_images_and_cover_size_ranges(tmp_path):
 
 
 def test_negative_count_is_input_error(tmp_path):
-    from harness.errors import InputError
+    from common.errors import InputError
 
     with pytest.raises(InputError, match="--n-val"):
         write_dataset(tmp_path, n_train=1, n_val=-1)

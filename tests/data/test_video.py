@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from harness.data.video import load_video, read_gt_csv, write_synth_video
-from harness.errors import InputError
+from common.errors import InputError
 
 
 @pytest.fixture(scope="module")

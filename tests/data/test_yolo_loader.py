@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from harness.data.yolo import load_yolo_dataset, read_data_yaml, read_label_file
-from harness.errors import InputError
+from common.errors import InputError
 
 
 def _write(p: Path, text: str) -> Path:

@@ -6,7 +6,7 @@ import pytest
 
 from devices.detect import (detect_hardware, jetpack_for_l4t, parse_compatible, parse_nv_tegra_release,
                             parse_nvpmodel_conf, parse_nvpmodel_query)
-from tests.devices.fakes import (ORT_CPU, TRT_MISSING, TRT_OK, cpuinfo_x86, data_lines, fake_nvml,
+from tests.devices.fakes import (ORT_CPU, TRT_OK, cpuinfo_x86, data_lines, fake_nvml,
                                  jetson_tree, write_tree)
 
 RUNTIMES = {"onnxruntime": ORT_CPU, "tensorrt": TRT_OK}

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from devices.profiles import PRECISIONS, PROFILE_VERSION, list_profiles, load_profile
-from harness.errors import InputError
+from common.errors import InputError
 
 EXPECTED = {"cpu", "desktop-gpu", "jetson-nano", "jetson-xavier-nx", "jetson-agx-xavier",
             "jetson-orin-nano", "jetson-orin-nx", "jetson-agx-orin"}

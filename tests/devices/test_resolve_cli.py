@@ -10,7 +10,7 @@ from devices.detect import detect_hardware
 from devices.profiles import list_profiles, load_profile
 from devices.resolve import resolve_device, usability
 from harness.cli import main
-from harness.errors import InputError
+from common.errors import InputError
 from tests.devices.fakes import ORT_CPU, ORT_CUDA, TRT_MISSING, TRT_OK, fake_nvml, jetson_tree, write_tree
 
 ORIN_NANO = dict(model="NVIDIA Jetson Orin Nano Developer Kit",

@@ -8,7 +8,7 @@ import pytest
 from devices.profiles import load_profile
 from devices.runtimes import open_runtime, probe_runtimes
 from devices.runtimes.onnxrt import choose_providers
-from harness.errors import InputError, MissingDependency
+from common.errors import InputError, MissingDependency
 
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402

@@ -8,7 +8,7 @@ import pytest
 
 from devices.runtimes import RuntimeFailure
 from devices.runtimes.tensorrt import TensorRTSession, trt_version_tuple
-from harness.errors import InputError, MissingDependency
+from common.errors import InputError, MissingDependency
 from tests.devices.fake_trt import FakeCudart, engine_blob, make_trt
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import io
-import subprocess
 import sys
 
 import pytest
 
 from devices.profiles import load_profile
 from devices.telemetry import Sampler, start_sampling
-from devices.telemetry.sources import (Ina3221Source, NvmlSource, PsutilSource, SourceUnavailable, TegrastatsSource,
+from devices.telemetry.sources import (Ina3221Source, NvmlSource, TegrastatsSource,
                                        ThermalSource, sources_for)
 from devices.telemetry.summary import TelemetrySummary
 from tests.devices.fakes import data_lines, fake_nvml, write_tree

@@ -11,7 +11,7 @@ from exporters import onnx_export
 from exporters.build import build_variant
 from exporters.manifest import manifest_path, sha256_file
 from exporters.spec import parse_variant
-from harness.errors import InputError
+from common.errors import InputError
 from tests.exporters.conftest import IMGSZ
 
 

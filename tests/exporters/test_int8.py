@@ -8,9 +8,9 @@ import onnxruntime as ort
 import pytest
 
 from exporters.calibration import ImageCalibrationReader, select_calibration_images, train_images
-from exporters.int8 import int8_settings, quantize_int8
+from exporters.int8 import int8_settings
 from exporters.onnx_export import head_decode
-from harness.errors import InputError
+from common.errors import InputError
 from tests.exporters.conftest import IMGSZ
 
 QDQ = ("QuantizeLinear", "DequantizeLinear")

@@ -19,7 +19,7 @@ from exporters.manifest import (
     tool_versions,
     write_json_atomic,
 )
-from harness.errors import InputError
+from common.errors import InputError
 
 
 def test_cache_key_is_canonical():
@@ -30,9 +30,9 @@ def test_cache_key_is_canonical():
 
 def test_default_cache_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "c"))
-    assert default_cache_dir() == tmp_path / "c"
+    assert default_cache_dir() == tmp_path / "c" / "artifacts"  # the one rule bench run uses too
     monkeypatch.delenv("BENCH_CACHE")
-    assert default_cache_dir().parts[-2:] == (".cache", "edge-bench")
+    assert default_cache_dir().parts[-3:] == (".cache", "edge-bench", "artifacts")
 
 
 def test_tool_versions_reads_metadata():

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from exporters.splitfree import C2fSplitFree, convert_split_blocks
-from harness.errors import BenchError, InputError
+from common.errors import BenchError, InputError
 
 
 

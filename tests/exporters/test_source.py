@@ -7,7 +7,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from exporters.source import inspect_source, load_pytorch
-from harness.errors import InputError
+from common.errors import InputError
 
 
 def _save(model, path, task):

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exporters.spec import VALID_FORMS, VariantSpec, parse_variant
-from harness.errors import InputError
+from common.errors import InputError
 
 
 @pytest.mark.parametrize(

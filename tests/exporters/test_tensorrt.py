@@ -12,7 +12,7 @@ import pytest
 
 from exporters import tensorrt_build as tb
 from exporters.spec import parse_variant
-from harness.errors import BenchError, InputError, MissingDependency
+from common.errors import BenchError, InputError, MissingDependency
 from tests.exporters.conftest import IMGSZ
 from tests.exporters.fake_trt import BuilderFlag, DeviceType, MemoryPoolType, make_fake_trt
 

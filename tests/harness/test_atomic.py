@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from harness.atomic import atomic_path, write_json_atomic, write_text_atomic
+from common.atomic import atomic_path, write_json_atomic, write_text_atomic
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):

@@ -14,7 +14,7 @@ import pytest
 from harness import runloop
 from harness.cli import main
 from harness.runloop import ModelChoice
-from results.record import file_sha256
+from common.hashing import file_sha256
 
 NAMES = ["circle", "rectangle", "triangle", "star", "ring", "cross"]
 

@@ -118,7 +118,7 @@ def test_teacher_json_gives_its_val_map_only_when_it_describes_the_file(tmp_path
 
     from harness.data.synth import CLASS_NAMES
     from harness.reference.train import check_teacher
-    from results.record import file_sha256
+    from common.hashing import file_sha256
 
     teacher = tmp_path / "t.pt"
     shutil.copyfile(teachers["s"], teacher)
@@ -280,7 +280,7 @@ def test_distill_interrupt_resume_reload_export(tmp_path, capsys, synth, teacher
     assert not [ln for ln in err if "warning" in ln]  # a like-for-like baseline and a larger teacher
     student = out / "yolo11n-student.pt"
     meta = json.loads(student.with_suffix(".json").read_text())
-    from results.record import file_sha256
+    from common.hashing import file_sha256
 
     assert meta["sha256"] == file_sha256(student)
     assert meta["teacher"]["path"] == "yolo11s.pt" and meta["teacher"]["sha256"] == file_sha256(teachers["s"])

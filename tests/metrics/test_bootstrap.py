@@ -7,7 +7,7 @@ import copy
 import numpy as np
 import pytest
 
-from harness.errors import InputError
+from common.errors import InputError
 from harness.metrics import evaluate_coco
 from harness.metrics.bootstrap import bootstrap_map, bootstrap_map_drop
 from tests.metrics.synth import random_coco

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from harness.errors import InputError
+from common.errors import InputError
 from harness.metrics import box_iou, convert_boxes
 
 A = np.array([[0, 0, 10, 10], [5, 5, 15, 25], [0, 0, 1, 1]], float)

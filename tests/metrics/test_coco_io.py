@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from harness.errors import InputError
+from common.errors import InputError
 from harness.metrics import CocoDetections, CocoGroundTruth, evaluate_coco, load_json
 
 GT = {

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from harness.errors import InputError
+from common.errors import InputError
 from harness.metrics import CocoDetections, CocoGroundTruth, evaluate_coco, localization_analysis, mask_metrics
 from harness.metrics.localization import _ranks
 from tests.metrics.synth import random_coco

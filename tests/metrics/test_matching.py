@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.errors import InputError
+from common.errors import InputError
 from harness.metrics import CocoDetections, CocoGroundTruth, evaluate_coco, match_detections
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.errors import InputError
+from common.errors import InputError
 from harness.metrics import CocoDetections, CocoGroundTruth, box_iou, evaluate_voc, instance_score, voc_ap
 from tests.metrics.synth import random_coco
 

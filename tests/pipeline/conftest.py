@@ -45,7 +45,7 @@ def trained_onnx(tmp_path_factory) -> Path:
 
     from ultralytics import YOLO
 
-    from harness.errors import InputError
+    from common.errors import InputError
     from harness.reference import reference_model
 
     try:

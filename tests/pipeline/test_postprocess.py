@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ultralytics.utils import nms as ul_nms
 from ultralytics.utils import ops as ul_ops
 
-from harness.errors import InputError
+from common.errors import InputError
 from harness.pipeline.postprocess import MAX_WH, Detections, decode, nms, postprocess, unletterbox
 from harness.pipeline.preprocess import LetterboxInfo, letterbox
 

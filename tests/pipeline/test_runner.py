@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from harness.errors import InputError
+from common.errors import InputError
 from harness.pipeline.postprocess import Detections
 from harness.pipeline.runner import Pipeline, pipelined_throughput, time_pipeline
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.errors import InputError
+from common.errors import InputError
 from harness.pipeline.timing import LatencyStats, measure
 
 

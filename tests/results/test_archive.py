@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import InputError
+from common.errors import InputError
 from results.archive import Archive, default_root, load_record
 
 from .conftest import make_record

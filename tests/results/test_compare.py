@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from harness.errors import InputError
+from common.errors import InputError
 from results.compare import Mark, compare
 from results.encoding import decode_floats, encode_floats
 from results.record import timing_entry

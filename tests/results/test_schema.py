@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from harness.errors import InputError
+from common.errors import InputError
 from results import schema
 from results.archive import load_record
 from results.encoding import decode_floats, encode_floats

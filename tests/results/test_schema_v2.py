@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from harness.errors import InputError
+from common.errors import InputError
 from results.archive import load_record
 from results.record import variant_entry
 from results.schema import SCHEMA_VERSION, validate_record

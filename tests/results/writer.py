@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness.errors import InputError
+from common.errors import InputError
 from results.archive import Archive
 
 root, tag, start, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
