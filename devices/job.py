@@ -1,0 +1,313 @@
+"""The typed, versioned seam between the run loop and a device worker: :class:`Job` in, :class:`WorkerResult` out.
+
+A :class:`Job` holds what a DEVICE needs to measure one variant and nothing that only exists on the
+host: the variant's name and precision, the runtime NAME and providers the parent chose, the device
+profile NAME the parent resolved (the worker loads that profile by name and never detects the device
+again), a reference to the artifact (file name, SHA-256 and format; the transport resolves the path:
+locally the build output, remotely the file shipped beside the job), the model's input size and class
+count, the NMS settings, threads, timing options, and the frames as names relative to a frames root.
+
+A :class:`WorkerResult` is what the worker sends back: the ``timing`` block of the record, telemetry,
+the runtime's self-description, package versions and the frame count. Per-frame detections travel
+beside it in ``detections.npz`` (arrays ``frame``, ``boxes``, ``scores``, ``classes``).
+
+Both are JSON files with a ``version`` field. Versions:
+
+* 1: the first typed version (replaced the untyped ``job.json`` dict, whose ``job_version`` was never read).
+
+Reading an unknown version is one clear line (:class:`common.errors.InputError`). Change fields only
+additively within a version (new fields with defaults); anything else bumps the version.
+
+This module is importable on Python 3.8 with the standard library and :mod:`common.errors` only.
+
+Example:
+    >>> job = Job(variant="fp32", precision="fp32", runtime="onnxruntime", device="cpu",
+    ...           artifact=ArtifactRef("yolo11n-fp32.onnx", "ab" * 32, "onnx"), imgsz=640, nc=5,
+    ...           frames=FrameSet("images", 2, ("a.jpg", "b.jpg")))
+    >>> Job.from_json(job.to_json()) == job
+    True
+    >>> Job.from_json('{"version": 7}')
+    Traceback (most recent call last):
+    ...
+    common.errors.InputError: job: expected job version 1 (this bench reads only that one; run the same bench version on host and device), got version 7
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from common.errors import InputError, expected
+
+__all__ = ["ArtifactRef", "FrameSet", "JOB_VERSION", "Job", "NmsSettings", "RESULT_VERSION", "TimingOptions",
+           "WorkerResult", "DETECTIONS_FILE", "FRAME_KINDS"]
+
+JOB_VERSION = 1
+RESULT_VERSION = 1
+DETECTIONS_FILE = "detections.npz"  # beside the result: arrays frame, boxes (xyxy pixels), scores, classes
+FRAME_KINDS = ("images", "video")
+
+
+# ------------------------------------------------------------------------------------------- parts
+
+@dataclass(frozen=True)
+class ArtifactRef:
+    """The artifact a job runs, by name and content; the path is the transport's business.
+
+    Attributes:
+        name: the file name (no folder), e.g. ``"yolo11n-int8.onnx"``.
+        sha256: hex SHA-256 of the file (the worker may check it).
+        format: ``"onnx"``, ``"engine"`` (TensorRT) or another format a runtime opens.
+    """
+
+    name: str
+    sha256: str
+    format: str
+
+
+@dataclass(frozen=True)
+class NmsSettings:
+    """Decode + NMS settings of the pipeline (the record's ``settings``)."""
+
+    conf: float = 0.001
+    iou: float = 0.7
+    max_det: int = 300
+
+
+@dataclass(frozen=True)
+class TimingOptions:
+    """How long to time: at least ``min_iters`` iterations and ``min_seconds`` after at most
+    ``warmup_max_s`` of warm-up, cycling through ``frames`` distinct frames decoded up front."""
+
+    min_iters: int = 100
+    min_seconds: float = 3.0
+    warmup_max_s: float = 10.0
+    frames: int = 32
+
+
+@dataclass(frozen=True)
+class FrameSet:
+    """The frames to score, relative to a frames root the transport provides.
+
+    Attributes:
+        kind: ``"images"`` (``names`` are image files, in scoring order) or ``"video"`` (``names``
+            holds the one video file; the first ``count`` frames are scored).
+        count: how many frames are scored.
+        names: POSIX-style paths relative to the frames root (never absolute, never ``..``).
+    """
+
+    kind: str
+    count: int
+    names: Tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------------------------------------- Job
+
+@dataclass(frozen=True)
+class Job:
+    """One variant to measure on one device (see the module docstring for what is in and out).
+
+    Attributes:
+        variant: the row's name, e.g. ``"int8"``, ``"student"`` or ``"teacher"``.
+        precision: ``"fp32"``, ``"fp16"`` or ``"int8"``.
+        runtime: the runtime NAME the parent chose (``"onnxruntime"``, ``"tensorrt"``, ``"openvino"``).
+        device: the device profile NAME the parent resolved; the worker loads it by name.
+        artifact: the artifact to open; None only until the local child has built it.
+        imgsz: network input side (square).
+        nc: the model's class count (fixes the output layout); None when unknown.
+        frames: the frames to time and score.
+        nms: decode + NMS settings.
+        timing: timing options.
+        threads: inference threads (None: the runtime's default).
+        providers: ONNX Runtime execution providers in priority order, as resolved by the parent
+            (empty: the profile's, or not ONNX Runtime).
+        version: the file format version (:data:`JOB_VERSION`).
+    """
+
+    variant: str
+    precision: str
+    runtime: str
+    device: str
+    artifact: Optional[ArtifactRef]
+    imgsz: int
+    nc: Optional[int]
+    frames: FrameSet
+    nms: NmsSettings = field(default_factory=NmsSettings)
+    timing: TimingOptions = field(default_factory=TimingOptions)
+    threads: Optional[int] = None
+    providers: Tuple[str, ...] = ()
+    version: int = JOB_VERSION
+
+    def with_artifact(self, artifact: ArtifactRef) -> "Job":
+        """This job with its built artifact filled in."""
+        return replace(self, artifact=artifact)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """JSON-ready form (tuples become lists)."""
+        return _plain(asdict(self))
+
+    def to_json(self) -> str:
+        """The job as one JSON document."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "job") -> "Job":
+        """Validate a decoded job; unknown versions and wrong types are one-line :class:`InputError`."""
+        r = _Reader(data, where)
+        r.version(JOB_VERSION, "job")
+        art = data.get("artifact")
+        artifact = None
+        if art is not None:
+            a = _Reader(art, where + ".artifact")
+            artifact = ArtifactRef(a.text("name"), a.text("sha256"), a.text("format"))
+        f = _Reader(data.get("frames"), where + ".frames")
+        kind = f.text("kind")
+        if kind not in FRAME_KINDS:
+            raise InputError(expected(f"one of {', '.join(FRAME_KINDS)}", repr(kind), where + ".frames.kind"))
+        names = f.texts("names")
+        for name in names:
+            if name.startswith("/") or ".." in name.split("/"):
+                raise InputError(expected("a name relative to the frames root", repr(name), where + ".frames.names"))
+        frames = FrameSet(kind, f.integer("count", minimum=0), names)
+        n = _Reader(data.get("nms", {}), where + ".nms")
+        t = _Reader(data.get("timing", {}), where + ".timing")
+        return cls(
+            variant=r.text("variant"), precision=r.text("precision"), runtime=r.text("runtime"), device=r.text("device"),
+            artifact=artifact, imgsz=r.integer("imgsz", minimum=1), nc=r.integer("nc", minimum=1, none_ok=True), frames=frames,
+            nms=NmsSettings(conf=n.number("conf", NmsSettings.conf), iou=n.number("iou", NmsSettings.iou),
+                            max_det=n.integer("max_det", minimum=1, default=NmsSettings.max_det)),
+            timing=TimingOptions(min_iters=t.integer("min_iters", minimum=1, default=TimingOptions.min_iters),
+                                 min_seconds=t.number("min_seconds", TimingOptions.min_seconds),
+                                 warmup_max_s=t.number("warmup_max_s", TimingOptions.warmup_max_s),
+                                 frames=t.integer("frames", minimum=1, default=TimingOptions.frames)),
+            threads=r.integer("threads", minimum=1, none_ok=True), providers=r.texts("providers"))
+
+    @classmethod
+    def from_json(cls, text: str, where: str = "job") -> "Job":
+        """Parse and validate a job written by :meth:`to_json`."""
+        return cls.from_dict(_loads(text, where), where)
+
+
+# ------------------------------------------------------------------------------------- WorkerResult
+
+@dataclass(frozen=True)
+class WorkerResult:
+    """What a device worker measured for one :class:`Job` (detections are in :data:`DETECTIONS_FILE`).
+
+    Attributes:
+        variant: the job's variant (so a result cannot be filed under another row).
+        timing: the record's ``timing`` block (:func:`results.record.timing_entry` plus the
+            ``preprocess``/``postprocess`` summaries).
+        telemetry: the telemetry summary of the timed window (power, clocks, temperatures, ...).
+        runtime: the session's self-description (runtime, version, providers, threads, precision).
+        versions: package versions on the device (``{"onnxruntime": "1.20.1", ...}``).
+        n_frames: frames scored (rows of the detections file are ``frame`` in ``0..n_frames-1``).
+        version: the file format version (:data:`RESULT_VERSION`).
+    """
+
+    variant: str
+    timing: Dict[str, Any]
+    telemetry: Dict[str, Any]
+    runtime: Dict[str, Any]
+    versions: Dict[str, str]
+    n_frames: int
+    version: int = RESULT_VERSION
+
+    def to_dict(self) -> Dict[str, Any]:
+        """JSON-ready form."""
+        return _plain(asdict(self))
+
+    def to_json(self) -> str:
+        """The result as one JSON document."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "worker result") -> "WorkerResult":
+        """Validate a decoded result; unknown versions and wrong types are one-line :class:`InputError`."""
+        r = _Reader(data, where)
+        r.version(RESULT_VERSION, "worker result")
+        versions = r.mapping("versions")
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in versions.items()):
+            raise InputError(expected("package versions as strings", versions, where + ".versions"))
+        return cls(variant=r.text("variant"), timing=r.mapping("timing"), telemetry=r.mapping("telemetry"),
+                   runtime=r.mapping("runtime"), versions=dict(versions), n_frames=r.integer("n_frames", minimum=0))
+
+    @classmethod
+    def from_json(cls, text: str, where: str = "worker result") -> "WorkerResult":
+        """Parse and validate a result written by :meth:`to_json`."""
+        return cls.from_dict(_loads(text, where), where)
+
+
+# ---------------------------------------------------------------------------------------- helpers
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _loads(text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise InputError(expected("a JSON document", f"{exc.__class__.__name__}: {exc}", where)) from None
+
+
+class _Reader:
+    """Typed field access on one decoded JSON object, with the one-line error template."""
+
+    _MISSING = object()
+
+    def __init__(self, data: Any, where: str) -> None:
+        if not isinstance(data, Mapping):
+            raise InputError(expected("a JSON object", type(data).__name__, where))
+        self.data, self.where = data, where
+
+    def _get(self, key: str, default: Any) -> Any:
+        if key in self.data:
+            return self.data[key]
+        if default is self._MISSING:
+            raise InputError(expected(f"a field '{key}'", "none", self.where))
+        return default
+
+    def version(self, wanted: int, what: str) -> None:
+        got = self.data.get("version")
+        if got != wanted or isinstance(got, bool):
+            raise InputError(expected(f"{what} version {wanted} (this bench reads only that one; run the same bench "
+                                      "version on host and device)", f"version {got}", self.where))
+
+    def text(self, key: str) -> str:
+        value = self._get(key, self._MISSING)
+        if not isinstance(value, str) or not value:
+            raise InputError(expected("a non-empty string", repr(value), f"{self.where}.{key}"))
+        return value
+
+    def texts(self, key: str) -> Tuple[str, ...]:
+        value = self._get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise InputError(expected("a list of non-empty strings", repr(value), f"{self.where}.{key}"))
+        return tuple(value)
+
+    def integer(self, key: str, *, minimum: int, none_ok: bool = False, default: Any = _MISSING) -> Any:
+        value = self._get(key, None if none_ok and default is self._MISSING else default)
+        if value is None and none_ok:
+            return None
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise InputError(expected(f"an integer >= {minimum}", repr(value), f"{self.where}.{key}"))
+        return value
+
+    def number(self, key: str, default: float) -> float:
+        value = self._get(key, default)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
+            raise InputError(expected("a finite number >= 0", repr(value), f"{self.where}.{key}"))
+        return float(value)
+
+    def mapping(self, key: str) -> Dict[str, Any]:
+        value = self._get(key, self._MISSING)
+        if not isinstance(value, dict):
+            raise InputError(expected("a JSON object", type(value).__name__, f"{self.where}.{key}"))
+        return value
