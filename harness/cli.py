@@ -12,13 +12,22 @@ Exit statuses: 0 success, 1 a regression found by ``bench compare``, 2 bad input
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import os
+import signal
 import sys
 
-from harness import __version__
-from common.errors import BenchError
+# harness/__init__.py already turned a Ctrl-C during the console script's imports into one line
+# and status 130; this guard covers an importer that could not install that handler.
+try:
+    import argparse
+    import errno
+    import importlib
+
+    from harness import __version__
+    from common.errors import BenchError, expected
+except KeyboardInterrupt:  # pragma: no cover - only when the early handler could not be installed
+    sys.stderr.write("bench: interrupted\n")
+    raise SystemExit(130) from None
 
 # name -> (module, one-line help). Order is the order of ``bench --help``.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -72,8 +81,85 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What an OSError that reached main() says was expected, by errno (the rest: a usable file or folder).
+_OS_EXPECTED = {
+    errno.ENOSPC: "free space to write", errno.EDQUOT: "free space (quota) to write",
+    errno.ENOTDIR: "a folder (a file is in the way)", errno.EISDIR: "a file (a folder is in the way)",
+    errno.EACCES: "permission to read or write", errno.EPERM: "permission to read or write",
+    errno.EROFS: "a writable file system", errno.ENOENT: "an existing file or folder",
+    errno.EEXIST: "a name not already taken", errno.ENAMETOOLONG: "a shorter file name",
+}
+
+
+def os_error_line(exc: OSError) -> str:
+    """The one line for an OSError no reader turned into an InputError (names the file).
+
+    Example:
+        >>> os_error_line(OSError(errno.ENOSPC, "No space left on device", "/mnt/small/out.json"))
+        '/mnt/small/out.json: expected free space to write, got No space left on device (ENOSPC)'
+    """
+    what = _OS_EXPECTED.get(exc.errno, "a usable file or folder")
+    got = exc.strerror or exc.__class__.__name__
+    if exc.errno in errno.errorcode:
+        got += f" ({errno.errorcode[exc.errno]})"
+    where = exc.filename
+    if where is not None and exc.filename2 is not None:
+        where = f"{where} -> {exc.filename2}"
+    return expected(what, got, None if where is None else str(where))
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe (``bench compare | head``): send what is left to /dev/null, so the
+    interpreter's final flush does not print a BrokenPipeError."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``bench`` console script."""
+    """Entry point of the ``bench`` console script.
+
+    Exit statuses: 0 success, 1 only for a regression found by ``bench compare``, 2 bad input or an
+    unusable file (one line on stderr), 130 interrupted (Ctrl-C at any moment), 141 stdout closed
+    early (``bench compare ... | head``).
+    """
+    previous = None
+    try:
+        previous = signal.getsignal(signal.SIGINT)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = None
+    try:
+        status = _main(argv)
+        sys.stdout.flush()
+        return status
+    except BenchError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
+    except RecursionError:
+        print("bench: error: expected input nested less deeply, got nesting too deep to read", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"bench: error: {os_error_line(exc)}", file=sys.stderr)
+        return 2
+    finally:
+        if previous is not None:
+            try:
+                signal.signal(signal.SIGINT, previous)
+            except (ValueError, TypeError):
+                pass
+
+
+def _main(argv: list[str] | None) -> int:
     os.environ.setdefault("YOLO_OFFLINE", "true")
     os.environ.setdefault("YOLO_AUTOINSTALL", "false")
     parser = build_parser()
@@ -81,14 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return 2
-    try:
-        return int(args._run(args) or 0)
-    except BenchError as exc:
-        print(f"bench: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
-        return 130
+    return int(args._run(args) or 0)
 
 
 if __name__ == "__main__":  # pragma: no cover
