@@ -118,7 +118,7 @@ def open_session(onnx: Path, threads: int | None = None):
     from devices.profiles import load_profile
     from devices.runtimes import open_runtime
 
-    return open_runtime(onnx, profile=load_profile("cpu"), threads=threads)
+    return open_runtime(onnx, runtime="onnxruntime", profile=load_profile("cpu"), threads=threads)
 
 
 def same_detections(ours, ultra_boxes) -> tuple[bool, str]:

@@ -3,10 +3,13 @@
 ``NAME`` is a profile name, ``"jetson"`` (the detected Jetson module's profile) or ``"auto"``
 (the detected Jetson, else a desktop GPU, else the CPU).
 
+The runtime of a resolved device is the first entry of its profile whose runtime is available
+here (probed through :mod:`devices.runtimes`' registry); runtime names are data of the profile.
+
 Example:
     >>> d = resolve_device("cpu")
-    >>> d.profile.name, d.runtime.runtime
-    ('cpu', 'onnxruntime')
+    >>> d.profile.name, d.cpu_only
+    ('cpu', True)
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 from common.errors import InputError, expected
 from devices.detect import Hardware, detect_hardware
 from devices.profiles import DeviceProfile, RuntimeChoice, list_profiles, load_profile
+from devices.runtimes import runtime_info
 
 __all__ = ["ResolvedDevice", "resolve_device", "usability", "choose_runtime"]
 
@@ -42,13 +46,13 @@ class ResolvedDevice:
 
     @property
     def cpu_only(self) -> bool:
-        """True when the chosen runtime runs on the CPU only (ONNX Runtime CPU provider)."""
-        return self.runtime.runtime == "onnxruntime" and self.runtime.accelerator == "CPUExecutionProvider"
+        """True when the chosen runtime entry runs on the CPU only (e.g. ONNX Runtime's CPU provider)."""
+        return _is_cpu(self.runtime)
 
     def runs_fast(self, precision: str) -> bool:
         """Whether the device runs ``precision`` fast with the chosen runtime.
 
-        A Jetson or GPU profile that fell back to ONNX Runtime's CPU provider follows the
+        A Jetson or GPU profile that fell back to a CPU runtime entry follows the
         ``cpu`` profile's rules: the GPU's FP16 does not help a CPU kernel.
         """
         return self._rules().runs_fast(precision)
@@ -81,25 +85,50 @@ class ResolvedDevice:
         return out
 
 
-def choose_runtime(profile: DeviceProfile, hardware: Hardware) -> tuple[RuntimeChoice | None, str]:
-    """The first runtime entry of ``profile`` available on ``hardware``, or None and why none is."""
+def _is_cpu(entry: RuntimeChoice) -> bool:
+    return runtime_info(entry.runtime).is_cpu(entry)
+
+
+def choose_runtime(profile: DeviceProfile, hardware: Hardware, *, runtime: str | None = None) -> tuple[RuntimeChoice | None, str]:
+    """The first runtime entry of ``profile`` available on ``hardware``, or None and why none is.
+
+    Args:
+        profile: the device profile (its entries in order of preference).
+        hardware: what was detected (its probed runtimes).
+        runtime: consider only the entries of this runtime (``--runtime``); None: all of them.
+
+    Raises:
+        InputError: ``runtime`` is not registered, or the profile lists no entry of it.
+    """
+    entries = profile.runtimes
+    if runtime is not None:
+        runtime_info(runtime, where="--runtime")
+        entries = tuple(e for e in entries if e.runtime == runtime)
+        if not entries:
+            listed = ", ".join(dict.fromkeys(e.runtime for e in profile.runtimes))
+            raise InputError(expected(f"a runtime profile {profile.name} lists ({listed})", repr(runtime), "--runtime"))
     why: list[str] = []
-    for entry in profile.runtimes:
+    for entry in entries:
         status = hardware.runtimes.get(entry.runtime)
         if status is None or not status.available:
             text = status.reason if status is not None else f"{entry.runtime} not probed"
             if text not in why:
                 why.append(text)
             continue
-        if entry.runtime == "onnxruntime" and entry.accelerator not in status.providers:
-            why.append(f"onnxruntime {status.version} has no {entry.accelerator}")
+        if entry.accelerator is not None and entry.accelerator not in status.providers:
+            why.append(f"{entry.runtime} {status.version} has no {entry.accelerator}")
             continue
         return entry, "; ".join(why)
     return None, "; ".join(why)
 
 
-def usability(profile: DeviceProfile, hardware: Hardware) -> tuple[bool, str]:
+def usability(profile: DeviceProfile, hardware: Hardware, *, runtime: str | None = None) -> tuple[bool, str]:
     """Whether ``profile`` can run on ``hardware`` and why (or with which runtime).
+
+    Args:
+        profile: the device profile.
+        hardware: what was detected.
+        runtime: only with this runtime (``--runtime``; the profile must list it); None: any.
 
     Returns:
         ``(True, "runtime ...")`` or ``(False, precise reason)``.
@@ -132,22 +161,26 @@ def usability(profile: DeviceProfile, hardware: Hardware) -> tuple[bool, str]:
             return False, "this is a Jetson (integrated GPU): use its jetson-* profile or --device jetson"
         if not hardware.gpus:
             return False, f"no NVIDIA GPU found ({hardware.gpu_reason})" if hardware.gpu_reason else "no NVIDIA GPU found"
-    entry, why = choose_runtime(profile, hardware)
+    entry, why = choose_runtime(profile, hardware, runtime=runtime)
     if entry is None:
-        return False, why or "no runtime of this profile is available"
-    if gpu_missing and entry.accelerator != "CPUExecutionProvider":
+        return False, why or f"no {runtime or 'runtime'} entry of this profile is available"
+    if gpu_missing and not _is_cpu(entry):
         return False, gpu_missing
     text = f"runtime {entry.label()}"
-    if profile.kind != "cpu" and entry.accelerator == "CPUExecutionProvider":
+    if profile.kind != "cpu" and _is_cpu(entry):
         text += f" only, CPU fallback ({why or gpu_missing})"
     return True, text
 
 
-def resolve_device(name: str, *, root: str | os.PathLike = "/", hardware: Hardware | None = None) -> ResolvedDevice:
-    """Resolve ``--device NAME`` on this machine.
+def resolve_device(
+    name: str, *, runtime: str | None = None, root: str | os.PathLike = "/", hardware: Hardware | None = None
+) -> ResolvedDevice:
+    """Resolve ``--device NAME`` (and ``--runtime``) on this machine.
 
     Args:
         name: a profile name, ``"jetson"`` or ``"auto"``.
+        runtime: use this runtime (a registry name the profile lists); None: the profile's first
+            available one. With ``"auto"``, only profiles that list it are candidates.
         root: filesystem root for detection (tests build fake trees).
         hardware: already detected hardware (skips detection).
 
@@ -161,6 +194,8 @@ def resolve_device(name: str, *, root: str | os.PathLike = "/", hardware: Hardwa
     names = list_profiles()
     if name not in (*names, "jetson", "auto"):
         raise InputError(expected(f"a device: auto, jetson or one of {', '.join(names)}", repr(name), "--device"))
+    if runtime is not None:
+        runtime_info(runtime, where="--runtime")
     hw = hardware if hardware is not None else detect_hardware(root=root)
 
     if name == "jetson":
@@ -172,27 +207,33 @@ def resolve_device(name: str, *, root: str | os.PathLike = "/", hardware: Hardwa
                 f"(part numbers {', '.join(hw.jetson.part_numbers) or 'unknown'}); known: "
                 f"{', '.join(n for n in names if n.startswith('jetson-'))}"
             )
-        return _resolved(name, load_profile(hw.jetson.profile), hw)
+        return _resolved(name, load_profile(hw.jetson.profile), hw, runtime)
 
     if name == "auto":
         notes = []
         candidates = ([hw.jetson.profile] if hw.jetson is not None and hw.jetson.profile else []) + ["desktop-gpu", "cpu"]
         for cand in candidates:
             profile = load_profile(cand)
-            ok, why = usability(profile, hw)
+            if runtime is not None and runtime not in {e.runtime for e in profile.runtimes}:
+                notes.append(f"{cand}: does not list runtime {runtime}")
+                continue
+            ok, why = usability(profile, hw, runtime=runtime)
             if ok:
-                return _resolved(name, profile, hw, tuple(notes))
+                return _resolved(name, profile, hw, runtime, tuple(notes))
             notes.append(f"{cand}: {why}")
         raise InputError(f"--device auto: no usable device profile ({'; '.join(notes)})")
 
-    return _resolved(name, load_profile(name), hw)
+    return _resolved(name, load_profile(name), hw, runtime)
 
 
-def _resolved(requested: str, profile: DeviceProfile, hw: Hardware, notes: tuple[str, ...] = ()) -> ResolvedDevice:
-    ok, why = usability(profile, hw)
+def _resolved(
+    requested: str, profile: DeviceProfile, hw: Hardware, runtime: str | None, notes: tuple[str, ...] = ()
+) -> ResolvedDevice:
+    ok, why = usability(profile, hw, runtime=runtime)
     if not ok:
-        raise InputError(f"--device {requested}: {profile.name} is not usable here: {why}")
-    entry, _ = choose_runtime(profile, hw)
+        via = f" with runtime {runtime}" if runtime is not None else ""
+        raise InputError(f"--device {requested}: {profile.name} is not usable here{via}: {why}")
+    entry, _ = choose_runtime(profile, hw, runtime=runtime)
     if "CPU fallback" in why:
         notes = (*notes, f"{profile.name}: {why}")
     return ResolvedDevice(requested=requested, profile=profile, hardware=hw, runtime=entry, notes=notes)

@@ -147,7 +147,8 @@ def _run_artifacts(args: argparse.Namespace, device: Any, report: dict[str, Any]
     outputs = {}
     for label, path in artifacts.items():
         try:
-            session = open_runtime(path, profile=device.profile, threads=args.threads)
+            session = open_runtime(path, runtime="tensorrt" if label.endswith("engine") else "onnxruntime",
+                                   profile=device.profile, threads=args.threads)
         except BenchError as exc:
             report["not_run"][label] = str(exc)
             continue

@@ -1,32 +1,82 @@
-"""One variant, in its own process: build (or reuse) the artifact, time the pipeline, run every frame.
+"""One variant, in its own process: build (or reuse) the artifact here, then measure it with :mod:`devices.worker`.
 
-The parent (:mod:`harness.runloop`) writes a job file and starts ``python -m harness.worker JOB``
-with a timeout. The worker prints progress as JSON lines on stdout and leaves ``result.json`` and
-``detections.npz`` in the job's ``out`` folder. A crash, a kill or a timeout leaves no result: the
-parent records the variant as failed with the tail of its stderr.
+The parent (:func:`run_isolated`, called by the run loop) writes ``task.json`` -- a host-side
+:class:`BuildRequest`, the typed :class:`devices.job.Job` and the frames root -- into the variant's
+folder and starts ``python -m harness.worker TASK`` in its own process group, with a timeout. The
+child builds the artifact from the BuildRequest (exporters), fills the Job's artifact reference in and
+hands the Job to :func:`devices.worker.run_job`, which leaves ``detections.npz`` and ``result.json``
+(a :class:`devices.job.WorkerResult`). Progress comes back as JSON lines on stdout.
 
-Job file versions: 1 (see :func:`harness.runloop._job`).
+A crash, a kill or a timeout leaves no result: the parent records the variant as failed with the tail
+of its stderr. A clear error in the child (:class:`common.errors.BenchError`) is kept as one line in
+``error.json`` with its kind, so an input error found inside a worker stays an input error.
+
+The child dies with its parent: its own process group is killed by the parent on any exit (timeout,
+Ctrl-C, SIGTERM), and the child watches its stdin pipe (end of file: the parent is gone) and on Linux
+asks the kernel for SIGKILL when the parent dies (``prctl(PR_SET_PDEATHSIG)``).
+
+Task file versions: 1.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from common.atomic import atomic_path, write_json_atomic
-from common.errors import BenchError, InputError, expected
+from common.atomic import write_json_atomic
+from common.errors import BenchError, InputError, MissingDependency, expected
+from devices.job import DETECTIONS_FILE, ArtifactRef, Job, WorkerResult
 
-TIMING_FRAMES = 32  # distinct frames cycled through by the timed loop (decoded once, up front)
+TASK_VERSION = 1
 ERROR_TAIL_LINES = 25
+PARTIAL_MAX_AGE_S = 24 * 3600  # a .partial nobody has open is removed at once; one whose users are unknown after a day
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """Host-only inputs that build one variant's artifact (never sent to a device).
+
+    Attributes:
+        source: the model file the row is built from (``.pt`` or ``.onnx``).
+        variant: the variant name (``"int8"``, ``"pruned30"``, ``"student"``...).
+        format: ``"onnx"`` or ``"trt"``.
+        imgsz: square input side.
+        cache_dir: the artifacts cache folder.
+        data_yaml: dataset YAML whose train split calibrates INT8 / fine-tunes pruned models.
+        calib_images: INT8 calibration image count.
+        student_source: the distilled student ``.pt`` for ``student*`` variants.
+        finetune_epochs: fine-tuning epochs after pruning.
+    """
+
+    source: str
+    variant: str
+    format: str
+    imgsz: int
+    cache_dir: str
+    data_yaml: str | None = None
+    calib_images: int = 200
+    student_source: str | None = None
+    finetune_epochs: int = 10
+
+    @classmethod
+    def from_dict(cls, data: Any) -> BuildRequest:
+        if not isinstance(data, dict):
+            raise InputError(expected("a build request object", type(data).__name__, "task.build"))
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise InputError(expected("the build request fields", str(exc), "task.build")) from None
 
 
 @dataclass(frozen=True)
@@ -40,7 +90,11 @@ class FrameDets:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the parent knows about a variant after its worker ended."""
+    """What the parent knows about a variant after its worker ended.
+
+    ``input_error`` is True when the row failed on an :class:`InputError` raised inside the worker
+    (bad input, not a broken tool): the run loop turns a run whose every row failed that way into exit 2.
+    """
 
     status: str  # ok | skipped | failed
     reason: str | None = None
@@ -51,6 +105,7 @@ class Outcome:
     runtime: dict | None = None
     versions: dict | None = None
     detections: tuple[FrameDets, ...] | None = None
+    input_error: bool = False
 
     @classmethod
     def skipped(cls, spec, reason: str) -> Outcome:
@@ -59,23 +114,31 @@ class Outcome:
 
 # ----------------------------------------------------------------------------------------- parent side
 
-def run_isolated(job: dict, *, timeout: float, progress: Callable[[dict], None] | None = None) -> Outcome:
-    """Run one job in a child process; never raises for what happens inside the child."""
-    out = Path(job["out"])
+def run_isolated(build: BuildRequest, job: Job, *, frames_root: Path, out: Path, timeout: float,
+                 progress: Callable[[dict], None] | None = None) -> Outcome:
+    """Run one variant in a child process; never raises for what happens inside the child.
+
+    The child is killed (its whole process group) when this returns or raises for any reason:
+    timeout, KeyboardInterrupt, or the SystemExit of a SIGTERM handler.
+    """
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    job_path = out / "job.json"
-    job_path.write_text(json.dumps(job))
+    task_path = out / "task.json"
+    task = {"version": TASK_VERSION, "build": asdict(build), "job": job.to_dict(), "frames_root": str(frames_root)}
+    write_json_atomic(task_path, task, indent=None)
     stderr_path = out / "stderr.txt"
     with open(stderr_path, "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "harness.worker", str(job_path)], stdout=subprocess.PIPE,
-                                stderr=err, text=True, bufsize=1)
+        proc = subprocess.Popen([sys.executable, "-m", "harness.worker", str(task_path), str(os.getpid())],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True, bufsize=1,
+                                start_new_session=True)
         fired = threading.Event()
 
         def _kill() -> None:
             fired.set()
-            proc.kill()
+            _kill_group(proc)
 
         timer = threading.Timer(timeout, _kill)
+        timer.daemon = True
         timer.start()
         try:
             for line in proc.stdout:
@@ -87,20 +150,27 @@ def run_isolated(job: dict, *, timeout: float, progress: Callable[[dict], None] 
             code = proc.wait()
         finally:
             timer.cancel()
+            _kill_group(proc)  # grandchildren too, whatever happened
             if proc.poll() is None:
-                proc.kill()
                 proc.wait()
+            for stream in (proc.stdin, proc.stdout):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
         timed_out = fired.is_set()
     tail = _tail(stderr_path)
     result_path = out / "result.json"
     if code == 0 and result_path.is_file():
-        result = json.loads(result_path.read_text())
-        return Outcome(status="ok", manifest=result.get("manifest"), timing=result.get("timing"),
-                       telemetry=result.get("telemetry"), runtime=result.get("runtime"),
-                       versions=result.get("versions"), detections=_load_dets(out / "detections.npz", result["frames"]),
-                       error_tail=None)
-    if code == 2 and (out / "error.txt").is_file():  # the worker's own clear one-line message
-        return Outcome(status="failed", reason=(out / "error.txt").read_text().strip(), error_tail=tail or None)
+        result = WorkerResult.from_json(result_path.read_text(), where=str(result_path))
+        manifest = _read_json(out / "artifact.json")
+        return Outcome(status="ok", manifest=manifest, timing=result.timing, telemetry=result.telemetry,
+                       runtime=result.runtime, versions=result.versions,
+                       detections=_load_dets(out / DETECTIONS_FILE, result.n_frames), error_tail=None)
+    error = _read_json(out / "error.json")
+    if code == 2 and error is not None and isinstance(error.get("message"), str):  # the worker's own clear line
+        return Outcome(status="failed", reason=error["message"], error_tail=tail or None,
+                       input_error=error.get("kind") == "input")
     if timed_out:
         reason = f"timed out after {timeout:g} s and was killed"
     elif code < 0:
@@ -109,6 +179,21 @@ def run_isolated(job: dict, *, timeout: float, progress: Callable[[dict], None] 
         last = next((ln for ln in reversed(tail.splitlines()) if ln.strip()), "no output")
         reason = f"worker crashed (exit {code}): {last[:200]}"
     return Outcome(status="failed", reason=reason, error_tail=tail or None)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # already gone (the group died with its leader)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _tail(path: Path) -> str:
@@ -132,136 +217,135 @@ def _emit(stage: str, done: int, total: int | None) -> None:
     print(json.dumps({"stage": stage, "done": done, "total": total}), flush=True)
 
 
-def _frames(job: dict, limit: int | None = None):
-    """Decoded frames (BGR) of the job, in order."""
-    import cv2
+def die_with_parent(parent_pid: int | None) -> None:
+    """Make this process (and its group) die when the parent does.
 
-    spec = job["frames"]
-    if spec["kind"] == "video":
-        from harness.data.video import iter_frames
-
-        n = spec["count"] if limit is None else min(limit, spec["count"])
-        yield from iter_frames(Path(spec["video"]), limit=n)
-        return
-    paths = spec["paths"] if limit is None else spec["paths"][:limit]
-    for p in paths:
-        img = cv2.imread(p, cv2.IMREAD_COLOR)
-        if img is None:
-            raise InputError(expected("an image OpenCV can decode", "unreadable file", p))
-        yield img
-
-
-def _versions() -> dict:
-    from importlib import metadata
-
-    out = {}
-    for name in ("onnxruntime", "tensorrt", "numpy", "opencv-python-headless"):
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``. Everywhere: a daemon thread reading stdin (the
+    parent's pipe); end of file means the parent is gone, and the whole process group is killed.
+    """
+    if sys.platform.startswith("linux"):
         try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass
+    if parent_pid is not None and os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(137)
+
+    def watch() -> None:
+        try:
+            while sys.stdin.buffer.read(1 << 12):
+                pass
+        except (OSError, ValueError):
+            pass
+        try:
+            os.killpg(os.getpgrp(), signal.SIGKILL)
+        finally:
+            os._exit(137)
+
+    if sys.stdin is not None and not sys.stdin.isatty():
+        threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def clean_stale_partials(root: Path, *, now: float | None = None) -> list[Path]:
+    """Remove ``.*.partial`` files a killed writer left under ``root``; returns what was removed.
+
+    A partial is removed when no process has it open (Linux: ``/proc/*/fd``); where the open files of
+    some process cannot be read, only when untouched for :data:`PARTIAL_MAX_AGE_S`. Writers in other
+    live processes (a concurrent run) are never disturbed.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    partials = [p for p in root.rglob(".*.partial") if p.is_file()]
+    if not partials:
+        return []
+    open_files, complete = _open_files()
+    now = time.time() if now is None else now
+    removed = []
+    for p in partials:
+        try:
+            real = str(p.resolve())
+            if real in open_files:
+                continue
+            if not complete and now - p.stat().st_mtime < PARTIAL_MAX_AGE_S:
+                continue
+            p.unlink()
+            removed.append(p)
+        except OSError:
             continue
-    return out
+    return removed
 
 
-def _build(job: dict):
+def _open_files() -> tuple[set[str], bool]:
+    """Paths open in any process, and whether every process could be read."""
+    proc = Path("/proc")
+    if not (proc / "self" / "fd").is_dir():
+        return set(), False
+    paths, complete = set(), True
+    for pid_dir in proc.iterdir():
+        if not pid_dir.name.isdigit():
+            continue
+        try:
+            fds = list((pid_dir / "fd").iterdir())
+        except FileNotFoundError:
+            continue  # exited meanwhile
+        except OSError:
+            complete = False
+            continue
+        for fd in fds:
+            try:
+                paths.add(os.readlink(fd))
+            except OSError:
+                continue
+    return paths, complete
+
+
+def _build(build: BuildRequest):
     from exporters.build import build_variant
     from exporters.spec import parse_variant
 
-    spec = parse_variant(job["variant"], fmt=job["format"])
+    spec = parse_variant(build.variant, fmt=build.format)
     # A shipped <model>-prunedNN.pt beside the source is picked up by the exporter itself.
-    kwargs = {}
-    if job.get("student_source"):
-        kwargs["student_source"] = Path(job["student_source"])
-    if job.get("finetune_epochs") is not None:
-        kwargs["finetune_epochs"] = int(job["finetune_epochs"])
-    return build_variant(Path(job["source"]), spec, cache_dir=Path(job["cache_dir"]), imgsz=job["imgsz"],
-                         data_yaml=None if job["data_yaml"] is None else Path(job["data_yaml"]),
-                         calib_images=job["calib_images"], progress=_emit, **kwargs)
+    kwargs: dict[str, Any] = {"finetune_epochs": int(build.finetune_epochs)}
+    if build.student_source:
+        kwargs["student_source"] = Path(build.student_source)
+    return build_variant(Path(build.source), spec, cache_dir=Path(build.cache_dir), imgsz=build.imgsz,
+                         data_yaml=None if build.data_yaml is None else Path(build.data_yaml),
+                         calib_images=build.calib_images, progress=_emit, **kwargs)
 
 
-def work(job: dict) -> dict:
-    """Do one job in this process; returns the result dict (also written to ``out/result.json``)."""
-    from devices.resolve import resolve_device
-    from devices.runtimes import open_runtime
-    from devices.telemetry import start_sampling
-    from harness.pipeline.runner import Pipeline, time_pipeline
-    from results.record import timing_entry
+def work(task: dict, out: Path) -> WorkerResult:
+    """Build the artifact of the task and measure it with :func:`devices.worker.run_job`."""
+    from devices.worker import frame_reader, run_job
 
-    out = Path(job["out"])
-    device = resolve_device(job["device"])
-    artifact = _build(job)
-    session = open_runtime(artifact.path, profile=device.profile, threads=job["threads"])
-    pipeline = Pipeline(session, imgsz=job["imgsz"], nc=job.get("nc"), conf=job["conf"], iou=job["iou"],
-                        max_det=job["max_det"])
-
-    # Timing: a few distinct frames decoded up front and cycled, so file decoding is never timed.
-    frames = list(_frames(job, limit=TIMING_FRAMES))
-    t_opts = job["timing"]
-    window: dict[str, float] = {}
-
-    def on_progress(phase: str, n: int, seconds: float) -> None:
-        # The telemetry window is the timed run only (not warm-up, not the pipelined run), on the
-        # sampler's clock: the first timed call started `seconds` before this callback.
-        if phase == "timed":
-            now = time.monotonic()
-            window.setdefault("start", now - seconds)
-            window["end"] = now
-        if n % 10 == 0:
-            _emit(phase, n, None)
-
-    sampler = start_sampling(device.profile, clock=time.monotonic)
-    try:
-        timed = time_pipeline(pipeline, frames, min_iters=t_opts["min_iters"], min_seconds=t_opts["min_seconds"],
-                              warmup_max_s=t_opts["warmup_max_s"], progress=on_progress)
-    finally:
-        telemetry = sampler.stop(window=(window["start"], window["end"]) if window else None)
-    n = timed.end_to_end.n
-    stages = {"end_to_end": timed.end_to_end.samples_ms.tolist(), "inference": timed.inference_samples_ms.tolist()}
-    timing = timing_entry(stages, fps=timed.fps, pipelined_fps=timed.pipelined_fps,
-                          warmup_iterations=timed.end_to_end.warmup_iterations, timed_seconds=timed.end_to_end.window_s)
-    timing["preprocess"] = timed.preprocess.to_dict()
-    timing["postprocess"] = timed.postprocess.to_dict()
-    telemetry_dict = telemetry.to_dict()
-    if (jpf := telemetry.per_frame(n)) is not None:
-        telemetry_dict["energy_per_frame_j"] = jpf
-    if (fpw := telemetry.fps_per_watt(timed.fps)) is not None:
-        telemetry_dict["fps_per_watt"] = fpw
-
-    # Accuracy pass: every scored frame once, at the scoring confidence.
-    total = job["frames"]["count"]
-    idx, boxes, scores, classes = [], [], [], []
-    for i, frame in enumerate(_frames(job)):
-        d = pipeline(frame)
-        idx.append(np.full(len(d.scores), i, np.int32))
-        boxes.append(np.asarray(d.boxes, np.float64))
-        scores.append(np.asarray(d.scores, np.float64))
-        classes.append(np.asarray(d.classes, np.int64))
-        if (i + 1) % 10 == 0 or i + 1 == total:
-            _emit("score", i + 1, total)
-    n_frames = len(idx)
-    if n_frames != total:
-        raise InputError(expected(f"{total} frames", f"{n_frames} decoded", job["frames"].get("video") or "images"))
-    with atomic_path(out / "detections.npz") as tmp, open(tmp, "wb") as fh:  # a handle: np.savez adds no suffix
-        np.savez(fh, frame=np.concatenate(idx) if idx else np.zeros(0, np.int32),
-                 boxes=np.concatenate(boxes) if boxes else np.zeros((0, 4)),
-                 scores=np.concatenate(scores) if scores else np.zeros(0),
-                 classes=np.concatenate(classes) if classes else np.zeros(0, np.int64))
-    result = {"manifest": artifact.manifest, "timing": timing, "telemetry": telemetry_dict,
-              "runtime": session.describe(), "versions": _versions(), "frames": n_frames}
-    write_json_atomic(out / "result.json", result, indent=None)
-    return result
+    if task.get("version") != TASK_VERSION:
+        raise InputError(expected(f"task version {TASK_VERSION}", f"version {task.get('version')}", str(out)))
+    build = BuildRequest.from_dict(task.get("build"))
+    job = Job.from_dict(task.get("job"), where="task.job")
+    clean_stale_partials(Path(build.cache_dir))
+    artifact = _build(build)
+    write_json_atomic(out / "artifact.json", artifact.manifest)
+    meta = artifact.manifest["artifact"]
+    job = job.with_artifact(ArtifactRef(Path(artifact.path).name, meta["sha256"], meta["format"]))
+    return run_job(job, artifact=Path(artifact.path), out=out, frames=frame_reader(job, Path(task["frames_root"])),
+                   progress=_emit, verify=False)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    job_path = Path(argv[0])
-    job = json.loads(job_path.read_text())
+    die_with_parent(int(argv[1]) if len(argv) > 1 else None)
+    task_path = Path(argv[0])
+    out = task_path.parent
     os.environ.setdefault("YOLO_OFFLINE", "true")
     os.environ.setdefault("YOLO_AUTOINSTALL", "false")
     try:
-        work(job)
+        work(json.loads(task_path.read_text()), out)
     except BenchError as exc:
-        (Path(job["out"]) / "error.txt").write_text(str(exc) + "\n")
+        kind = "input" if isinstance(exc, InputError) else "dependency" if isinstance(exc, MissingDependency) else "tool"
+        write_json_atomic(out / "error.json", {"message": str(exc), "kind": kind})
         print(f"bench worker: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -44,6 +44,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from common.errors import InputError, expected
+from devices.runtimes import REGISTRY, runtime_info
 
 __all__ = [
     "PROFILE_VERSION",
@@ -65,7 +66,6 @@ PRECISIONS = ("fp32", "fp16", "int8")
 """Numeric precisions a variant can run in; every profile classifies each as fast or slow."""
 
 TELEMETRY_SOURCES = ("psutil", "thermal", "nvml", "tegrastats", "ina3221")
-RUNTIMES = ("tensorrt", "onnxruntime")
 KINDS = ("cpu", "gpu", "jetson")
 
 _DIR = Path(__file__).resolve().parent
@@ -77,8 +77,9 @@ class RuntimeChoice:
     """One runtime entry of a profile: the runtime and, for ONNX Runtime, its provider list.
 
     Attributes:
-        runtime: ``"tensorrt"`` or ``"onnxruntime"``.
-        providers: ONNX Runtime execution providers in priority order (empty for TensorRT).
+        runtime: a registered runtime name (:data:`devices.runtimes.REGISTRY`), e.g. ``"onnxruntime"``.
+        providers: the runtime's providers in priority order (ONNX Runtime's execution providers;
+            empty for a runtime that takes none, such as TensorRT).
     """
 
     runtime: str
@@ -86,7 +87,7 @@ class RuntimeChoice:
 
     @property
     def accelerator(self) -> str | None:
-        """The provider this entry exists for (the first one), or None for TensorRT."""
+        """The provider this entry exists for (the first one), or None for a runtime without providers."""
         return self.providers[0] if self.providers else None
 
     def label(self) -> str:
@@ -376,14 +377,14 @@ def _validate(raw: Any, path: Path) -> DeviceProfile:
     runtimes = []
     for i, entry in enumerate(r.get("runtimes", list, what="a non-empty list of runtime entries")):
         e = _Reader(entry, path, f"runtimes[{i}].")
-        runtime = e.get("runtime", str, what=f"runtime, one of {', '.join(RUNTIMES)}")
-        if runtime not in RUNTIMES:
-            raise InputError(expected(f"runtime, one of {', '.join(RUNTIMES)}", repr(runtime), f"{path} key 'runtimes[{i}].runtime'"))
-        providers = e.strings("providers", what="ONNX Runtime provider names", default=())
-        if runtime == "onnxruntime" and not providers:
-            raise InputError(expected("a providers list for onnxruntime", "none", f"{path} key 'runtimes[{i}].providers'"))
-        if runtime == "tensorrt" and providers:
-            raise InputError(expected("no providers for tensorrt", list(providers), f"{path} key 'runtimes[{i}].providers'"))
+        names = ", ".join(REGISTRY)
+        runtime = e.get("runtime", str, what=f"runtime, one of {names}")
+        info = runtime_info(runtime, where=f"{path} key 'runtimes[{i}].runtime'")
+        providers = e.strings("providers", what=f"{runtime} provider names", default=())
+        if info.takes_providers and not providers:
+            raise InputError(expected(f"a providers list for {runtime}", "none", f"{path} key 'runtimes[{i}].providers'"))
+        if not info.takes_providers and providers:
+            raise InputError(expected(f"no providers for {runtime}", list(providers), f"{path} key 'runtimes[{i}].providers'"))
         runtimes.append(RuntimeChoice(runtime, providers))
     if not runtimes:
         raise InputError(expected("a non-empty list of runtime entries", "[]", f"{path} key 'runtimes'"))

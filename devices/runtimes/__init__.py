@@ -1,125 +1,200 @@
-"""Runtimes behind one small interface: load an artifact, run a batch, return outputs.
+"""Runtimes registered by name: one table says what each runtime is, probes and opens.
 
-Every session has the same surface, so the timing loop and the pipeline never branch on it::
+Every runtime gives its sessions the same surface, so the timing loop and the pipeline never
+branch on it::
 
-    session = open_runtime("model.onnx", profile=load_profile("cpu"), threads=2)
+    session = open_runtime("model.onnx", runtime="onnxruntime", profile=load_profile("cpu"), threads=2)
     session.input_name, session.input_shape, session.input_dtype
     outputs = session.run(x)          # list of numpy arrays, in the model's output order
     session.describe()                # runtime, version, providers actually used, threads, ...
     session.last_split_ms             # TensorRT: {"h2d_ms", "compute_ms", "d2h_ms"} of the last run
     session.close()
 
-``.onnx`` opens in ONNX Runtime with the profile's providers in order; ``.engine`` / ``.plan`` /
-``.trt`` open in TensorRT. Heavy imports happen inside :func:`open_runtime`.
+The runtime is picked by NAME (the profile entry the parent resolved, or ``--runtime``), never
+by the artifact's suffix; the suffix is only checked against the formats that runtime opens.
+:data:`REGISTRY` is the one list of runtime names: profiles, detection, ``bench devices`` and the
+run record all read it.
+
+Adding a runtime (e.g. ``openvino``): one module, one registry line, profile data.
+
+1. ``devices/runtimes/<module>.py`` with two module-level functions (heavy imports inside them)::
+
+       def probe() -> RuntimeStatus: ...
+           # importable here? its version; never raises ImportError (unavailable + reason instead)
+       def open_session(path: Path, *, profile, threads: int | None,
+                        providers: Sequence[str] | None) -> Session: ...
+           # a Session (see devices.runtimes.base.Session); describe()["runtime"] is the registry name
+
+   It imports :mod:`devices.runtimes.base` (``RuntimeStatus``, ``RuntimeFailure``, ``Session``),
+   never this package. A missing package raises ``common.errors.MissingDependency`` naming the pip
+   extra (``common.errors.require(module, pip=...)``).
+2. One :class:`RuntimeInfo` line in ``_RUNTIMES`` below: name, module, the artifact suffixes it
+   opens, the exporter format that builds them (``VariantSpec.fmt``), whether profile entries list
+   providers, which of those providers run on the CPU, and a title.
+3. Profile data: a ``- {runtime: <name>}`` entry in ``devices/profiles/<device>.yaml`` where the
+   device should use it (in order of preference).
 
 Example:
     >>> probe_runtimes()["onnxruntime"].available
     True
+    >>> runtime_info("tensorrt").formats
+    ('.engine', '.plan', '.trt')
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from types import MappingProxyType, ModuleType
+from typing import Any, Mapping, Sequence, Tuple
 
 from common.errors import InputError, expected
+from devices.runtimes.base import RuntimeFailure, RuntimeStatus, Session, import_cudart
 
 __all__ = [
-    "ENGINE_SUFFIXES",
+    "REGISTRY",
     "RuntimeFailure",
+    "RuntimeInfo",
     "RuntimeStatus",
     "Session",
     "import_cudart",
     "open_runtime",
     "probe_runtimes",
+    "runtime_info",
+    "runtime_names",
 ]
 
-ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    """One registered runtime: what it is and where its code lives.
+
+    Attributes:
+        name: the runtime's name in profiles, jobs and records, e.g. ``"onnxruntime"``.
+        module: the dotted module defining ``probe()`` and ``open_session(...)``.
+        formats: artifact file suffixes it opens, e.g. ``(".onnx",)``.
+        build_format: the exporters' format (``VariantSpec.fmt``) whose artifacts it runs.
+        takes_providers: profile entries list providers (ONNX Runtime execution providers); else none.
+        cpu_providers: those of its providers that run on the CPU (a GPU profile falling back to
+            them follows the ``cpu`` profile's precision rules).
+        cpu_only: it always runs on the CPU (an entry without providers is then a CPU entry).
+        title: one line for humans.
+    """
+
+    name: str
+    module: str
+    formats: Tuple[str, ...]
+    build_format: str
+    takes_providers: bool = False
+    cpu_providers: Tuple[str, ...] = ()
+    cpu_only: bool = False
+    title: str = ""
+
+    def load(self) -> ModuleType:
+        """The runtime's module (cheap: heavy imports happen inside its functions)."""
+        return importlib.import_module(self.module)
+
+    def probe(self) -> RuntimeStatus:
+        """Whether it is importable here, its version, and why not."""
+        return self.load().probe()
+
+    def version(self) -> str | None:
+        """Its version string, when importable."""
+        return self.probe().version
+
+    def opens(self, path: str | os.PathLike) -> bool:
+        """Whether ``path``'s suffix is one of :attr:`formats`."""
+        return Path(path).suffix.lower() in self.formats
+
+    def is_cpu(self, entry: Any) -> bool:
+        """Whether a profile entry (:class:`devices.profiles.RuntimeChoice`) of this runtime runs on the CPU."""
+        return self.cpu_only or (entry.accelerator is not None and entry.accelerator in self.cpu_providers)
 
 
-from devices.runtimes.base import RuntimeFailure, RuntimeStatus, Session, import_cudart  # noqa: E402
+_RUNTIMES = (
+    RuntimeInfo("tensorrt", "devices.runtimes.tensorrt", formats=(".engine", ".plan", ".trt"), build_format="trt",
+                title="NVIDIA TensorRT 8.5+ engines (built on the device)"),
+    RuntimeInfo("onnxruntime", "devices.runtimes.onnxrt", formats=(".onnx",), build_format="onnx",
+                takes_providers=True, cpu_providers=("CPUExecutionProvider",),
+                title="ONNX Runtime with the profile's execution providers"),
+)
+
+REGISTRY: Mapping[str, RuntimeInfo] = MappingProxyType({r.name: r for r in _RUNTIMES})
+"""Runtime name -> :class:`RuntimeInfo`, in registration order."""
+
+
+def runtime_names() -> tuple[str, ...]:
+    """The registered runtime names.
+
+    Example:
+        >>> "onnxruntime" in runtime_names()
+        True
+    """
+    return tuple(REGISTRY)
+
+
+def runtime_info(name: str, *, where: str = "runtime") -> RuntimeInfo:
+    """The registry entry of ``name``.
+
+    Raises:
+        InputError: ``name`` is not a registered runtime.
+    """
+    info = REGISTRY.get(name)
+    if info is None:
+        raise InputError(expected(f"a runtime, one of {', '.join(REGISTRY)}", repr(name), where))
+    return info
 
 
 def probe_runtimes() -> dict[str, RuntimeStatus]:
-    """Which runtimes are importable here (imports them; call it once, not per frame).
+    """Probe every registered runtime (imports them; call it once, not per frame).
 
     Returns:
-        ``{"onnxruntime": RuntimeStatus, "tensorrt": RuntimeStatus}``.
+        ``{name: RuntimeStatus}`` in registry order.
     """
-    from common.errors import MissingDependency
-
-    out: dict[str, RuntimeStatus] = {}
-    try:
-        import onnxruntime as ort
-
-        out["onnxruntime"] = RuntimeStatus(
-            "onnxruntime", True, ort.__version__, tuple(ort.get_available_providers()), "importable"
-        )
-    except ImportError as exc:
-        out["onnxruntime"] = RuntimeStatus("onnxruntime", False, reason=f"onnxruntime not importable ({exc})")
-    try:
-        import tensorrt as trt
-    except ImportError as exc:
-        out["tensorrt"] = RuntimeStatus("tensorrt", False, reason=f"tensorrt not importable ({exc})")
-        return out
-    version = getattr(trt, "__version__", None)
-    try:
-        import_cudart()
-    except MissingDependency as exc:
-        out["tensorrt"] = RuntimeStatus("tensorrt", False, version, reason=f"tensorrt {version} importable but {exc}")
-        return out
-    major_minor = tuple(int(x) for x in (version or "0.0").split(".")[:2])
-    if major_minor < (8, 5):
-        out["tensorrt"] = RuntimeStatus(
-            "tensorrt", False, version,
-            reason=f"tensorrt {version} is older than 8.5 (the runner needs execute_async_v3)",
-        )
-        return out
-    out["tensorrt"] = RuntimeStatus("tensorrt", True, version, reason="importable")
-    return out
+    return {name: info.probe() for name, info in REGISTRY.items()}
 
 
 def open_runtime(
     artifact_path: str | os.PathLike,
     *,
+    runtime: str,
     profile: Any,
     threads: int | None = None,
     providers: Sequence[str] | None = None,
 ) -> Session:
-    """Open an artifact in the runtime its kind and the device profile call for.
+    """Open an artifact in the named runtime on the device profile.
 
     Args:
-        artifact_path: an ``.onnx`` model or a TensorRT engine (``.engine``/``.plan``/``.trt``).
-        profile: the :class:`devices.profiles.DeviceProfile` to run on.
-        threads: CPU threads for ONNX Runtime's intra-op pool (None: ONNX Runtime's default).
-        providers: ONNX Runtime providers to use instead of the profile's (must be available).
+        artifact_path: a file in one of the runtime's :attr:`RuntimeInfo.formats`.
+        runtime: the runtime's registry name (the profile entry the parent resolved).
+        profile: the :class:`devices.profiles.DeviceProfile` to run on; it must list ``runtime``.
+        threads: CPU threads for the runtime's intra-op pool (None: the runtime's default).
+        providers: execution providers instead of the profile's (runtimes that take providers).
 
     Returns:
         A :class:`Session`.
 
     Raises:
-        InputError: missing file, unknown suffix, or a runtime the profile does not list.
+        InputError: missing file, unknown runtime, a runtime the profile does not list, or an
+            artifact format the runtime does not open.
         MissingDependency: the runtime is not installed.
         RuntimeFailure: the runtime rejected the artifact or the device failed.
     """
     path = Path(artifact_path)
     if not path.is_file():
         raise InputError(expected("an existing model artifact", "no such file", str(path)))
-    if threads is not None and (not isinstance(threads, int) or threads < 1):
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
         raise InputError(expected("a thread count >= 1", threads, "threads"))
-    suffix = path.suffix.lower()
-    listed = {r.runtime for r in profile.runtimes}
-    if suffix == ".onnx":
-        if "onnxruntime" not in listed:
-            raise InputError(expected(f"a runtime listed by profile {profile.name}", "onnxruntime", str(path)))
-        from devices.runtimes.onnxrt import OrtSession
-
-        return OrtSession(path, profile=profile, threads=threads, providers=providers)
-    if suffix in ENGINE_SUFFIXES:
-        if "tensorrt" not in listed:
-            raise InputError(expected(f"a runtime listed by profile {profile.name}", "tensorrt (engine file)", str(path)))
-        from devices.runtimes.tensorrt import TensorRTSession
-
-        return TensorRTSession(path)
-    raise InputError(expected(f"a .onnx model or a TensorRT engine ({', '.join(ENGINE_SUFFIXES)})", suffix or "no suffix", str(path)))
+    info = runtime_info(runtime)
+    listed = [r.runtime for r in profile.runtimes]
+    if runtime not in listed:
+        raise InputError(expected(f"a runtime listed by profile {profile.name} ({', '.join(dict.fromkeys(listed))})",
+                                  runtime, str(path)))
+    if not info.opens(path):
+        raise InputError(expected(f"an artifact {runtime} opens ({', '.join(info.formats)})",
+                                  path.suffix or "no suffix", str(path)))
+    if providers and not info.takes_providers:
+        raise InputError(expected(f"no providers for {runtime}", ", ".join(providers), "providers"))
+    return info.load().open_session(path, profile=profile, threads=threads, providers=providers)

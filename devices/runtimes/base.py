@@ -7,11 +7,12 @@ module, never the registry in :mod:`devices.runtimes` (which imports them lazily
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol
 
 from common.errors import BenchError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["RuntimeFailure", "RuntimeStatus", "Session", "import_cudart"]
 
@@ -40,7 +41,7 @@ class RuntimeStatus:
     """Whether a runtime is importable here, its version, and why not.
 
     Attributes:
-        name: ``"onnxruntime"`` or ``"tensorrt"``.
+        name: the runtime's registry name (:data:`devices.runtimes.REGISTRY`).
         available: importable with what it needs.
         version: its version, when importable.
         providers: ONNX Runtime's available execution providers.

@@ -4,9 +4,11 @@ IO binding is used with the CUDA and TensorRT execution providers, where it lets
 copy the input to the device once per run and place outputs in host memory directly; with the
 CPU provider a plain ``run`` is already zero-copy on the input and binding buys nothing.
 
+Registered as ``onnxruntime`` in :mod:`devices.runtimes` (``probe`` and ``open_session`` below).
+
 Example:
     >>> from devices.profiles import load_profile
-    >>> s = open_ort("model.onnx", profile=load_profile("cpu"), threads=2)  # doctest: +SKIP
+    >>> s = open_session(Path("model.onnx"), profile=load_profile("cpu"), threads=2)  # doctest: +SKIP
     >>> s.describe()["providers"]  # doctest: +SKIP
     ['CPUExecutionProvider']
 """
@@ -20,9 +22,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from common.errors import InputError, expected, require
-from devices.runtimes.base import RuntimeFailure
+from devices.runtimes.base import RuntimeFailure, RuntimeStatus
 
-__all__ = ["OrtSession", "choose_providers", "ORT_DTYPES"]
+__all__ = ["NAME", "ORT_DTYPES", "OrtSession", "choose_providers", "open_session", "probe"]
+
+NAME = "onnxruntime"
 
 ORT_DTYPES = {
     "tensor(float)": np.float32,
@@ -34,6 +38,22 @@ ORT_DTYPES = {
     "tensor(int64)": np.int64,
 }
 _GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+
+
+def probe() -> RuntimeStatus:
+    """Whether ONNX Runtime is importable here, its version and its available providers."""
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        return RuntimeStatus(NAME, False, reason=f"onnxruntime not importable ({exc})")
+    return RuntimeStatus(NAME, True, ort.__version__, tuple(ort.get_available_providers()), "importable")
+
+
+def open_session(
+    path: Path, *, profile: Any, threads: int | None = None, providers: Sequence[str] | None = None
+) -> "OrtSession":
+    """The registry's entry point: an :class:`OrtSession` (see :func:`devices.runtimes.open_runtime`)."""
+    return OrtSession(path, profile=profile, threads=threads, providers=providers)
 
 
 def choose_providers(profile: Any, available: Sequence[str], requested: Sequence[str] | None = None) -> list[str]:
@@ -56,7 +76,7 @@ def choose_providers(profile: Any, available: Sequence[str], requested: Sequence
         if missing:
             raise InputError(expected(f"providers available here ({', '.join(available)})", ", ".join(missing), "providers"))
         return list(requested)
-    wanted = [r for r in profile.runtimes if r.runtime == "onnxruntime"]
+    wanted = [r for r in profile.runtimes if r.runtime == NAME]
     for entry in wanted:
         if entry.accelerator in available:
             return [p for p in entry.providers if p in available]
@@ -158,7 +178,7 @@ class OrtSession:
     def describe(self) -> dict[str, Any]:
         """Runtime, version, providers actually used, thread settings, IO binding."""
         return {
-            "runtime": "onnxruntime",
+            "runtime": NAME,
             "version": self._ort.__version__,
             "providers": self.providers_used,
             "providers_requested": self.providers_requested,

@@ -9,7 +9,8 @@ CUDA comes from cuda-python (``cuda.bindings.runtime``, or ``cuda.cudart`` befor
 buffers are pinned (``cudaMallocHost``) so the copies are real DMA transfers.
 
 The engine *builder* lives in the exporters package; this module only runs engines. It cannot
-run without an NVIDIA GPU; ``devices/smoke.py`` is the on-device check.
+run without an NVIDIA GPU; ``devices/smoke.py`` is the on-device check. Registered as ``tensorrt``
+in :mod:`devices.runtimes` (``probe`` and ``open_session`` below).
 
 Example:
     >>> s = TensorRTSession("yolo11n-fp16.engine")            # doctest: +SKIP
@@ -23,15 +24,17 @@ import ctypes
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from common.errors import InputError, MissingDependency, expected, require
-from devices.runtimes.base import RuntimeFailure, import_cudart
+from devices.runtimes.base import RuntimeFailure, RuntimeStatus, import_cudart
 
-__all__ = ["TensorRTSession", "CudaCalls", "trt_version_tuple"]
+__all__ = ["NAME", "TensorRTSession", "CudaCalls", "open_session", "probe", "trt_version_tuple"]
 
+NAME = "tensorrt"
+MIN_VERSION = (8, 5)
 _TRT_PIP = "pip install 'edge-bench[tensorrt]' (on Jetson: sudo apt install python3-libnvinfer)"
 _NO_GPU_ERRORS = {"cudaErrorNoDevice", "cudaErrorInsufficientDriver", "cudaErrorInitializationError"}
 
@@ -50,6 +53,30 @@ def trt_version_tuple(version: str) -> tuple[int, int]:
     while len(parts) < 2:
         parts.append(0)
     return parts[0], parts[1]
+
+
+def probe() -> RuntimeStatus:
+    """Whether TensorRT >= 8.5 and the CUDA Python bindings are importable here, and the version."""
+    try:
+        import tensorrt as trt
+    except ImportError as exc:
+        return RuntimeStatus(NAME, False, reason=f"tensorrt not importable ({exc})")
+    version = getattr(trt, "__version__", None)
+    try:
+        import_cudart()
+    except MissingDependency as exc:
+        return RuntimeStatus(NAME, False, version, reason=f"tensorrt {version} importable but {exc}")
+    if trt_version_tuple(version or "0.0") < MIN_VERSION:
+        return RuntimeStatus(NAME, False, version,
+                             reason=f"tensorrt {version} is older than 8.5 (the runner needs execute_async_v3)")
+    return RuntimeStatus(NAME, True, version, reason="importable")
+
+
+def open_session(
+    path: Path, *, profile: Any = None, threads: int | None = None, providers: Sequence[str] | None = None
+) -> "TensorRTSession":
+    """The registry's entry point: a :class:`TensorRTSession` on GPU 0 (threads and providers do not apply)."""
+    return TensorRTSession(path)
 
 
 class CudaCalls:
@@ -111,7 +138,7 @@ class TensorRTSession:
         self._closed = True
         trt = trt if trt is not None else require("tensorrt", pip=_TRT_PIP)
         version = str(getattr(trt, "__version__", "0.0"))
-        if trt_version_tuple(version) < (8, 5):
+        if trt_version_tuple(version) < MIN_VERSION:
             raise MissingDependency(
                 f"tensorrt {version} is too old: the runner needs TensorRT >= 8.5 (execute_async_v3); {_TRT_PIP}"
             )
@@ -242,7 +269,7 @@ class TensorRTSession:
     def describe(self) -> dict[str, Any]:
         """Runtime, version, device, I/O and how the split timing is taken."""
         return {
-            "runtime": "tensorrt",
+            "runtime": NAME,
             "version": self.version,
             "device": self.device_name,
             "device_index": self.device,

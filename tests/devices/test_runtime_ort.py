@@ -49,7 +49,7 @@ def reference(x):
 
 def test_cpu_runtime_end_to_end(tmp_path):
     path = tiny_model(tmp_path / "tiny.onnx")
-    s = open_runtime(path, profile=load_profile("cpu"), threads=1)
+    s = open_runtime(path, runtime="onnxruntime", profile=load_profile("cpu"), threads=1)
     assert (s.input_name, s.input_shape, s.input_dtype) == ("images", (None, 3, 8, 8), np.float32)
     x = np.random.default_rng(0).random((2, 3, 8, 8), dtype=np.float32)
     out, mean = s.run(x)
@@ -61,7 +61,7 @@ def test_cpu_runtime_end_to_end(tmp_path):
     assert d["providers"] == ["CPUExecutionProvider"] and d["intra_op_threads"] == 1 and d["io_binding"] is False
     assert s.last_split_ms is None
     # same answer through IO binding, and with ONNX Runtime's default threads
-    b = open_runtime(path, profile=load_profile("cpu"))
+    b = open_runtime(path, runtime="onnxruntime", profile=load_profile("cpu"))
     assert "default" in b.describe()["intra_op_threads"]
     from devices.runtimes.onnxrt import OrtSession
     bound = OrtSession(path, profile=load_profile("cpu"), io_binding=True)
@@ -71,7 +71,7 @@ def test_cpu_runtime_end_to_end(tmp_path):
 
 def test_fp16_model_needs_fp16_input(tmp_path):
     path = tiny_model(tmp_path / "tiny16.onnx", dtype=TensorProto.FLOAT16, batch=1)
-    s = open_runtime(path, profile=load_profile("cpu"))
+    s = open_runtime(path, runtime="onnxruntime", profile=load_profile("cpu"))
     assert s.input_dtype == np.float16 and s.input_shape == (1, 3, 8, 8)
     x = np.random.default_rng(1).random((1, 3, 8, 8)).astype(np.float16)
     out, _ = s.run(x)
@@ -97,21 +97,27 @@ def test_jetson_profile_without_gpu_providers_uses_cpu_entry(tmp_path):
 def test_bad_artifacts_are_one_line_input_errors(tmp_path):
     cpu = load_profile("cpu")
     with pytest.raises(InputError, match="expected an existing model artifact, got no such file"):
-        open_runtime(tmp_path / "missing.onnx", profile=cpu)
+        open_runtime(tmp_path / "missing.onnx", runtime="onnxruntime", profile=cpu)
     garbage = tmp_path / "garbage.onnx"
     garbage.write_bytes(b"not a protobuf")
     with pytest.raises(InputError, match=r"garbage.onnx: expected an ONNX model ONNX Runtime can load, got .*INVALID_PROTOBUF"):
-        open_runtime(garbage, profile=cpu)
+        open_runtime(garbage, runtime="onnxruntime", profile=cpu)
     other = tmp_path / "model.tflite"
     other.write_bytes(b"x")
-    with pytest.raises(InputError, match=r"expected a .onnx model or a TensorRT engine"):
-        open_runtime(other, profile=cpu)
+    with pytest.raises(InputError, match=r"model.tflite: expected an artifact onnxruntime opens \(.onnx\), got .tflite"):
+        open_runtime(other, runtime="onnxruntime", profile=cpu)
     engine = tmp_path / "m.engine"
     engine.write_bytes(b"x")
-    with pytest.raises(InputError, match=r"expected a runtime listed by profile cpu, got tensorrt"):
-        open_runtime(engine, profile=cpu)
+    with pytest.raises(InputError, match=r"expected an artifact onnxruntime opens \(.onnx\), got .engine"):
+        open_runtime(engine, runtime="onnxruntime", profile=cpu)
+    with pytest.raises(InputError, match=r"expected a runtime listed by profile cpu \(onnxruntime\), got tensorrt"):
+        open_runtime(engine, runtime="tensorrt", profile=cpu)
+    with pytest.raises(InputError, match=r"runtime: expected a runtime, one of .*onnxruntime.*, got 'tflite'"):
+        open_runtime(engine, runtime="tflite", profile=cpu)
+    with pytest.raises(InputError, match=r"providers: expected no providers for tensorrt"):
+        open_runtime(engine, runtime="tensorrt", profile=load_profile("desktop-gpu"), providers=["CPUExecutionProvider"])
     with pytest.raises(InputError, match="expected a thread count >= 1"):
-        open_runtime(tiny_model(tmp_path / "t.onnx"), profile=cpu, threads=0)
+        open_runtime(tiny_model(tmp_path / "t.onnx"), runtime="onnxruntime", profile=cpu, threads=0)
 
 
 def test_engine_without_tensorrt_installed_says_what_to_install(tmp_path):
@@ -120,4 +126,4 @@ def test_engine_without_tensorrt_installed_says_what_to_install(tmp_path):
     engine = tmp_path / "m.engine"
     engine.write_bytes(b"x")
     with pytest.raises(MissingDependency, match=r"tensorrt is not importable .*edge-bench\[tensorrt\]"):
-        open_runtime(engine, profile=load_profile("desktop-gpu"))
+        open_runtime(engine, runtime="tensorrt", profile=load_profile("desktop-gpu"))
