@@ -34,7 +34,8 @@ from pathlib import Path
 from common.errors import InputError, expected
 from results.schema import RUN_ID_RE, Record, check_name, validate_record
 
-__all__ = ["ARCHIVE_ENV", "DEFAULT_ARCHIVE", "Archive", "RunRef", "default_root", "load_record"]
+__all__ = ["ARCHIVE_ENV", "DEFAULT_ARCHIVE", "Archive", "RunRef", "check_writable_root", "default_root",
+           "load_record"]
 
 ARCHIVE_ENV = "BENCH_ARCHIVE"
 DEFAULT_ARCHIVE = "bench-archive"
@@ -54,6 +55,37 @@ def default_root(arg: str | os.PathLike | None = None, *, env: Mapping[str, str]
         return Path(env[ARCHIVE_ENV])
     return Path(DEFAULT_ARCHIVE)
 
+
+
+def check_writable_root(root: str | os.PathLike) -> Path:
+    """Pre-flight: ``root`` is (or can be created as) a folder this process can write a record into.
+
+    Nothing is created: an existing root gets a probe file (made and removed), a missing one is
+    checked through its nearest existing parent.
+
+    Raises:
+        InputError: the root or a parent is a file, or the folder is not writable (read-only, no room).
+
+    Example:
+        >>> import tempfile
+        >>> check_writable_root(Path(tempfile.mkdtemp()) / "new" / "archive").name
+        'archive'
+    """
+    root = Path(root)
+    probe = root
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InputError(expected("an archive folder", f"{probe} is a file" if probe.exists() else "no such folder",
+                                  f"archive {root}"))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".bench-write-check.", dir=probe)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise InputError(expected("a writable archive folder", f"{exc.__class__.__name__}: {exc.strerror or exc}",
+                                  str(probe))) from None
+    return root
 
 def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON (absent values are null)")
@@ -78,9 +110,18 @@ def load_record(path: str | os.PathLike) -> Record:
     except json.JSONDecodeError as exc:
         raise InputError(expected("a complete JSON record", f"invalid JSON ({exc.msg})",
                                   f"{path} line {exc.lineno} column {exc.colno}")) from exc
-    except ValueError as exc:
-        raise InputError(expected("finite numbers", str(exc), str(path))) from exc
-    return validate_record(obj, str(path))
+    except ValueError as exc:  # NaN/Infinity, or an integer longer than Python's digit limit
+        raise InputError(expected("finite numbers", str(exc).split(";")[0], str(path))) from exc
+    except RecursionError:
+        raise InputError(expected("a record (JSON nested a few levels deep)", "JSON nested too deeply to read",
+                                  str(path))) from None
+    try:
+        return validate_record(obj, str(path))
+    except RecursionError:
+        raise InputError(expected("a record (JSON nested a few levels deep)", "JSON nested too deeply to check",
+                                  str(path))) from None
+    except OverflowError:
+        raise InputError(expected("numbers that fit a 64-bit float", "an integer too large", str(path))) from None
 
 
 @dataclass(frozen=True)
@@ -213,7 +254,8 @@ class Archive:
         Raises:
             InputError: nothing readable matches; the message says what the archive holds.
         """
-        if ref.endswith(".json") and Path(ref).is_file():
+        if ref.endswith(".json") or os.sep in ref or (os.altsep and os.altsep in ref):
+            # a path: a missing or unreadable file is said as such, never "expected a release name"
             record = load_record(ref)
             return [RunRef(Path(ref), record.release, record.device.profile, record.model.name,
                            record.run_id, record.created_utc, None, record)]

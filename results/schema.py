@@ -10,7 +10,8 @@ Format versions (each has a frozen example in ``tests/results/data/``):
 
 Absent means *not measured*: a key that is missing or ``null`` was not measured
 on this run; bench never writes 0 for something it did not measure. Numbers are
-finite (JSON has no NaN); times are milliseconds; IoU, mAP, precision and recall
+finite (JSON has no NaN); FPS, FPS ratios and the inference and end-to-end times
+are > 0 when present (0 is not a measurement); times are milliseconds; IoU, mAP, precision and recall
 are fractions in [0, 1]; mAP drops are in points (percent of the reference).
 Every object may carry an ``"extra"`` object for fields not in this version;
 any other unknown key is refused, so a typo cannot pass as a missing value.
@@ -120,6 +121,7 @@ RUN_ID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6,32}$")
 STATUSES = ("ok", "skipped", "failed")
 STAGES = ("preprocess", "inference", "postprocess", "end_to_end")
 STAGE_KEYS = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms", "std_ms")
+_TIMED_STAGES = ("inference", "end_to_end")  # compare and report divide by these: a 0 is refused
 ACCURACY_FRACTIONS = ("map50_95", "map50", "precision", "recall", "f1", "avg_iou_per_frame", "mean_tp_iou")
 
 
@@ -380,11 +382,15 @@ class _Check:
             self.fail("a non-empty string" if nonempty else "a string", _show(value), path)
         return value
 
-    def number(self, value, path: str, *, lo: float | None = None, hi: float | None = None) -> float | None:
+    def number(self, value, path: str, *, lo: float | None = None, hi: float | None = None,
+               positive: bool = False) -> float | None:
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
             self.fail("a finite number or null", _show(value), path)
+        if positive and value <= 0:
+            # a rate or a time of 0 was not measured: it is null, never 0 (and compare divides by it)
+            self.fail("a number > 0 or null (not measured)", _show(value), path)
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             bounds = f"in [{lo}, {hi}]" if lo is not None and hi is not None else (
                 f">= {lo}" if lo is not None else f"<= {hi}")
@@ -420,6 +426,13 @@ class _Check:
                 self.fail("a finite number or null", _show(value), path)
         elif not (value is None or isinstance(value, (str, int, bool))):
             self.fail("plain JSON values (str, number, bool, null, list, object)", type(value).__name__, path)
+
+
+def _finite(value) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def _kind(value) -> str:
@@ -596,7 +609,8 @@ def _timing(c: _Check, t, path: str) -> Timing | None:
         if s is None:
             continue
         c.obj(s, f"{path}.{stage}", STAGE_KEYS + ("n",))
-        values = {k: c.number(s.get(k), f"{path}.{stage}.{k}", lo=0) for k in STAGE_KEYS}
+        values = {k: c.number(s.get(k), f"{path}.{stage}.{k}", lo=0, positive=stage in _TIMED_STAGES and k != "std_ms")
+                  for k in STAGE_KEYS}
         ordered = [(k, values[k]) for k in ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms") if values[k] is not None]
         for (k1, a), (k2, b) in zip(ordered, ordered[1:]):
             if a > b * (1 + 1e-6) + 1e-9:
@@ -613,8 +627,8 @@ def _timing(c: _Check, t, path: str) -> Timing | None:
     return Timing(
         stages=MappingProxyType(stages),
         samples_order=order,
-        fps=c.number(t.get("fps"), f"{path}.fps", lo=0),
-        pipelined_fps=c.number(t.get("pipelined_fps"), f"{path}.pipelined_fps", lo=0),
+        fps=c.number(t.get("fps"), f"{path}.fps", positive=True),
+        pipelined_fps=c.number(t.get("pipelined_fps"), f"{path}.pipelined_fps", positive=True),
         warmup_iterations=c.integer(t.get("warmup_iterations"), f"{path}.warmup_iterations"),
         timed_seconds=c.number(t.get("timed_seconds"), f"{path}.timed_seconds", lo=0),
         **samples,
@@ -685,7 +699,7 @@ def _vs_models(c: _Check, m, path: str) -> Mapping[str, VsModel]:
             map_drop_points=c.number(r.get("map_drop_points"), f"{where}.map_drop_points", lo=-100, hi=100),
             map_drop_ci95=_ci95(c, r.get("map_drop_ci95"), f"{where}.map_drop_ci95"),
             map_pct_of_reference=c.number(r.get("map_pct_of_reference"), f"{where}.map_pct_of_reference", lo=0),
-            fps_ratio=c.number(r.get("fps_ratio"), f"{where}.fps_ratio", lo=0),
+            fps_ratio=c.number(r.get("fps_ratio"), f"{where}.fps_ratio", positive=True),
             reason=reason,
             note=c.string(r.get("note"), f"{where}.note", null=True),
         )

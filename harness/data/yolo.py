@@ -55,8 +55,9 @@ def read_label_file(path: Path, *, n_classes: int | None = None, with_confidence
         The validated :class:`LabelFile`.
 
     Raises:
-        InputError: a malformed line, a class out of range, coordinates outside [0, 1], a zero or
-            negative width/height, or a confidence outside [0, 1]; the message names file and line.
+        InputError: a malformed line, a class out of range, coordinates outside [0, 1], a negative
+            width/height (or a zero one in a label file: a prediction may have zero area), or a
+            confidence outside [0, 1]; the message names file and line.
 
     Example:
         >>> import tempfile
@@ -94,8 +95,11 @@ def read_label_file(path: Path, *, n_classes: int | None = None, with_confidence
         if not all(math.isfinite(v) for v in values):
             raise InputError(expected("finite numbers", repr(line.strip()), where))
         cx, cy, w, h = values[:4]
-        if w <= 0 or h <= 0:
-            raise InputError(expected("a box with positive width and height", f"w={w:g} h={h:g}", where))
+        if w < 0 or h < 0 or (not with_confidence and (w == 0 or h == 0)):
+            # a zero-area PREDICTED box (clipped at the image edge) is a legal detection that matches
+            # nothing, as in pycocotools; zero-area ground truth cannot be matched and is refused
+            what = "a box with non-negative width and height" if with_confidence else "a box with positive width and height"
+            raise InputError(expected(what, f"w={w:g} h={h:g}", where))
         lo, hi = -COORD_TOLERANCE, 1 + COORD_TOLERANCE
         if not (lo <= cx - w / 2 and cx + w / 2 <= hi and lo <= cy - h / 2 and cy + h / 2 <= hi):
             raise InputError(expected("normalized coordinates with the box inside [0, 1]", f"cx={cx:g} cy={cy:g} w={w:g} h={h:g}", where))
@@ -139,9 +143,12 @@ def read_data_yaml(path: Path) -> dict:
         names = [names[k] for k in keys]
     if not isinstance(names, list) or not names or not all(isinstance(n, (str, int)) for n in names):
         raise InputError(expected("'names' as a non-empty list or {index: name} mapping", repr(data.get("names")), f"{path} names"))
-    root = Path(data["path"]) if data.get("path") else path.parent
+    # Ultralytics' rule: no 'path:' key means the yaml's own folder; a relative 'path:' is taken
+    # from the yaml's folder too (never from the working directory, never joined twice)
+    folder = path.parent.resolve()
+    root = Path(data["path"]) if isinstance(data.get("path"), str) and data["path"] else folder
     if not root.is_absolute():
-        root = (path.parent / root).resolve()
+        root = (folder / root).resolve()
     splits = {}
     for split in ("train", "val", "test"):
         value = data.get(split)

@@ -66,6 +66,10 @@ def load_json(path: str | os.PathLike) -> object:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(expected("valid JSON", exc.msg, f"{p} line {exc.lineno} column {exc.colno}")) from exc
+    except ValueError as exc:  # an integer longer than Python's digit limit (4300)
+        raise InputError(expected("numbers of ordinary size", str(exc).split(";")[0], p)) from None
+    except RecursionError:
+        raise InputError(expected("JSON nested a few levels deep", "nesting too deep to read", p)) from None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,14 @@ def _is_number(v: object) -> bool:
     return isinstance(v, Real) and not isinstance(v, bool)
 
 
+def _finite(v: object) -> bool:
+    """``math.isfinite`` that says False for an integer too large for a float (no OverflowError)."""
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
+
+
 def record_where(source: str, i: int) -> str:
     return f"{source} record {i}"
 
@@ -65,7 +73,7 @@ def numbers(values: list, source: str, key: str, *, ints: bool = False, finite: 
         return arr.astype(np.int64 if ints else np.float64)
     what = "an integer" if ints else "a finite number"
     for i, v in enumerate(values):
-        ok = isinstance(v, int) and not isinstance(v, bool) if ints else _is_number(v) and math.isfinite(v)
+        ok = isinstance(v, int) and not isinstance(v, bool) if ints else _is_number(v) and _finite(v)
         if not ok:
             raise InputError(expected(f"'{key}' to be {what}", repr(v), record_where(source, i)))
     raise InputError(expected(f"'{key}' values of one kind", arr.dtype, source))
@@ -83,7 +91,7 @@ def bboxes(values: list, source: str) -> np.ndarray:
         where = record_where(source, i)
         if not isinstance(b, (list, tuple)) or len(b) != 4 or not all(_is_number(v) for v in b):
             raise InputError(expected("'bbox' as [x, y, width, height] numbers", repr(b), where))
-        if not all(math.isfinite(v) for v in b):
+        if not all(_finite(v) for v in b):
             raise InputError(expected("finite 'bbox' numbers", repr(b), where))
         if b[2] < 0 or b[3] < 0:
             raise InputError(expected("a 'bbox' with non-negative width and height", repr(b), where))

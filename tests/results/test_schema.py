@@ -90,7 +90,7 @@ def test_older_schema_is_migrated_explicitly(monkeypatch):
 
 BAD = [
     (lambda r: r["variants"][1]["timing"]["inference"].update(p50_ms=-1.0),
-     "at variants[1].timing.inference.p50_ms: expected a number >= 0"),
+     "at variants[1].timing.inference.p50_ms: expected a number > 0"),
     (lambda r: r["variants"][0]["timing"]["inference"].update(p50_ms=1e6),
      "at variants[0].timing.inference: expected p50_ms <= p90_ms"),
     (lambda r: r["variants"][0].update(speed=3), "at variants[0]: expected only the keys"),

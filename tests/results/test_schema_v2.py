@@ -47,7 +47,7 @@ BAD = [
     (lambda s: s["vs_models"]["teacher"].update(reference=None, reason=None),
      "vs_models.teacher.reason: expected a non-empty string"),
     (lambda s: s["vs_models"].update(pruned=s["vs_models"]["plain"]), "vs_models: expected only the keys"),
-    (lambda s: s["vs_models"]["plain"].update(fps_ratio=-1.0), "vs_models.plain.fps_ratio: expected a number >= 0"),
+    (lambda s: s["vs_models"]["plain"].update(fps_ratio=-1.0), "vs_models.plain.fps_ratio: expected a number > 0"),
     (lambda s: s["vs_models"]["plain"].update(map_drop_ci95=[1.0, 0.0]), "map_drop_ci95: expected low <= high"),
     (lambda s: s["vs_models"]["plain"].pop("label"), "vs_models.plain: expected a key 'label'"),
     (lambda s: s["source_model"].update(sha256="x"), "source_model.sha256: expected a SHA-256"),
