@@ -39,7 +39,7 @@ def _open_archive(args):
 
 
 def _console():
-    from harness.render import make_console
+    from results.render import make_console
 
     return make_console()
 

@@ -55,13 +55,11 @@ from enum import Enum
 
 from common.errors import InputError, expected
 from results.schema import SAMPLES_ORDER, Record, Variant
-from results.stats import BLOCKS, MIN_BLOCKS, P99_MIN_SAMPLES, block_values, is_sorted, mann_whitney_p, spread
+from results.stats import BLOCKS, DEFAULT_FACTOR, MIN_BLOCKS, P99_MIN_SAMPLES, block_values, is_sorted, mann_whitney_p, spread
 
 __all__ = ["DEFAULT_ALPHA", "DEFAULT_FACTOR", "Comparison", "Mark", "MetricChange", "RunInfo", "Thresholds",
            "VariantComparison", "compare"]
 
-DEFAULT_FACTOR = 1.10
-"""Speed changes smaller than this ratio never gate (asv compare's default)."""
 DEFAULT_ALPHA = 0.01
 """Significance level of the Mann-Whitney U test on block values."""
 

@@ -2,12 +2,14 @@
 
 ``bench run`` calls :func:`new_record` once per run with one :func:`variant_entry`
 per variant; :func:`timing_entry` turns raw per-stage samples into the summaries
-and the stored samples. Every builder returns plain JSON-ready dicts, and
-:func:`new_record` validates the whole record before returning it, so a bad
-field fails in the run, not later in ``bench compare``.
+and the stored samples. The part builders return plain JSON-ready dicts;
+:func:`new_record` validates the whole record once and returns the typed
+:class:`~results.schema.Record`, so a bad field fails in the run, not later in
+``bench compare``, and nothing downstream validates it again.
 
-Percentiles use linear interpolation between order statistics (numpy's default);
-``std_ms`` is the sample standard deviation (ddof=1), null for one sample.
+Stage statistics are :class:`harness.pipeline.timing.LatencyStats`' (the one definition):
+linear interpolation between order statistics (numpy's default); ``std_ms`` is the sample
+standard deviation (ddof=1), null for one sample.
 
 The builders accept numpy scalars and arrays, tuples and paths anywhere and store
 plain JSON (:func:`jsonable`); a NaN metric (undefined, e.g. precision with no
@@ -33,7 +35,7 @@ from pathlib import Path
 from common.errors import InputError, expected
 from common.hashing import file_sha256
 from results.encoding import encode_floats
-from results.schema import SAMPLES_ORDER, SCHEMA_VERSION, STAGES, validate_record
+from results.schema import SAMPLES_ORDER, SCHEMA_VERSION, STAGES, Record, validate_record
 
 __all__ = [
     "harness_info", "jsonable", "model_entry", "new_record", "new_run_id",
@@ -136,6 +138,9 @@ def _class_names(classes: Sequence[str] | Mapping[int, str] | None) -> list[str]
 def stage_summary(samples_ms: Iterable[float]) -> dict | None:
     """Summarize one stage's latencies (ms): p50/p90/p95/p99/max/mean/std and n.
 
+    The statistics are :class:`harness.pipeline.timing.LatencyStats`' (the one definition: numpy's
+    linear percentiles, ``std`` with ddof=1 and None for one sample); this adds the record's checks.
+
     Returns:
         The stage object, or None for no samples (not measured).
 
@@ -145,8 +150,12 @@ def stage_summary(samples_ms: Iterable[float]) -> dict | None:
     Example:
         >>> stage_summary([1.0, 2.0, 3.0, 4.0])["p90_ms"]
         3.7
+        >>> stage_summary([3.0])["std_ms"] is None
+        True
     """
     import numpy as np
+
+    from harness.pipeline.timing import LatencyStats
 
     values = np.asarray(list(samples_ms), dtype=np.float64)
     if values.size == 0:
@@ -154,13 +163,7 @@ def stage_summary(samples_ms: Iterable[float]) -> dict | None:
     if not np.all(np.isfinite(values)) or np.any(values < 0):
         bad = values[~np.isfinite(values) | (values < 0)][0]
         raise InputError(expected("finite latencies >= 0 ms", float(bad), "stage_summary"))
-    p50, p90, p95, p99 = (float(x) for x in np.percentile(values, [50, 90, 95, 99]))
-    return {
-        "p50_ms": p50, "p90_ms": p90, "p95_ms": p95, "p99_ms": p99,
-        "max_ms": float(values.max()), "mean_ms": float(values.mean()),
-        "std_ms": float(values.std(ddof=1)) if values.size > 1 else None,
-        "n": int(values.size),
-    }
+    return LatencyStats.from_samples(values).to_dict()
 
 
 def timing_entry(stages_ms: Mapping[str, Iterable[float]], *, fps: float | None = None,
@@ -248,8 +251,11 @@ def new_record(*, release: str, command: Sequence[str], device: str, hardware: M
                variants: Sequence[Mapping], settings: Mapping | None = None,
                harness: Mapping | None = None, run_id: str | None = None,
                now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-               extra: Mapping | None = None) -> dict:
-    """A complete, validated record (current schema version), ready for :meth:`results.archive.Archive.save`.
+               extra: Mapping | None = None) -> Record:
+    """A complete record (current schema version), validated once and returned typed.
+
+    The :class:`~results.schema.Record` goes as is to :meth:`results.archive.Archive.save` (which
+    does not validate it again) and to the renderer; ``record.to_dict()`` is its JSON form.
 
     Args:
         release: the release this run belongs to (e.g. ``"v1.2"``).
@@ -285,5 +291,4 @@ def new_record(*, release: str, command: Sequence[str], device: str, hardware: M
     })
     if extra:
         record["extra"] = jsonable(extra)
-    validate_record(record, "new record")
-    return record
+    return validate_record(record, "new record")

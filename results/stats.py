@@ -26,8 +26,13 @@ from collections.abc import Sequence
 
 from common.errors import require
 
-__all__ = ["BLOCKS", "MIN_BLOCK_SIZE", "MIN_BLOCKS", "MIN_SAMPLES", "P99_MIN_SAMPLES", "block_values", "is_sorted",
+__all__ = ["BLOCKS", "DEFAULT_FACTOR", "MIN_BLOCK_SIZE", "MIN_BLOCKS", "MIN_SAMPLES", "P99_MIN_SAMPLES", "block_values", "is_sorted",
            "mann_whitney_p", "pareto_front", "spread"]
+
+DEFAULT_FACTOR = 1.10
+"""Speed changes smaller than this ratio never gate (asv compare's default); a run whose own time
+blocks spread beyond it is too noisy to resolve such a change (:mod:`results.compare`) and its row
+is marked *unstable* (:mod:`results.validity`)."""
 
 MIN_SAMPLES = 5
 """Fewer samples than this on either side and no test is made (None): with 4 vs 4

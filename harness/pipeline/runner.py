@@ -139,17 +139,18 @@ class PipelineTiming:
         """Sequential end-to-end frames per second over the timed window."""
         return self.end_to_end.fps
 
-    def to_dict(self, *, samples: bool = False) -> dict:
-        """The record's ``timing`` block (record schema v1).
+    def to_dict(self) -> dict:
+        """The stage summaries and throughput in the record's ``timing`` form (without raw samples).
 
-        Args:
-            samples: include the raw inference and end-to-end samples, encoded as record arrays.
+        The raw samples stay arrays here (:attr:`inference_samples_ms`, ``end_to_end.samples_ms``): the
+        record's array encoding belongs to results/ (:func:`results.record.timing_entry`), which this
+        library does not import.
 
         Returns:
             Stage summaries, ``fps``, ``pipelined_fps``, ``warmup_iterations``, ``timed_seconds``
             and, under ``extra``, the warm-up outcome and the number of distinct frames.
         """
-        out = {
+        return {
             "preprocess": self.preprocess.to_dict(),
             "inference": self.inference.to_dict(),
             "postprocess": self.postprocess.to_dict(),
@@ -164,12 +165,6 @@ class PipelineTiming:
                 "frames": self.frames,
             },
         }
-        if samples:
-            from results.encoding import encode_floats
-
-            out["inference_samples_ms"] = encode_floats(self.inference_samples_ms)
-            out["end_to_end_samples_ms"] = encode_floats(self.end_to_end.samples_ms)
-        return out
 
 
 def time_pipeline(

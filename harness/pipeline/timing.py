@@ -12,7 +12,8 @@ Definitions (the README quotes them):
   just after it.
 * **Statistics** (:class:`LatencyStats`): percentiles use numpy's default ``linear`` method
   (the sorted samples are interpolated linearly, ``p50`` of ``[1, 2, 3, 4]`` is 2.5); ``std`` is the
-  sample standard deviation (``ddof=1``; 0 for a single sample); all in milliseconds.
+  sample standard deviation (``ddof=1``; None for a single sample: undefined, not 0); all in milliseconds.
+  This is the one definition: the record's stage summaries (:func:`results.record.stage_summary`) use it.
 * **FPS** = number of timed calls / the timed window (from the clock reading before the first
   timed call to the one after the last), so loop overhead counts against it.
 """
@@ -20,7 +21,7 @@ Definitions (the README quotes them):
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from typing import Callable  # not collections.abc: Callable[...] below runs on Python 3.8 (the device side)
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +45,7 @@ class LatencyStats:
         p99: 99th percentile.
         max: largest sample.
         mean: arithmetic mean.
-        std: sample standard deviation (``ddof=1``; 0 when ``n == 1``).
+        std: sample standard deviation (``ddof=1``; None when ``n == 1``: undefined).
         n: number of samples.
 
     Example:
@@ -61,7 +62,7 @@ class LatencyStats:
     p99: float
     max: float
     mean: float
-    std: float
+    std: float | None
     n: int
 
     @classmethod
@@ -82,7 +83,7 @@ class LatencyStats:
             p99=float(p99),
             max=float(a.max()),
             mean=float(a.mean()),
-            std=float(a.std(ddof=1)) if a.size > 1 else 0.0,
+            std=float(a.std(ddof=1)) if a.size > 1 else None,
             n=int(a.size),
         )
 

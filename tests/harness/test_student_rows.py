@@ -168,18 +168,19 @@ def test_paired_bootstrap_interval_for_the_teacher_drop():
 
 
 def test_table_labels_both_drops(shipped):
-    from harness.render import footnotes, run_table
+    from results.render import run_table
+    from results.schema import validate_record
     from tests.results.conftest import DATA
 
     record = json.loads((DATA / "record_v2.json").read_text())
-    table = run_table(record)
-    names = list(table.columns[0].cells)
+    table = run_table(validate_record(record, "record_v2.json"))
+    names = [r.cells["variant"] for r in table.rows]
     assert names[-3:] == ["student", "  └ vs teacher", "teacher"]
-    drop = list(table.columns[6].cells)
+    drop = [r.cells.get("drop") for r in table.rows]
     student = next(v for v in record["variants"] if v["name"] == "student")
     assert drop[-2].startswith(f"{student['vs_models']['teacher']['map_drop_points']:+.2f}")
-    assert list(table.columns[2].cells)[-2] == f"{student['vs_models']['teacher']['fps_ratio']:.2f}x"
-    notes = footnotes(record)
+    assert table.rows[-2].cells["fps"] == f"{student['vs_models']['teacher']['fps_ratio']:.2f}x"
+    notes = table.notes
     assert any("same-size plain model's FP32" in n and "vs teacher" in n for n in notes)
     assert any(n.startswith("(4) teacher: yolo11s.pt (yolo11s), the distillation teacher") for n in notes)
 

@@ -118,7 +118,10 @@ def test_timing_block_is_a_valid_record_timing(tmp_path):
     if not example.exists():
         pytest.skip(f"{example} not present in this checkout")
     record = json.loads(example.read_text())
-    record["variants"][0]["timing"] = json.loads(json.dumps(t.to_dict(samples=True)))
+    from results.record import timing_entry
+
+    block = timing_entry({"inference": t.inference_samples_ms, "end_to_end": t.end_to_end.samples_ms}, fps=t.fps)
+    record["variants"][0]["timing"] = json.loads(json.dumps({**t.to_dict(), **block}))
     parsed = validate_record(record, "test record").variants[0].timing
     assert parsed.stage("inference").p50_ms == pytest.approx(8.0) and parsed.fps == pytest.approx(1000 / 11)
     assert decode_floats(record["variants"][0]["timing"]["inference_samples_ms"], "x") == pytest.approx((8.0,) * 5)

@@ -138,7 +138,7 @@ def test_percentiles_follow_numpy_linear_definition():
 
 def test_latency_stats_small_cases():
     one = LatencyStats.from_samples([3.0])
-    assert (one.p50, one.p99, one.std, one.n) == (3.0, 3.0, 0.0, 1)
+    assert (one.p50, one.p99, one.std, one.n) == (3.0, 3.0, None, 1)  # std of one sample: undefined
     assert LatencyStats.from_samples([1.0, 2.0, 3.0, 4.0]).p50 == 2.5
     with pytest.raises(ValueError):
         LatencyStats.from_samples([])

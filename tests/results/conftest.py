@@ -62,8 +62,8 @@ def make_variant(name, *, median_ms, map50_95, avg_iou, slow=1.0, seed=0, n=1200
 def make_record(*, release="v1.0", device="cpu", sha=SHA, slow=None, seed=0, minutes=0, kind="images",
                 skipped=("trt-fp16",), failed=(), variants=DEFAULT_VARIANTS, samples=True, threads=2,
                 gaps=False, burst=None, cpu_wait=None, n=1200):
-    """A valid record; ``slow``, ``burst`` and ``cpu_wait`` are per variant name (see make_variant);
-    ``n`` timed samples per variant (1200: enough for p99 to be judged)."""
+    """A valid record in its JSON form (a dict the tests can alter); ``slow``, ``burst`` and ``cpu_wait`` are
+    per variant name (see make_variant); ``n`` timed samples per variant (1200: enough for p99 to be judged)."""
     slow = slow or {}
     burst = burst or {}
     cpu_wait = cpu_wait or {}
@@ -91,7 +91,7 @@ def make_record(*, release="v1.0", device="cpu", sha=SHA, slow=None, seed=0, min
                   "batch": 1},
         variants=entries, harness={"version": "0.1.0", "git_commit": None},
         run_id=f"{now:%Y%m%dT%H%M%SZ}-{seed:06x}", now=lambda: now,
-    )
+    ).to_dict()
 
 
 @pytest.fixture

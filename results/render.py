@@ -1,0 +1,434 @@
+"""The run table: the one renderer of a run :class:`~results.schema.Record`.
+
+``bench run`` prints it on the terminal (:func:`print_run`), ``bench report`` writes the same
+columns with the same definitions into Markdown and HTML (:func:`run_table` gives the cells,
+the footnotes, the column definitions and the answer line), and ``bench history`` / ``bench
+compare`` share its number formats (:mod:`results.format`). One format per value: the mAP drop
+is ``+0.43 [-0.10, +0.90]`` everywhere, an absent value is one dash, and every latency column
+says what it timed: ``e2e`` (one frame end to end) or ``inf`` (the inference call alone).
+
+The terminal table fits the console: at 80 columns it leaves out, in this order, MB, inf p50,
+e2e p99, %FP32, avg IoU, J/frame and W (and says so under the table); a wider terminal shows
+them all.
+
+Each row carries its validity verdict (:func:`results.validity.verdict`): ``C`` contended,
+``T`` throttled, ``U`` unstable, in the status column with a footnote giving the numbers.
+
+Under the table, the answer (:func:`answer`): the fastest variant whose mAP50-95 drop is within
+the budget (``--max-drop``, 1.0 point by default) at the *upper* end of its 95% CI, with its
+speed-up over FP32 and its validity marks, or "no variant within budget".
+
+Example:
+    >>> from results.archive import load_record                     # doctest: +SKIP
+    >>> print_run(load_record("run.json"))                          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from results import format as fmt
+from results.schema import Record, Variant, VsModel, VsReference
+from results.stats import DEFAULT_FACTOR
+from results.validity import CLOCK_FLOOR, CONTENDED_WAIT_SHARE, Validity, verdict
+
+__all__ = ["COLUMNS", "DEFAULT_MAX_DROP", "Column", "Row", "RunTable", "answer", "make_console", "print_run",
+           "rich_table", "run_table"]
+
+DEFAULT_MAX_DROP = 1.0
+"""The accuracy budget of the answer line: mAP50-95 points, judged on the upper end of the drop's CI."""
+SUB_ROW = "  └ vs teacher"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the run table.
+
+    Attributes:
+        key: the cell key.
+        header: the header in Markdown / HTML (one line).
+        terminal: the header on the terminal (may break over two lines to save width).
+        definition: what the column means (printed under the table and in the report).
+        right: right-justified.
+        leave_out: on a narrow terminal, columns are left out in increasing order of this
+            (None: always shown).
+        needs: the kind of measurement the column shows (``"accuracy"``, ``"power"``); a column
+            whose kind the run did not measure at all is not shown.
+    """
+
+    key: str
+    header: str
+    terminal: str
+    definition: str
+    right: bool = True
+    leave_out: int | None = None
+    needs: str | None = None
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("variant", "variant", "variant", "", right=False),
+    Column("mb", "MB", "MB", "artifact size in MB", leave_out=1),
+    Column("fps", "FPS", "FPS", "frames per second, one frame end to end in sequence (decode excluded)"),
+    Column("e2e_p50", "e2e p50 ms", "e2e p50\nms", "one frame end to end (preprocess + inference + "
+           "postprocess), median latency"),
+    Column("e2e_p99", "e2e p99 ms", "e2e p99\nms", "the same, 99th percentile", leave_out=3),
+    Column("inf_p50", "inf p50 ms", "inf p50\nms", "the inference call alone, median latency (what "
+           "bench compare judges)", leave_out=2),
+    Column("map", "mAP50-95", "mAP\n50-95", "COCO mAP50-95 against the ground truth", needs="accuracy"),
+    Column("drop", "mAP drop [95% CI]", "mAP drop\n[95% CI]", "mAP50-95 points lost against FP32 "
+           "(positive = worse) with its 95% paired-bootstrap interval", needs="accuracy"),
+    Column("pct", "%FP32", "%FP32", "mAP50-95 as a share of FP32's", leave_out=4, needs="accuracy"),
+    Column("iou", "avg IoU", "avg\nIoU", "average IoU per frame of the boxes matched to ground truth",
+           leave_out=5, needs="accuracy"),
+    Column("agree", "agree", "agree", "agreement with FP32's boxes: mean IoU of the matched boxes"),
+    Column("w", "W", "W", "mean power over the timed window", leave_out=7, needs="power"),
+    Column("jpf", "J/frame", "J/\nframe", "energy per frame over the timed window", leave_out=6, needs="power"),
+    Column("status", "status", "status", "ok, skip or FAIL; C contended, T throttled, U unstable "
+           "(see the notes)", right=False),
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: a variant, or a student's line against its teacher (``sub``)."""
+
+    name: str
+    cells: Mapping[str, str]
+    status: str
+    """``"ok"``, ``"skipped"``, ``"failed"`` or ``"sub"`` (the line under a student)."""
+    validity: Validity = field(default_factory=Validity)
+    notes: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunTable:
+    """Everything the run table shows, as text: the same for terminal, Markdown and HTML."""
+
+    title: str
+    columns: tuple[Column, ...]
+    rows: tuple[Row, ...]
+    notes: tuple[str, ...]
+    """Numbered footnotes (``"(1) fp16: ..."``), referenced from the status column."""
+    legend: tuple[str, ...]
+    """What the columns and settings mean."""
+    answer: str
+
+    def cells(self, row: Row, columns: Sequence[Column] | None = None) -> tuple[str, ...]:
+        """The row's cells for ``columns`` (default: all of this table's), status with its marks."""
+        return tuple(row.cells.get(c.key, "") for c in (columns or self.columns))
+
+
+# ------------------------------------------------------------------ cells
+
+def _size(v: Variant) -> str:
+    # exporters' manifests keep the file's size under "artifact" (older ones at the top)
+    art = v.artifact or {}
+    size = (art.get("artifact") or {}).get("size_bytes") or art.get("size_bytes")
+    return f"{size / 1e6:.1f}" if isinstance(size, (int, float)) and not isinstance(size, bool) else fmt.DASH
+
+
+def _reference_name(record: Record) -> str | None:
+    names = [v.vs_reference.reference for v in record.variants if v.vs_reference is not None]
+    return names[0] if names else ("fp32" if record.variant("fp32") else None)
+
+
+def _drop_source(v: Variant) -> VsReference | VsModel | None:
+    """What the row's drop column is against: a student's same-size plain FP32, else the reference."""
+    plain = v.vs_models.get("plain")
+    return plain if plain is not None else v.vs_reference
+
+
+def _drop_cell(v: Variant, reference: str | None) -> str:
+    if v.name == reference:
+        return "reference"
+    vs = _drop_source(v)
+    if isinstance(vs, VsModel) and vs.reference is None:  # a student whose plain comparison could not be made
+        return fmt.NOT_COMPARABLE if fmt.not_comparable_detail(vs.reason) is not None else fmt.DASH
+    return fmt.DASH if vs is None else fmt.drop(vs.map_drop_points, vs.map_drop_ci95)
+
+
+def _cells(v: Variant, reference: str | None) -> dict[str, str]:
+    t, a = v.timing, v.accuracy
+    e2e = t.stage("end_to_end") if t else None
+    inf = t.stage("inference") if t else None
+    tel = v.telemetry or {}
+    vs = _drop_source(v)
+    return {
+        "variant": v.name, "mb": _size(v), "fps": fmt.fps(t.fps if t else None),
+        "e2e_p50": fmt.ms(e2e.p50_ms if e2e else None), "e2e_p99": fmt.ms(e2e.p99_ms if e2e else None),
+        "inf_p50": fmt.ms(inf.p50_ms if inf else None),
+        "map": fmt.map_(a.map50_95 if a else None), "drop": _drop_cell(v, reference),
+        "pct": fmt.pct(vs.map_pct_of_reference if vs is not None else None),
+        "iou": fmt.map_(a.avg_iou_per_frame if a else None),
+        "agree": fmt.map_(v.vs_reference.agreement_mean_iou if v.vs_reference else None),
+        "w": fmt.fps(_num((tel.get("power") or {}).get("mean_w"))),
+        "jpf": fmt.map_(_num(tel.get("energy_per_frame_j"))),
+    }
+
+
+def _num(x) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+
+
+def _sub_cells(vm: VsModel) -> dict[str, str]:
+    return {"variant": SUB_ROW, "fps": fmt.ratio(vm.fps_ratio),
+            "drop": fmt.drop(vm.map_drop_points, vm.map_drop_ci95), "pct": fmt.pct(vm.map_pct_of_reference)}
+
+
+# ------------------------------------------------------------------ notes
+
+def _student_note(v: Variant, record: Record) -> str:
+    plain, teacher = v.vs_models.get("plain"), v.vs_models.get("teacher")
+    who = v.source_model.name if v.source_model else "the student"
+    if plain is not None and plain.reference:
+        first = (f"student rows ({who}): mAP drop and %FP32 against the same-size plain model's FP32 (the "
+                 f"{plain.reference} row, {record.model.name})")
+        if plain.note:
+            first += f" — {plain.note}"
+    elif plain is not None and (detail := fmt.not_comparable_detail(plain.reason)) is not None:
+        first = f"student rows ({who}): mAP drop not comparable with a same-size plain model's FP32 ({detail})"
+    else:
+        first = (f"student rows ({who}): no drop against the same-size plain FP32: "
+                 f"{(plain.reason if plain else None) or 'not measured'}")
+    if teacher is not None and teacher.reference:
+        name = (teacher.model or {}).get("name", "?")
+        second = (f"'└ vs teacher': against the teacher's FP32 (the {teacher.reference} row, {name}): mAP drop "
+                  "[95% CI], % of the teacher's mAP50-95 in %FP32, and FPS as student / teacher")
+        if teacher.note:
+            second += f" — {teacher.note}"
+    else:
+        second = f"'└ vs teacher' is empty: {(teacher.reason if teacher else None) or 'not measured'}"
+    return f"{first}; {second}."
+
+
+def _notes(record: Record, verdicts: Mapping[str, Validity]) -> tuple[dict[str, list[int]], list[str]]:
+    """Footnotes in table order; ``({variant: [note numbers]}, lines)``."""
+    marks: dict[str, list[int]] = {}
+    lines: list[str] = []
+    student_note = None
+
+    def add(text: str) -> int:
+        lines.append(f"({len(lines) + 1}) {text}")
+        return len(lines)
+
+    for v in record.variants:
+        marks[v.name] = []
+        if not v.ok:
+            marks[v.name].append(add(f"{v.name}: {v.reason or 'no reason recorded'}"))
+        if v.vs_models:
+            if student_note is None:
+                student_note = add(_student_note(v, record))
+            marks[v.name].append(student_note)
+        if v.source_model is not None and v.source_model.role == "teacher":
+            s = v.source_model
+            arch = f" ({s.arch})" if s.arch else ""
+            file = Path(s.path or "").name or s.name
+            marks[v.name].append(add(
+                f"{v.name}: {file}{arch}, the distillation teacher, at FP32: a different model run on the same "
+                "frames with the same settings; its mAP drop, %FP32 and agree are against the fp32 row (a "
+                "negative drop is better)"))
+        validity = verdicts[v.name]
+        if not validity.ok:
+            marks[v.name].append(add(f"{v.name}: {validity.marks} {validity.words}: "
+                                     f"{'; '.join(validity.reasons)}. Its speed figures are not to be trusted"))
+    return marks, lines
+
+
+def _status(v: Variant, validity: Validity, refs: Sequence[int]) -> str:
+    word = {"ok": "ok", "skipped": "skip", "failed": "FAIL"}.get(v.status, v.status)
+    parts = [word] + ([validity.marks] if validity.marks else []) + [f"({n})" for n in refs]
+    return " ".join(parts)
+
+
+def _legend(record: Record, columns: Sequence[Column]) -> list[str]:
+    s = record.settings
+    lines = []
+    if s:
+        threads = s.get("threads") or "the runtime's default"
+        lines.append(f"mAP: conf>={s.get('conf')}, NMS IoU {s.get('iou')}, max {s.get('max_det')}/image. "
+                     f"avg IoU and agree(ment with FP32 boxes): conf>={s.get('operating_conf')}, IoU>=0.5 "
+                     f"matches. FPS and e2e: one frame end to end (decode excluded); inf: the inference call "
+                     f"alone; {threads} inference threads.")
+    if not any(c.key == "w" for c in columns):
+        lines.append("power and J/frame: not measured on this device (no power sensor was readable).")
+    lines.append(f"marks: C contended (threads waited for a CPU over {CONTENDED_WAIT_SHARE:.0%} of their ready "
+                 f"time), T throttled (a clock fell or sat under {CLOCK_FLOOR:.0%} of its maximum), U unstable "
+                 f"(its time blocks spread beyond {DEFAULT_FACTOR:g}x).")
+    return lines
+
+
+# ------------------------------------------------------------------ the answer
+
+def _budget_drop(v: Variant, reference: str | None) -> tuple[float | None, bool]:
+    """The drop the budget is judged on (the upper end of the CI) and whether a CI was there."""
+    if v.name == reference:
+        return 0.0, True
+    vs = _drop_source(v)
+    if vs is None or vs.map_drop_points is None or (isinstance(vs, VsModel) and vs.reference is None):
+        return None, False
+    if vs.map_drop_ci95 is not None:
+        return vs.map_drop_ci95[1], True
+    return vs.map_drop_points, False
+
+
+def answer(record: Record, *, max_drop: float = DEFAULT_MAX_DROP, factor: float = DEFAULT_FACTOR) -> str:
+    """The fastest variant within the accuracy budget, in one line (the table's last word).
+
+    A variant is within budget when the upper end of its mAP50-95 drop's 95% CI is at most
+    ``max_drop`` points (the point estimate when no CI was computed, said so). FP32 (the
+    reference) is within budget by definition; the teacher (another model) is not a candidate.
+
+    Example:
+        >>> from results.archive import load_record                          # doctest: +SKIP
+        >>> answer(load_record("run.json"))                                  # doctest: +SKIP
+        'answer (cpu, mAP50-95 drop <= 1 point at the upper end of its 95% CI): int8, 71.2 FPS, 1.11x fp32'
+    """
+    reference = _reference_name(record)
+    ref = record.variant(reference) if reference else None
+    budget = f"mAP50-95 drop <= {max_drop:g} point{'s' if max_drop != 1 else ''} at the upper end of its 95% CI"
+    head = f"answer ({record.device.profile}, {budget})"
+    candidates = [v for v in record.variants if v.ok and v.timing and v.timing.fps is not None
+                  and not (v.source_model and v.source_model.role == "teacher")]
+    judged = [(v, *_budget_drop(v, reference)) for v in candidates]
+    if not any(d is not None for v, d, _ in judged if v.name != reference):
+        why = "no ground truth" if not record.data.with_ground_truth else "no variant has a measured mAP drop"
+        return f"{head}: cannot say, no accuracy drop was measured ({why})"
+    within = [(v, d, ci) for v, d, ci in judged if d is not None and d <= max_drop]
+    others = [x for x in within if x[0].name != reference]
+    if not others:
+        kept = f"; {reference} stays ({fmt.fps(ref.timing.fps)} FPS)" if ref and ref.ok and ref.timing else ""
+        return f"{head}: no variant within budget{kept}"
+    best, drop, with_ci = max(within, key=lambda x: x[0].timing.fps)
+    validity = verdict(best, factor=factor)
+    mark = f" [{validity.marks}: {validity.words}]" if validity.marks else ""
+    if best.name == reference:
+        return (f"{head}: {best.name} itself ({fmt.fps(best.timing.fps)} FPS){mark}: no variant within budget "
+                "is faster")
+    speed = ""
+    if ref is not None and ref.ok and ref.timing and ref.timing.fps:
+        speed = f", {best.timing.fps / ref.timing.fps:.2f}x {reference}"
+    ci = "" if with_ci else f" (drop {drop:+.2f}, no CI computed)"
+    return f"{head}: {best.name}, {fmt.fps(best.timing.fps)} FPS{speed}{mark}{ci}"
+
+
+# ------------------------------------------------------------------ the table
+
+def _measured(record: Record, needs: str | None) -> bool:
+    if needs == "accuracy":
+        return any(v.accuracy is not None and v.accuracy.map50_95 is not None for v in record.variants)
+    if needs == "power":
+        return any(_num(((v.telemetry or {}).get("power") or {}).get("mean_w")) is not None for v in record.variants)
+    return True
+
+
+def run_table(record: Record, *, max_drop: float = DEFAULT_MAX_DROP, factor: float = DEFAULT_FACTOR) -> RunTable:
+    """The run table of a record: one row per variant (failed and skipped included).
+
+    Columns a run did not measure at all (power without a power sensor, accuracy without ground
+    truth) are left out rather than filled with dashes.
+
+    Example:
+        >>> import json, pathlib
+        >>> from results.schema import validate_record
+        >>> path = pathlib.Path(__file__).parents[1] / "tests/results/data/record_v2.json"
+        >>> t = run_table(validate_record(json.loads(path.read_text()), "v2"))
+        >>> [r.name for r in t.rows][:3], t.rows[1].cells["drop"]
+        (['fp32', 'int8', 'pruned50'], '+1.50 [+0.50, +2.50]')
+    """
+    reference = _reference_name(record)
+    columns = tuple(c for c in COLUMNS if _measured(record, c.needs))
+    verdicts = {v.name: verdict(v, factor=factor) for v in record.variants}
+    marks, notes = _notes(record, verdicts)
+    rows = []
+    for v in record.variants:
+        cells = _cells(v, reference)
+        cells["status"] = _status(v, verdicts[v.name], marks[v.name])
+        rows.append(Row(v.name, cells, v.status, verdicts[v.name], tuple(marks[v.name])))
+        teacher = v.vs_models.get("teacher")
+        if teacher is not None:  # the student against its teacher's FP32, on a line of its own
+            refs = marks[v.name][-1:] if v.vs_models else []
+            rows.append(Row(v.name, {**_sub_cells(teacher), "status": " ".join(f"({n})" for n in refs)}, "sub"))
+    formats = "/".join(sorted({v.format for v in record.variants}))
+    d = record.data
+    title = (f"{record.model.name} on {record.device.profile} ({formats}) — {d.count} "
+             f"{'frames' if d.kind == 'video' else 'images'}"
+             f"{'' if d.with_ground_truth else ', no ground truth: agreement with FP32 only'}")
+    return RunTable(title, columns, tuple(rows), tuple(notes), tuple(_legend(record, columns)),
+                    answer(record, max_drop=max_drop, factor=factor))
+
+
+def rich_table(table: RunTable, columns: Sequence[Column] | None = None):
+    """The rich Table of ``table`` with ``columns`` (default: all)."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    columns = tuple(columns or table.columns)
+    out = Table(title=table.title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
+                collapse_padding=True, padding=(0, 1))
+    for c in columns:
+        out.add_column(c.terminal, justify="right" if c.right else "left", no_wrap=True)
+    styles = {"ok": "green", "skipped": "yellow", "failed": "red"}
+    for row in table.rows:
+        cells = [Text(x) for x in table.cells(row, columns)]
+        if row.status != "sub":
+            status = cells[-1]
+            status.stylize(styles.get(row.status, ""), 0, len(status.plain.split(" ")[0]))
+            if not row.validity.ok:
+                status.stylize("bold yellow", len(status.plain.split(" ")[0]) + 1,
+                               len(status.plain.split(" ")[0]) + 1 + len(row.validity.marks))
+        out.add_row(*cells, style="dim" if row.status == "sub" else None)
+    return out
+
+
+def _width(renderable) -> int:
+    from rich.console import Console
+
+    console = Console(width=1000, record=True, file=io.StringIO(), color_system=None)
+    console.print(renderable)
+    return max((len(line.rstrip()) for line in console.export_text().splitlines()), default=0)
+
+
+def fit(table: RunTable, width: int) -> tuple[tuple[Column, ...], tuple[Column, ...]]:
+    """The columns that fit ``width`` characters, and those left out (in the order they go)."""
+    kept = list(table.columns)
+    dropped: list[Column] = []
+    order = sorted((c for c in kept if c.leave_out is not None), key=lambda c: c.leave_out)
+    while _width(rich_table(table, kept)) > width and order:
+        c = order.pop(0)
+        kept.remove(c)
+        dropped.append(c)
+    return tuple(kept), tuple(dropped)
+
+
+def make_console():
+    """A rich console: the terminal's width; logs and pipes get 80 columns unless COLUMNS says otherwise."""
+    from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(width=80)
+    return console
+
+
+def print_run(record: Record, *, console=None, archived_at: str | None = None,
+              max_drop: float = DEFAULT_MAX_DROP) -> None:
+    """Print the run table, the answer line, the notes and where the record went."""
+    console = console or make_console()
+    table = run_table(record, max_drop=max_drop)
+    kept, dropped = fit(table, console.width)
+    console.print(rich_table(table, kept))
+    console.print(table.answer, style="bold", highlight=False)
+    lines = list(table.notes)
+    if dropped:
+        lines.append(f"left out to fit {console.width} columns: {', '.join(c.header for c in dropped)} "
+                     "(a wider terminal or bench report shows them)")
+    lines += table.legend
+    if archived_at:
+        lines.append(f"record: {archived_at}")
+    for line in lines:
+        console.print(line, style="dim", highlight=False, markup=False)
