@@ -288,12 +288,19 @@ def load_profile(name: str) -> DeviceProfile:
 
 
 def _read_yaml(path: Path) -> Any:
-    import yaml
-
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(expected("a readable profile file", f"{exc.__class__.__name__}: {exc.strerror}", str(path))) from exc
+    if path.suffix == ".json":  # a profile the fleet host shipped as JSON, read where PyYAML is absent (devices.agent)
+        import json
+
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise InputError(expected("valid JSON", str(exc), str(path))) from exc
+    import yaml
+
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Dict
 
 from devices.telemetry.tegrastats import TOTAL_RAILS, TegrastatsReader, sample_readings
 
@@ -32,7 +32,7 @@ __all__ = [
     "sources_for",
 ]
 
-Values = dict[str, float]
+Values = Dict[str, float]  # typing.Dict: the device side runs on Python 3.8
 
 
 class SourceUnavailable(Exception):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, Tuple
 
 from devices.telemetry.energy import counter_difference, integrate_energy
 
@@ -21,7 +21,7 @@ TEMPERATURE_SOURCE_ORDER = ("thermal", "psutil", "tegrastats")
 CLOCK_FALL_FRACTION = 0.9
 """A clock whose end-of-window value is below this fraction of its start-of-window value fell."""
 
-Reading = tuple[float, Mapping[str, float], tuple[str, ...]]
+Reading = Tuple[float, Mapping[str, float], Tuple[str, ...]]  # typing.Tuple: the device side runs on Python 3.8
 
 
 def _ro(d: Mapping | None) -> Mapping:

@@ -13,7 +13,7 @@ import numpy as np
 PAD_VALUE = 114
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # no slots=True: the device side runs on Python 3.8
 class LetterboxInfo:
     """How an image was placed into the network input, to map boxes back.
 
@@ -49,16 +49,50 @@ def letterbox(image: np.ndarray, size: int | tuple[int, int], *, scaleup: bool =
         >>> out.shape, info.pad_top
         ((320, 320, 3), 40)
     """
-    import cv2
-
+    cv2 = _cv2()
     h, w = image.shape[:2]
     new_h, new_w = (size, size) if isinstance(size, int) else size
     r, (unpad_w, unpad_h), (top, bottom, left, right) = _geometry(h, w, new_h, new_w, scaleup)
     if (w, h) != (unpad_w, unpad_h):
-        image = cv2.resize(image, (unpad_w, unpad_h), interpolation=cv2.INTER_LINEAR)
-    if top or bottom or left or right:
+        image = _resize(image, unpad_w, unpad_h)
+    if (top or bottom or left or right) and cv2 is None:
+        image = np.pad(image, ((top, bottom), (left, right)) + ((0, 0),) * (image.ndim - 2), constant_values=PAD_VALUE)
+    elif top or bottom or left or right:
         image = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3)
     return image, LetterboxInfo(scale=r, pad_left=left, pad_top=top, orig_height=h, orig_width=w)
+
+
+def _cv2():
+    """OpenCV, or None on a light device without it (Python 3.8 fleet devices: see :func:`_resize_numpy`)."""
+    try:
+        import cv2
+    except ImportError:
+        return None
+    return cv2
+
+
+def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    cv2 = _cv2()
+    if cv2 is None:
+        return _resize_numpy(image, width, height)
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def _resize_numpy(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Bilinear resize with OpenCV's INTER_LINEAR sampling grid, used ONLY where OpenCV is not installed
+    (a fleet device's light worker; ``devices.agent`` records ``"preprocess": "numpy"``): pixels may
+    differ from OpenCV's fixed-point result by a grey level."""
+    h, w = image.shape[:2]
+    ys = np.clip((np.arange(height) + 0.5) * (h / height) - 0.5, 0, h - 1)
+    xs = np.clip((np.arange(width) + 0.5) * (w / width) - 0.5, 0, w - 1)
+    y0, x0 = ys.astype(np.intp), xs.astype(np.intp)
+    y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
+    per_pixel = (1,) * (image.ndim - 2)  # broadcast over the channels
+    wy, wx = (ys - y0).reshape((-1, 1) + per_pixel), (xs - x0).reshape((-1,) + per_pixel)
+    img = image.astype(np.float32)
+    top = img[y0][:, x0] * (1 - wx) + img[y0][:, x1] * wx
+    bottom = img[y1][:, x0] * (1 - wx) + img[y1][:, x1] * wx
+    return np.clip(np.rint(top * (1 - wy) + bottom * wy), 0, 255).astype(image.dtype)
 
 
 def _geometry(h: int, w: int, new_h: int, new_w: int, scaleup: bool = True):
@@ -114,13 +148,12 @@ def preprocess(image: np.ndarray, size: int | tuple[int, int], dtype: type = np.
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or dt.kind != "f":
         boxed, info = letterbox(image, size)
         return to_tensor(boxed, dtype), info
-    import cv2
-
+    cv2 = _cv2()
     h, w = image.shape[:2]
     new_h, new_w = (size, size) if isinstance(size, int) else size
     r, (unpad_w, unpad_h), (top, _, left, _) = _geometry(h, w, new_h, new_w)
     if (w, h) != (unpad_w, unpad_h):
-        image = cv2.resize(image, (unpad_w, unpad_h), interpolation=cv2.INTER_LINEAR)
+        image = _resize(image, unpad_w, unpad_h)
     scale = dt.type(255.0)
     out = np.empty((1, 3, new_h, new_w), dt)
     chw = out[0]
@@ -132,6 +165,7 @@ def preprocess(image: np.ndarray, size: int | tuple[int, int], dtype: type = np.
         chw[:, top : top + unpad_h, :left] = pad
         chw[:, top : top + unpad_h, left + unpad_w :] = pad
     rows, cols = slice(top, top + unpad_h), slice(left, left + unpad_w)
-    for c, plane in enumerate(cv2.split(image)):  # B, G, R -> channels 2, 1, 0
+    planes = cv2.split(image) if cv2 is not None else [image[:, :, c] for c in range(3)]
+    for c, plane in enumerate(planes):  # B, G, R -> channels 2, 1, 0
         np.divide(plane, scale, out=chw[2 - c, rows, cols], dtype=dt)
     return out, LetterboxInfo(scale=r, pad_left=left, pad_top=top, orig_height=h, orig_width=w)

@@ -1,0 +1,236 @@
+"""The device agent: what a fleet device runs, and a one-command check that the device side works here.
+
+Three entry points, all runnable on Python 3.8 with only numpy, psutil and a runtime (onnxruntime, or
+tensorrt with cuda-python) installed and ``PYTHONPATH`` at a bench checkout:
+
+* ``python -m devices.agent --selftest`` runs a tiny job end to end through :mod:`devices.worker`
+  (the shipped ``devices/data/selftest.onnx``, a few synthetic frames, the ``cpu`` profile) and prints
+  ONE JSON line: ``{"selftest": "ok", "python": ..., "fps": ..., ...}`` (exit 0) or
+  ``{"selftest": "failed", "error": ...}`` (exit 2).
+* ``python -m devices.agent --describe`` prints one JSON line describing this interpreter: Python
+  version, runtimes and their versions, the preprocessing backend, the job version it reads.
+* ``python -m devices.agent run JOB.json --artifact FILE --frames FRAMES.npz --out DIR [--profile P.json]``
+  measures one job on frames shipped as decoded arrays (the fleet's remote path: the host decodes,
+  so the device needs no image codec). Progress goes to stdout as JSON lines; ``DIR/result.json``
+  and ``DIR/detections.npz`` are left as :mod:`devices.worker` writes them, with the preprocessing
+  backend added to the result's ``runtime`` block (``"preprocess": "opencv"`` or ``"numpy"``).
+
+A profile shipped as JSON (``--profile``) is used instead of the bundled YAML, so a device without
+PyYAML can load the profile the host resolved.
+
+Example:
+    >>> frames = synthetic_frames(2, seed=0)
+    >>> [f.shape for f in frames]
+    [(48, 80, 3), (72, 56, 3)]
+    >>> [f.shape for f in load_frames(save_frames_bytes(frames))]
+    [(48, 80, 3), (72, 56, 3)]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence
+
+from common.errors import BenchError, InputError, expected
+
+__all__ = ["SELFTEST_ONNX", "SELFTEST_PROFILE", "describe", "load_frames", "main", "preprocess_backend", "run",
+           "save_frames_bytes", "selftest", "synthetic_frames"]
+
+DATA = Path(__file__).with_name("data")
+SELFTEST_ONNX = DATA / "selftest.onnx"
+SELFTEST_PROFILE = DATA / "selftest-profile.json"  # the cpu profile as JSON (written by make_selftest_onnx.py)
+SELFTEST_FRAMES = 4
+_SHAPES = ((48, 80), (72, 56), (64, 64), (40, 100))
+
+
+def preprocess_backend() -> str:
+    """``"opencv"`` where cv2 imports (the letterbox of every local run), else ``"numpy"``."""
+    try:
+        import cv2  # noqa: F401
+    except ImportError:
+        return "numpy"
+    return "opencv"
+
+
+def synthetic_frames(n: int, *, seed: int = 0) -> List[Any]:
+    """``n`` BGR ``uint8`` frames of a few sizes (letterboxing is exercised), deterministic per seed."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, size=(*_SHAPES[i % len(_SHAPES)], 3), dtype=np.uint8) for i in range(n)]
+
+
+def save_frames_bytes(frames: Sequence[Any]) -> bytes:
+    """Decoded frames as one uncompressed ``.npz`` (arrays ``f00000``, ``f00001``, ... in order)."""
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.savez(buf, **{f"f{i:05d}": f for i, f in enumerate(frames)})
+    return buf.getvalue()
+
+
+def load_frames(source: Any) -> List[Any]:
+    """Frames written by :func:`save_frames_bytes` (bytes or a path), in order.
+
+    Raises:
+        InputError: not a frames file, or a frame that is not an HxWx3 ``uint8`` array.
+    """
+    import numpy as np
+
+    where = "frames" if isinstance(source, (bytes, bytearray)) else str(source)
+    try:
+        with np.load(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source,
+                     allow_pickle=False) as z:
+            frames = [z[k] for k in sorted(z.files)]
+    except (OSError, ValueError) as exc:
+        raise InputError(expected("a frames .npz written by the host", f"{exc.__class__.__name__}: {exc}", where)) from None
+    for i, f in enumerate(frames):
+        if f.dtype != np.uint8 or f.ndim != 3 or f.shape[2] != 3:
+            raise InputError(expected("HxWx3 uint8 frames", f"{f.dtype} {f.shape}", f"{where} frame {i}"))
+    return frames
+
+
+def array_reader(frames: Sequence[Any]):
+    """A :data:`devices.worker.FrameReader` over frames already in memory."""
+
+    def read(limit: Optional[int] = None) -> Iterator:
+        return iter(frames if limit is None else frames[:limit])
+
+    return read
+
+
+def describe() -> Dict[str, Any]:
+    """This interpreter as a fleet device sees it (nothing is measured)."""
+    from devices.job import JOB_VERSION, RESULT_VERSION
+    from devices.runtimes import probe_runtimes
+
+    runtimes = {}
+    for name, status in probe_runtimes().items():
+        entry = {"available": bool(status.available), "version": status.version}
+        if status.providers:
+            entry["providers"] = list(status.providers)
+        if not status.available:
+            entry["reason"] = status.reason
+        runtimes[name] = entry
+    return {"python": platform.python_version(), "executable": sys.executable, "machine": platform.machine(),
+            "runtimes": runtimes, "preprocess": preprocess_backend(), "job_version": JOB_VERSION,
+            "result_version": RESULT_VERSION}
+
+
+def _profile_arg(job, profile_json: Optional[Path]):
+    """The job, pointed at a JSON profile file when one is shipped (the profile's name is unchanged)."""
+    if profile_json is None:
+        return job
+    return replace(job, device=str(Path(profile_json).resolve()))
+
+
+def run(job_path: Path, *, artifact: Path, frames: Path, out: Path, profile_json: Optional[Path] = None,
+        progress=None):
+    """Measure the job in ``job_path`` on shipped frames; returns the :class:`devices.job.WorkerResult`.
+
+    Raises:
+        InputError: a bad job, frames or artifact file; RuntimeFailure and MissingDependency from the runtime.
+    """
+    from common.atomic import write_text_atomic
+    from devices.job import Job
+    from devices.worker import RESULT_FILE, run_job
+
+    try:
+        text = Path(job_path).read_text()
+    except OSError as exc:
+        raise InputError(expected("a readable job file", exc.strerror or str(exc), str(job_path))) from None
+    job = Job.from_json(text, where=str(job_path))
+    device_name = job.device
+    result = run_job(_profile_arg(job, profile_json), artifact=artifact, out=out, frames=array_reader(load_frames(frames)),
+                     progress=progress)
+    runtime = dict(result.runtime)
+    runtime["preprocess"] = preprocess_backend()
+    runtime.setdefault("profile", device_name)
+    result = replace(result, runtime=runtime)
+    write_text_atomic(Path(out) / RESULT_FILE, result.to_json() + "\n")
+    return result
+
+
+def selftest(*, frames: int = SELFTEST_FRAMES) -> Dict[str, Any]:
+    """Run the shipped tiny model end to end here; returns the one-line summary (see the module docstring)."""
+    import numpy as np
+
+    from common.hashing import file_sha256
+    from devices.job import DETECTIONS_FILE, ArtifactRef, FrameSet, Job, NmsSettings, TimingOptions
+
+    t0 = time.monotonic()
+    job = Job(variant="selftest", precision="fp32", runtime="onnxruntime", device="cpu",
+              artifact=ArtifactRef(SELFTEST_ONNX.name, file_sha256(SELFTEST_ONNX), "onnx"), imgsz=64, nc=2,
+              frames=FrameSet("images", frames, tuple(f"synthetic_{i}" for i in range(frames))),
+              nms=NmsSettings(conf=0.1, iou=0.7, max_det=50),
+              timing=TimingOptions(min_iters=10, min_seconds=0.05, warmup_max_s=0.5, frames=frames), threads=1)
+    with tempfile.TemporaryDirectory(prefix="bench-selftest-") as tmp:
+        job_path, frames_path = Path(tmp) / "job.json", Path(tmp) / "frames.npz"
+        job_path.write_text(job.to_json())
+        frames_path.write_bytes(save_frames_bytes(synthetic_frames(frames)))
+        result = run(job_path, artifact=SELFTEST_ONNX, frames=frames_path, out=Path(tmp) / "out",
+                     profile_json=SELFTEST_PROFILE)
+        with np.load(Path(tmp) / "out" / DETECTIONS_FILE) as z:
+            n_dets = int(len(z["scores"]))
+    timing = result.timing
+    return {"selftest": "ok", "python": platform.python_version(), "runtime": result.runtime.get("runtime"),
+            "runtime_version": result.runtime.get("version"), "preprocess": result.runtime.get("preprocess"),
+            "frames": result.n_frames, "detections": n_dets, "fps": timing.get("fps"),
+            "p50_ms": (timing.get("end_to_end") or {}).get("p50_ms"),
+            "timed_iterations": (timing.get("end_to_end") or {}).get("n"),
+            "versions": result.versions, "seconds": round(time.monotonic() - t0, 3)}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``python -m devices.agent --selftest | --describe | run JOB ...`` (see the module docstring)."""
+    parser = argparse.ArgumentParser(prog="python -m devices.agent", description="bench's device agent")
+    parser.add_argument("--selftest", action="store_true", help="run a tiny job end to end; print one JSON line")
+    parser.add_argument("--describe", action="store_true", help="print this interpreter's runtimes as one JSON line")
+    sub = parser.add_subparsers(dest="command")
+    r = sub.add_parser("run", help="measure one job on shipped frames")
+    r.add_argument("job", type=Path)
+    r.add_argument("--artifact", type=Path, required=True)
+    r.add_argument("--frames", type=Path, required=True)
+    r.add_argument("--out", type=Path, required=True)
+    r.add_argument("--profile", type=Path, help="the device profile as JSON (instead of the bundled YAML)")
+    args = parser.parse_args(argv)
+    if args.selftest:
+        try:
+            line = selftest()
+        except Exception as exc:  # noqa: BLE001 - a selftest reports any failure as its one JSON line, with the cause
+            import traceback
+
+            last = traceback.extract_tb(exc.__traceback__)[-1]
+            print(json.dumps({"selftest": "failed", "python": platform.python_version(),
+                              "error": f"{exc.__class__.__name__}: {exc}", "at": f"{last.filename}:{last.lineno}"}))
+            return 2
+        print(json.dumps(line))
+        return 0
+    if args.describe:
+        print(json.dumps(describe()))
+        return 0
+    if args.command != "run":
+        parser.print_usage(sys.stderr)
+        return 2
+
+    def emit(stage: str, done: int, total: Optional[int]) -> None:
+        print(json.dumps({"stage": stage, "done": done, "total": total}), flush=True)
+
+    try:
+        run(args.job, artifact=args.artifact, frames=args.frames, out=args.out, profile_json=args.profile, progress=emit)
+    except BenchError as exc:
+        print(f"bench agent: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
