@@ -75,6 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--out", type=Path, help="folder for per-frame CSVs, plots and the spot-check gallery")
     out.add_argument("--annotate", action="store_true", help="with --video: also write annotated videos")
     out.add_argument("--json", action="store_true", help="print the record as JSON on stdout instead of the table")
+    out.add_argument("--max-drop", type=float, default=1.0, help="accuracy budget of the answer line: mAP50-95 points (upper end of the 95%% CI; default 1.0)")
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -121,11 +122,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         import json
 
-        print(json.dumps(record, indent=2))
+        print(json.dumps(record.to_dict(), indent=2))
     else:
-        from harness.render import print_run
+        from results.render import print_run
 
-        print_run(record, archived_at=archived_at)
+        print_run(record, archived_at=archived_at, max_drop=args.max_drop)
         for line in outputs:
             print(line)
     return 0
