@@ -73,20 +73,65 @@ def list_images(folder: Path) -> list[Path]:
 
 
 def image_size(path: Path) -> tuple[int, int]:
-    """(width, height) read from the image header, without decoding the pixels.
+    """(width, height) read from the image header, after checking the file is complete.
+
+    The pixels are not decoded (a dataset of thousands of images loads in a moment), but a
+    truncated file is caught by its missing end: a JPEG must end with its end-of-image marker
+    (trailing zero padding allowed), a PNG with its ``IEND`` chunk, a BMP or WebP must be as long
+    as its header says; other formats are decoded once. A truncated image is refused, naming the
+    file, rather than decoded in part and scored (see docs/reliability.md).
 
     Raises:
-        InputError: the file is not a readable image.
+        InputError: the file is not a readable image, or is truncated.
     """
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
-            return int(im.width), int(im.height)
-    except (UnidentifiedImageError, OSError, ModuleNotFoundError) as exc:
+            size, fmt = (int(im.width), int(im.height)), im.format
+            if fmt not in _TAIL_CHECKED:
+                im.load()  # TIFF and the rest: decode once, which fails on a truncated file
+    except (UnidentifiedImageError, OSError, ModuleNotFoundError, ValueError, SyntaxError) as exc:
         # ModuleNotFoundError: once ultralytics is imported, it patches Image.open to retry an
         # unidentified file with the optional pi-heif plugin, which is not installed.
         raise InputError(expected("a readable image", f"{exc.__class__.__name__}: {exc}", str(path))) from None
+    except Image.DecompressionBombError as exc:
+        raise InputError(expected("an image of ordinary size", str(exc), str(path))) from None
+    problem = _truncation(path, fmt)
+    if problem:
+        raise InputError(expected(f"a complete {fmt} file (remove or replace it)", problem, str(path)))
+    return size
+
+
+_TAIL_CHECKED = ("JPEG", "MPO", "PNG", "BMP", "WEBP")
+
+
+def _truncation(path: Path, fmt: str | None) -> str | None:
+    """Why the file is cut short, or None: checks only its end (and the size its header states)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - 4096))
+            tail = f.read()
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+    if fmt in ("JPEG", "MPO"):
+        if not tail.rstrip(b"\x00").endswith(b"\xff\xd9"):
+            return f"a truncated JPEG (no end-of-image marker; {size} bytes)"
+    elif fmt == "PNG":
+        if b"IEND" not in tail[-64:]:
+            return f"a truncated PNG (no IEND chunk; {size} bytes)"
+    elif fmt == "BMP" and len(head) >= 6:
+        stated = int.from_bytes(head[2:6], "little")
+        if stated > size:
+            return f"a truncated BMP ({size} of the {stated} bytes its header states)"
+    elif fmt == "WEBP" and len(head) >= 8:
+        stated = int.from_bytes(head[4:8], "little") + 8
+        if stated > size:
+            return f"a truncated WebP ({size} of the {stated} bytes its header states)"
+    return None
 
 
 def load_image_folder(folder: Path, *, limit: int | None = None, names: tuple[str, ...] = ()) -> Dataset:

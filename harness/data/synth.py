@@ -164,12 +164,21 @@ def synth_image(rng: np.random.Generator) -> tuple[np.ndarray, list[SynthObject]
     return img, objects
 
 
+SYNTH_FILES = ("images", "labels", "data.yaml", "synth.json")
+"""What :func:`write_dataset` writes at the top of its folder (anything else there is refused)."""
+
+
 def write_dataset(out: Path, *, seed: int = 0, n_train: int = 800, n_val: int = 200, jpeg_quality: int = 92,
                   progress=None) -> dict:
     """Generate the synthetic detection dataset in the Ultralytics layout.
 
+    The dataset is built in a hidden folder beside ``out`` and swapped in whole when complete
+    (``synth.json``, the completion marker, written last; see :mod:`harness.data.swap`): an
+    interrupted or failed regeneration leaves the old dataset as it was, and a smaller one leaves
+    no stale images behind.
+
     Args:
-        out: output folder (created; existing files with the same names are replaced).
+        out: output folder (created; an existing bench dataset there is replaced as a whole).
         seed: the whole dataset is a function of this seed.
         n_train: images in the train split (calibration and training read it).
         n_val: images in the val split (what benchmarks score on).
@@ -180,7 +189,8 @@ def write_dataset(out: Path, *, seed: int = 0, n_train: int = 800, n_val: int = 
         The ``synth.json`` summary (also written to ``out/synth.json``).
 
     Raises:
-        InputError: a count is negative or ``out`` is a file.
+        InputError: a count is negative, ``out`` is a file or holds other files, or the disk is
+            full or not writable (the old dataset is then untouched).
 
     Example:
         >>> import tempfile
@@ -190,42 +200,44 @@ def write_dataset(out: Path, *, seed: int = 0, n_train: int = 800, n_val: int = 
     """
     import cv2
 
+    from harness.data.swap import staged_folder
+
     for name, value in (("--n-train", n_train), ("--n-val", n_val)):
         if value < 0:
             raise InputError(expected("a count >= 0", value, name))
-    if out.exists() and not out.is_dir():
-        raise InputError(expected("a folder (or a path to create)", "a file", str(out)))
-    splits = {}
-    # Each split has its own stream, so growing the train split never changes the val split.
-    for split, count, stream in (("train", n_train, 1), ("val", n_val, 2)):
-        img_dir, lbl_dir = out / "images" / split, out / "labels" / split
-        img_dir.mkdir(parents=True, exist_ok=True)
-        lbl_dir.mkdir(parents=True, exist_ok=True)
-        rng = np.random.default_rng([seed, stream])
-        n_boxes = 0
-        for i in range(count):
-            img, objects = synth_image(rng)
-            h, w = img.shape[:2]
-            ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
-            if not ok:
-                raise InputError(expected("an encodable image", "cv2.imencode failure", str(img_dir)))
-            stem = f"{split}_{i:05d}"
-            write_bytes_atomic(img_dir / f"{stem}.jpg", buf.tobytes())
-            lines = []
-            for o in objects:
-                x0, y0, x1, y1 = o.box
-                lines.append(f"{o.cls} {(x0 + x1) / 2 / w:.6f} {(y0 + y1) / 2 / h:.6f} {(x1 - x0) / w:.6f} {(y1 - y0) / h:.6f}")
-            write_bytes_atomic(lbl_dir / f"{stem}.txt", ("\n".join(lines) + "\n" if lines else "").encode())
-            n_boxes += len(objects)
-            if progress is not None:
-                progress(f"synth {split}", i + 1, count)
-        splits[split] = {"images": count, "boxes": n_boxes}
-    names = "\n".join(f"  {i}: {n}" for i, n in enumerate(CLASS_NAMES))
-    write_bytes_atomic(out / "data.yaml", f"# bench synthetic dataset, generator v{GENERATOR_VERSION}, seed {seed}\n"
-                  f"train: images/train\nval: images/val\nnames:\n{names}\n".encode())
-    summary = {"synth_version": 1, "generator_version": GENERATOR_VERSION, "seed": seed,
-               "classes": list(CLASS_NAMES), "splits": splits, "jpeg_quality": jpeg_quality}
-    write_bytes_atomic(out / "synth.json", (json.dumps(summary, indent=2) + "\n").encode())
+    out = Path(out)
+    with staged_folder(out, owned=SYNTH_FILES) as build:
+        splits = {}
+        # Each split has its own stream, so growing the train split never changes the val split.
+        for split, count, stream in (("train", n_train, 1), ("val", n_val, 2)):
+            img_dir, lbl_dir = build / "images" / split, build / "labels" / split
+            img_dir.mkdir(parents=True, exist_ok=True)
+            lbl_dir.mkdir(parents=True, exist_ok=True)
+            rng = np.random.default_rng([seed, stream])
+            n_boxes = 0
+            for i in range(count):
+                img, objects = synth_image(rng)
+                h, w = img.shape[:2]
+                ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+                if not ok:
+                    raise InputError(expected("an encodable image", "cv2.imencode failure", str(out / "images" / split)))
+                stem = f"{split}_{i:05d}"
+                (img_dir / f"{stem}.jpg").write_bytes(buf.tobytes())
+                lines = []
+                for o in objects:
+                    x0, y0, x1, y1 = o.box
+                    lines.append(f"{o.cls} {(x0 + x1) / 2 / w:.6f} {(y0 + y1) / 2 / h:.6f} {(x1 - x0) / w:.6f} {(y1 - y0) / h:.6f}")
+                (lbl_dir / f"{stem}.txt").write_bytes(("\n".join(lines) + "\n" if lines else "").encode())
+                n_boxes += len(objects)
+                if progress is not None:
+                    progress(f"synth {split}", i + 1, count)
+            splits[split] = {"images": count, "boxes": n_boxes}
+        names = "\n".join(f"  {i}: {n}" for i, n in enumerate(CLASS_NAMES))
+        (build / "data.yaml").write_bytes(f"# bench synthetic dataset, generator v{GENERATOR_VERSION}, seed {seed}\n"
+                                          f"train: images/train\nval: images/val\nnames:\n{names}\n".encode())
+        summary = {"synth_version": 1, "generator_version": GENERATOR_VERSION, "seed": seed,
+                   "classes": list(CLASS_NAMES), "splits": splits, "jpeg_quality": jpeg_quality}
+        write_bytes_atomic(build / "synth.json", (json.dumps(summary, indent=2) + "\n").encode())  # last
     return summary
 
 

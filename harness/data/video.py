@@ -12,6 +12,7 @@ index into the model's names.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,10 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from common.atomic import atomic_path, write_json_atomic
+from common.atomic import write_json_atomic
 from common.errors import InputError, expected
 
 CSV_HEADER = ("frame", "track_id", "x", "y", "w", "h", "class")
+VIDEO_FILES = ("synth.mp4", "synth.csv", "synth-video.json")
+"""What :func:`write_synth_video` writes in its folder (anything else there is refused)."""
 VIDEO_VERSION = 1
 
 
@@ -104,29 +107,36 @@ def read_gt_csv(path: Path, *, n_frames: int | None = None, n_classes: int | Non
     if not path.is_file():
         raise InputError(expected("a ground-truth CSV file", "a folder" if path.is_dir() else "no such file", str(path)))
     rows: dict[int, list] = {}
-    with open(path, newline="") as f:
-        for lineno, row in enumerate(csv.reader(f), 1):
-            if not row or all(not c.strip() for c in row):
-                continue
-            where = f"{path} line {lineno}"
-            if lineno == 1 and tuple(c.strip().lower() for c in row) == CSV_HEADER:
-                continue
-            if len(row) != 7:
-                raise InputError(expected("7 columns frame,track_id,x,y,w,h,class", f"{len(row)} columns {','.join(row)!r}", where))
-            try:
-                frame, track, cls = int(row[0]), int(row[1]), int(row[6])
-                x, y, w, h = (float(v) for v in row[2:6])
-            except ValueError:
-                raise InputError(expected("integers frame,track_id,class and numbers x,y,w,h", repr(",".join(row)), where)) from None
-            if not all(math.isfinite(v) for v in (x, y, w, h)) or w <= 0 or h <= 0:
-                raise InputError(expected("a box with finite x,y and positive w,h", f"x={x:g} y={y:g} w={w:g} h={h:g}", where))
-            if frame < 1 or (n_frames is not None and frame > n_frames):
-                limit = f"1..{n_frames}" if n_frames is not None else ">= 1"
-                raise InputError(expected(f"a frame number in {limit} (the video's frames)", frame, where))
-            if cls < 0 or (n_classes is not None and cls >= n_classes):
-                limit = f"0..{n_classes - 1}" if n_classes is not None else ">= 0"
-                raise InputError(expected(f"a class index in {limit}", cls, where))
-            rows.setdefault(frame, []).append((x, y, x + w, y + h, cls, track))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(expected("a UTF-8 text CSV", f"undecodable bytes ({exc.reason})", str(path))) from None
+    try:
+        parsed = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise InputError(expected("a CSV file", f"unreadable CSV ({exc})", str(path))) from None
+    for lineno, row in enumerate(parsed, 1):
+        if not row or all(not c.strip() for c in row):
+            continue
+        where = f"{path} line {lineno}"
+        if lineno == 1 and tuple(c.strip().lower() for c in row) == CSV_HEADER:
+            continue
+        if len(row) != 7:
+            raise InputError(expected("7 columns frame,track_id,x,y,w,h,class", f"{len(row)} columns {','.join(row)!r}", where))
+        try:
+            frame, track, cls = int(row[0]), int(row[1]), int(row[6])
+            x, y, w, h = (float(v) for v in row[2:6])
+        except ValueError:
+            raise InputError(expected("integers frame,track_id,class and numbers x,y,w,h", repr(",".join(row)), where)) from None
+        if not all(math.isfinite(v) for v in (x, y, w, h)) or w <= 0 or h <= 0:
+            raise InputError(expected("a box with finite x,y and positive w,h", f"x={x:g} y={y:g} w={w:g} h={h:g}", where))
+        if frame < 1 or (n_frames is not None and frame > n_frames):
+            limit = f"1..{n_frames}" if n_frames is not None else ">= 1"
+            raise InputError(expected(f"a frame number in {limit} (the video's frames)", frame, where))
+        if cls < 0 or (n_classes is not None and cls >= n_classes):
+            limit = f"0..{n_classes - 1}" if n_classes is not None else ">= 0"
+            raise InputError(expected(f"a class index in {limit}", cls, where))
+        rows.setdefault(frame, []).append((x, y, x + w, y + h, cls, track))
     if n_frames is None:
         return rows
     out = []
@@ -205,10 +215,14 @@ def write_synth_video(out_dir: Path, *, seed: int = 0, n_frames: int = 300, size
             "angle": float(rng.uniform(0, 2 * math.pi)), "spin": float(rng.uniform(-0.03, 0.03)),
             "aspect": float(rng.uniform(0.5, 1.0)), "color": tuple(int(v) for v in rng.integers(0, 256, 3)),
         })
-    out_dir.mkdir(parents=True, exist_ok=True)
+    from harness.data.swap import staged_folder
+
+    out_dir = Path(out_dir)
     video_path, csv_path = out_dir / "synth.mp4", out_dir / "synth.csv"
-    # both files appear only after they read back; the video is renamed into place first, then the CSV
-    with atomic_path(csv_path) as tmp_csv, atomic_path(video_path, keep_suffix=True) as tmp_video:
+    # built beside out_dir and swapped in whole (the JSON marker written last), so an interrupted
+    # regeneration leaves the old clip, CSV and marker together
+    with staged_folder(out_dir, owned=VIDEO_FILES) as build:
+        tmp_video, tmp_csv = build / "synth.mp4", build / "synth.csv"
         writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
         if not writer.isOpened():
             raise InputError(expected("an OpenCV build that writes mp4v", "VideoWriter failed to open", str(video_path)))
@@ -239,9 +253,9 @@ def write_synth_video(out_dir: Path, *, seed: int = 0, n_frames: int = 300, size
         source = load_video(tmp_video, tmp_csv, n_classes=len(CLASS_NAMES))
         if source.n_frames != n_frames or (source.width, source.height) != (w, h):
             raise InputError(expected(f"{n_frames} frames of {w}x{h} read back", f"{source.n_frames} frames of {source.width}x{source.height}", str(video_path)))
-    meta = {"video_version": VIDEO_VERSION, "seed": seed, "frames": n_frames, "width": w, "height": h, "fps": fps,
-            "tracks": n_tracks, "gt_rows": len(rows), "classes": list(CLASS_NAMES)}
-    write_json_atomic(out_dir / "synth-video.json", meta)  # last: the mark of a complete clip
+        meta = {"video_version": VIDEO_VERSION, "seed": seed, "frames": n_frames, "width": w, "height": h, "fps": fps,
+                "tracks": n_tracks, "gt_rows": len(rows), "classes": list(CLASS_NAMES)}
+        write_json_atomic(build / "synth-video.json", meta)  # last: the mark of a complete clip
     return video_path, csv_path
 
 
