@@ -119,6 +119,8 @@ _RUNTIMES = (
     RuntimeInfo("onnxruntime", "devices.runtimes.onnxrt", formats=(".onnx",), build_format="onnx",
                 takes_providers=True, cpu_providers=("CPUExecutionProvider",),
                 title="ONNX Runtime with the profile's execution providers"),
+    RuntimeInfo("openvino", "devices.runtimes.openvino", formats=(".xml", ".onnx"), build_format="openvino",
+                cpu_only=True, title="OpenVINO on the CPU (IR or ONNX), inference precision fixed per variant"),
 )
 
 REGISTRY: Mapping[str, RuntimeInfo] = MappingProxyType({r.name: r for r in _RUNTIMES})
