@@ -25,7 +25,9 @@ from common.atomic import write_text_atomic
 from results import format as fmt
 from results import plots
 from results.compare import Comparison, Mark
+from results.render import DEFAULT_MAX_DROP, answer, run_table
 from results.schema import Record, Variant
+from results.validity import verdict
 
 __all__ = ["ReportFiles", "render_html", "render_markdown", "run_blocks", "write_report"]
 
@@ -74,13 +76,14 @@ class ReportFiles:
 
 
 def write_report(runs: Sequence[tuple[Record, Comparison | None]], out: Path, *,
-                 title: str | None = None) -> ReportFiles:
+                 title: str | None = None, max_drop: float = DEFAULT_MAX_DROP) -> ReportFiles:
     """Render plots, Markdown and HTML for one or more runs into ``out``.
 
     Args:
         runs: each run with its comparison against the previous release (or None).
         out: the output directory (created; ``report.md``, ``report.html``, ``plots/``).
         title: the page title; defaults to the release(s) reported.
+        max_drop: the accuracy budget of the answer lines (mAP50-95 points, upper end of the CI).
 
     Returns:
         The paths written.
@@ -90,9 +93,11 @@ def write_report(runs: Sequence[tuple[Record, Comparison | None]], out: Path, *,
     releases = sorted({r.release for r, _ in runs})
     title = title or f"bench report — release {', '.join(releases)}"
     blocks: list = [Heading(1, title)]
+    answers = [f"{r.model.name} on {r.device.profile}: {answer(r, max_drop=max_drop)}" for r, _ in runs]
+    blocks.append(Bullets(tuple(answers)) if len(answers) > 1 else Para(answers[0]) if answers else Para("No runs."))
     images: list[Path] = []
     for record, comparison in runs:
-        section, written = run_blocks(record, comparison, out=out)
+        section, written = run_blocks(record, comparison, out=out, max_drop=max_drop)
         blocks.extend(section)
         images.extend(written)
     md = write_text_atomic(out / "report.md", render_markdown(blocks))
@@ -100,8 +105,12 @@ def write_report(runs: Sequence[tuple[Record, Comparison | None]], out: Path, *,
     return ReportFiles(md, page, tuple(images))
 
 
-def run_blocks(record: Record, comparison: Comparison | None, *, out: Path) -> tuple[list, list[Path]]:
-    """The blocks of one run's section, drawing its plots into ``out/plots``."""
+def run_blocks(record: Record, comparison: Comparison | None, *, out: Path,
+               max_drop: float = DEFAULT_MAX_DROP) -> tuple[list, list[Path]]:
+    """The blocks of one run's section, drawing its plots into ``out/plots``.
+
+    The results table is the run table of :mod:`results.render` (the terminal's columns, every
+    one of them, with the same definitions, footnotes and answer line)."""
     stem = f"{record.device.profile}-{record.model.name}"
     blocks: list = [Heading(2, f"{record.model.name} on {record.device.profile}")]
     commit = f", git {record.harness.git_commit[:10]}" if record.harness.git_commit else ""
@@ -111,10 +120,14 @@ def run_blocks(record: Record, comparison: Comparison | None, *, out: Path) -> t
                        f"Data: {record.data.count} {record.data.kind if record.data.kind == 'images' else 'frames'}"
                        f" from {record.data.source}, "
                        f"{'with' if record.data.with_ground_truth else 'without'} ground truth."))
-    blocks += [Heading(3, "Results"), _results_table(record),
-               Para("FPS is end-to-end (preprocess + inference + postprocess); p50/p99 are inference "
-                    "latency; mAP drop is against the reference variant in points with its 95% "
-                    f"confidence interval. {fmt.DASH} means not measured.")]
+    table = run_table(record, max_drop=max_drop)
+    blocks += [Heading(3, "Results"), Para(table.answer),
+               Table(tuple(c.header for c in table.columns), tuple(table.cells(r) for r in table.rows),
+                     tuple("bad" if not r.validity.ok else "" for r in table.rows))]
+    if table.notes:
+        blocks.append(Bullets(table.notes))
+    blocks.append(Bullets(tuple(f"{c.header}: {c.definition}" for c in table.columns if c.definition)
+                          + table.legend + (f"{fmt.DASH} means not measured.",)))
     blocks += _student_blocks(record)
     telemetry = _telemetry_table(record.variants)
     if telemetry is not None:
@@ -152,36 +165,8 @@ def run_blocks(record: Record, comparison: Comparison | None, *, out: Path) -> t
     return blocks, images
 
 
-def _results_table(record: Record) -> Table:
-    rows = []
-    for v in record.variants:
-        t, a, r = v.timing, v.accuracy, v.vs_reference
-        inference = t.stage("inference") if t else None
-        plain = v.vs_models.get("plain")
-        if plain is not None and plain.reference is None:  # a student whose plain comparison could not be made
-            drop = fmt.NOT_COMPARABLE if fmt.not_comparable_detail(plain.reason) is not None else fmt.DASH
-        elif r is None:
-            drop = "(reference)" if any(x.vs_reference and x.vs_reference.reference == v.name
-                                        for x in record.variants) else fmt.DASH
-        else:
-            drop = _drop_cell(r)
-        rows.append((v.name, v.format, v.precision, v.status,
-                     fmt.fps(t.fps if t else None),
-                     fmt.ms(inference.p50_ms if inference else None),
-                     fmt.ms(inference.p99_ms if inference else None),
-                     fmt.map_(a.map50_95 if a else None),
-                     drop,
-                     fmt.map_(a.avg_iou_per_frame if a else None),
-                     _size(v)))
-    return Table(("Variant", "Format", "Precision", "Status", "FPS", "inference p50 ms", "inference p99 ms", "mAP50-95",
-                  "mAP drop (pts, 95% CI)", "avg IoU", "Size MB"), tuple(rows))
-
-
 def _drop_cell(r) -> str:
-    drop = fmt.DASH if r.map_drop_points is None else f"{r.map_drop_points:.2f}"
-    if r.map_drop_ci95 is not None:
-        drop += f" [{r.map_drop_ci95[0]:.2f}, {r.map_drop_ci95[1]:.2f}]"
-    return drop
+    return fmt.drop(r.map_drop_points, r.map_drop_ci95)
 
 
 STUDENT_ROLES = (("plain", "the same-size plain model's FP32"), ("teacher", "the teacher's FP32"))
@@ -221,40 +206,63 @@ def _student_blocks(record: Record) -> list:
                    "Note"), tuple(rows))]
 
 
-def _size(v: Variant) -> str:
-    # exporters' manifests (manifest_version 1) keep the file's size under "artifact"
-    size = (v.artifact.get("size_bytes") or (v.artifact.get("artifact") or {}).get("size_bytes")) if v.artifact else None
-    return f"{size / 1e6:.1f}" if isinstance(size, (int, float)) and not isinstance(size, bool) else fmt.DASH
+TELEMETRY_ROWS: tuple[tuple[str, tuple[str, ...], float], ...] = (
+    ("power, mean (W)", ("power", "mean_w"), 1.0),
+    ("power, peak (W)", ("power", "peak_w"), 1.0),
+    ("energy per frame (J)", ("energy_per_frame_j",), 1.0),
+    ("FPS per watt", ("fps_per_watt",), 1.0),
+    ("CPU use (% of one core)", ("process", "cpu_percent"), 1.0),
+    ("CPU wait (% of ready time)", ("process", "cpu_wait_share"), 100.0),
+    ("process memory, peak (MB)", ("process", "rss_mb_peak"), 1.0),
+    ("system memory used, peak (MB)", ("system_memory", "used_mb_peak"), 1.0),
+    ("GPU use, mean (%)", ("gpu", "gpu_util_pct_mean"), 1.0),
+    ("GPU memory used, peak (MB)", ("gpu", "gpu_mem_used_mb_peak"), 1.0),
+    ("GPU temperature, peak (°C)", ("gpu", "gpu_temp_c_peak"), 1.0),
+)
+"""What the report's telemetry table shows: (label with unit, path in ``telemetry``, scale)."""
+CLOCK_NAMES = {"gpu_sm_mhz": "GPU SM clock", "gpu_mem_mhz": "GPU memory clock", "gpu_mhz": "GPU clock",
+               "emc_mhz": "EMC (memory) clock", "cpu_max_mhz": "CPU clock, fastest core"}
+
+
+def _at(tree, path: tuple[str, ...]):
+    for key in path:
+        if not hasattr(tree, "get"):
+            return None
+        tree = tree.get(key)
+    return tree
 
 
 def _telemetry_table(variants: Sequence[Variant]) -> Table | None:
-    """One row per measured telemetry number (nested keys dotted), one column per variant."""
-    ran = [v for v in variants if v.ok]
-    flat = [_flatten(v.telemetry or {}) for v in ran]
-    keys: list[str] = []
-    for f in flat:
-        keys.extend(k for k in f if k not in keys)
-    if not keys:
+    """What a user reads, with units: power, energy per frame, CPU use and wait, memory, clocks,
+    temperatures, throttling and the row's validity; one column per variant that ran."""
+    ran = [v for v in variants if v.ok and v.telemetry]
+    if not ran:
         return None
-    rows = tuple((k, *(_num(f.get(k)) for f in flat)) for k in keys)
-    return Table(("Telemetry", *(v.name for v in ran)), rows)
+    tel = [v.telemetry for v in ran]
+    rows: list[tuple[str, ...]] = []
+    for label, path, scale in TELEMETRY_ROWS:
+        values = [_at(t, path) for t in tel]
+        if any(_is_number(x) for x in values):
+            rows.append((label, *(fmt.number(x * scale, 3) if _is_number(x) else fmt.DASH for x in values)))
+    for key, name in CLOCK_NAMES.items():
+        pairs = [(_at(t, ("clocks_before", key)), _at(t, ("clocks_after", key))) for t in tel]
+        if any(_is_number(b) or _is_number(a) for b, a in pairs):
+            rows.append((f"{name}, start -> end of window (MHz)",
+                         *(f"{fmt.number(b, 4)} -> {fmt.number(a, 4)}" for b, a in pairs)))
+    sensors = list(dict.fromkeys(k for t in tel for k in (t.get("temperatures_c") or {})))
+    for sensor in sensors:
+        rows.append((f"temperature {sensor}, peak (°C)",
+                     *(fmt.number(_at(t, ("temperatures_c", sensor)), 3) for t in tel)))
+    if any(isinstance(t.get("throttled"), bool) for t in tel):
+        rows.append(("throttled", *(fmt.number(t.get("throttled")) if isinstance(t.get("throttled"), bool)
+                                    else fmt.DASH for t in tel)))
+    verdicts = [verdict(v) for v in ran]
+    rows.append(("speed figures", *(x.words or ("ok" if x.checked else "not checked") for x in verdicts)))
+    return Table(("Telemetry (timed window)", *(v.name for v in ran)), tuple(rows))
 
 
-def _flatten(tree, prefix: str = "") -> dict[str, float]:
-    out: dict[str, float] = {}
-    for k, x in tree.items():
-        key = f"{prefix}{k}"
-        if hasattr(x, "items"):
-            out.update(_flatten(x, key + "."))
-        elif isinstance(x, (int, float)) and not isinstance(x, bool):
-            out[key] = x
-    return out
-
-
-def _num(x) -> str:
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return fmt.DASH
-    return f"{x:.4g}"
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def _environment_table(record: Record) -> Table:
@@ -266,8 +274,8 @@ def _environment_table(record: Record) -> Table:
 
 
 def _plain(x) -> str:
-    if x is None:
-        return fmt.DASH
+    if x is None or isinstance(x, (bool, int, float)):
+        return fmt.number(x)
     if isinstance(x, tuple):
         return ", ".join(_plain(i) for i in x)
     if hasattr(x, "items"):
@@ -294,7 +302,9 @@ def _comparison_blocks(c: Comparison) -> list:
         if not v.metrics:
             cells = [v.note or fmt.DASH] + [""] * 5
         rows.append((v.mark.symbol.strip() or "", v.name, v.mark.value, *cells))
-    blocks.append(Table(("", "Variant", "Verdict", "FPS", "inference p50 ms", "p (MWU, blocks)", "inference p99 ms", "mAP50-95", "avg IoU"),
+    blocks.append(Table(("", "Variant", "Verdict", fmt.METRIC_LABELS["fps"], fmt.METRIC_LABELS["p50_ms"],
+                         "p (MWU, blocks)", fmt.METRIC_LABELS["p99_ms"], fmt.METRIC_LABELS["map50_95"],
+                         fmt.METRIC_LABELS["avg_iou"]),
                         tuple(rows), tuple(classes)))
     if c.notes:
         blocks += [Para("Also changed:"), Bullets(c.notes)]

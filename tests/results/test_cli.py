@@ -212,7 +212,7 @@ def test_report_of_a_release_with_previous_release(archive, tmp_path, capsys):
     assert main(["report", "v1.2", "--out", str(out)]) == 0
     md, srcs = _check_report(out)
     assert "## yolo11n on cpu" in md and "Compared with v1.1" in md and "REGRESSION: int8" in md
-    assert "| trt-fp16 | engine | fp16 | skipped |" in md
+    assert "| trt-fp16 | — |" in md and "skip (1) |" in md and "trt-fp16: TensorRT is not installed" in md
     names = sorted(p.name for p in (out / "plots").iterdir())
     assert names == ["cpu-yolo11n-fps-vs-map.png", "cpu-yolo11n-iou-frames.png", "cpu-yolo11n-iou-hist.png",
                      "cpu-yolo11n-latency.png", "cpu-yolo11n-vs-v1.1.png"]
