@@ -395,6 +395,8 @@ class TegrastatsSource:
             return []
         pairs = self._reader.stop()
         self.error = self._reader.error
+        if self._reader.unparsed:
+            self.info["unparsed_fields"] = dict(self._reader.unparsed)
         if pairs:
             total = pairs[-1][1].total_power_mw()
             if total is not None:

@@ -52,6 +52,12 @@ class TelemetrySummary:
         throttled: True/False when clocks or limits could be observed, None when nothing could tell.
         throttle_reasons: why ``throttled`` is True.
         throttle_checks: what ``throttled`` is based on (clocks compared, limits watched).
+        tegrastats: what only tegrastats reports, over the window: ``rails_w`` (rail -> its own
+            running ``average`` at the window's end and, JetPack 7, its ``peak``), ``gpc_mhz``
+            (mean clock per GPC), ``gpu2`` (GR3D2: ``util_pct_mean``, ``mhz_mean``) and ``engines``
+            (NVENC, NVDEC, VIC, APE, DLA...: ``util_pct_mean``, ``mhz_mean``, ``off_share``).
+        unparsed_fields: field name -> how many times a source printed something it could not
+            parse in the window (``(line)`` for a whole line): counted so the run can say so.
 
     Example:
         >>> s = TelemetrySummary(window_s=2.0, power={"mean_w": 10.0, "energy_j": 20.0})
@@ -74,6 +80,8 @@ class TelemetrySummary:
     throttled: bool | None = None
     throttle_reasons: tuple[str, ...] = ()
     throttle_checks: tuple[str, ...] = ()
+    tegrastats: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    unparsed_fields: Mapping[str, int] = field(default_factory=dict, hash=False)
 
     @property
     def energy_j(self) -> float | None:
@@ -112,6 +120,10 @@ class TelemetrySummary:
                 out[key] = _plain(value)
         if self.notes:
             out["notes"] = list(self.notes)
+        if self.tegrastats:
+            out["tegrastats"] = _plain(self.tegrastats)
+        if self.unparsed_fields:
+            out["unparsed_fields"] = dict(self.unparsed_fields)
         if self.throttled is not None:
             out["throttled"] = self.throttled
             if self.throttle_reasons:
@@ -179,6 +191,10 @@ def build_summary(
     duration = t1 - t0
     notes = list(notes)
     info = {k: dict(v) for k, v in (source_info or {}).items()}
+    unparsed: dict[str, int] = {}
+    for source in info.values():
+        for name, count in dict(source.pop("unparsed_fields", None) or {}).items():
+            unparsed[name] = unparsed.get(name, 0) + int(count)
     win = {name: _in_window(rs, t0, t1) for name, rs in readings.items()}
     sources = {name: {"samples": len(win[name]), **info.get(name, {})} for name in readings}
     max_gap = 1.5 * interval_s if interval_s > 0 else None
@@ -298,6 +314,8 @@ def build_summary(
     throttled = bool(reasons) if (checks or reasons) else None
 
     return TelemetrySummary(
+        tegrastats=_ro(_tegrastats_only(win.get("tegrastats", ()))),
+        unparsed_fields=_ro(unparsed),
         window_s=duration,
         sources=_ro({k: _ro(v) for k, v in sources.items()}),
         notes=tuple(notes),
@@ -315,3 +333,36 @@ def build_summary(
         throttle_checks=tuple(checks),
     )
 
+
+def _tegrastats_only(w: Sequence[Reading]) -> dict[str, Any]:
+    """What only tegrastats prints, summarised over the window's readings (absent when not printed)."""
+    out: dict[str, Any] = {}
+    rails: dict[str, dict[str, float]] = {}
+    for key in _keys(w, "rail_avg_w:"):
+        rails.setdefault(key.split(":", 1)[1], {})["average"] = [v[key] for _, v, _ in w if key in v][-1]
+    for key in _keys(w, "rail_peak_w:"):
+        rails.setdefault(key.split(":", 1)[1], {})["peak"] = max(v[key] for _, v, _ in w if key in v)
+    if rails:
+        out["rails_w"] = rails
+    gpcs = sorted(_keys(w, "gpc_mhz:"), key=lambda k: int(k.split(":")[1]))
+    if len(gpcs) > 1:  # one GPC is gpu_mhz already
+        out["gpc_mhz"] = [statistics.fmean([v[k] for _, v, _ in w if k in v]) for k in gpcs]
+    gpu2 = {}
+    for key, name in (("gpu2_util_pct", "util_pct_mean"), ("gpu2_mhz", "mhz_mean")):
+        vals = [v[key] for _, v, _ in w if key in v]
+        if vals:
+            gpu2[name] = statistics.fmean(vals)
+    if gpu2:
+        out["gpu2"] = gpu2
+    engines: dict[str, dict[str, float]] = {}
+    for key in _keys(w, "engine_off:"):
+        name = key.split(":", 1)[1]
+        entry = engines.setdefault(name, {})
+        entry["off_share"] = statistics.fmean([v[key] for _, v, _ in w if key in v])
+        for prefix, label in (("engine_util_pct:", "util_pct_mean"), ("engine_mhz:", "mhz_mean")):
+            vals = [v[prefix + name] for _, v, _ in w if prefix + name in v]
+            if vals:
+                entry[label] = statistics.fmean(vals)
+    if engines:
+        out["engines"] = engines
+    return out

@@ -40,6 +40,7 @@ __all__ = [
     "TOTAL_RAILS",
     "parse_line",
     "sample_readings",
+    "unparsed_name",
 ]
 
 ABSENT_SENSOR_C = -256.0
@@ -156,8 +157,8 @@ _KINDS: list[tuple[str, str]] = [
     ("ram", r"RAM (\d+)/(\d+)MB(?: ?\(lfb (\d+)x(\d+)(kB|MB)\))?"),
     ("swap", r"SWAP (\d+)/(\d+)MB(?: ?\(cached (\d+)MB\))?"),
     ("iram", r"IRAM (\d+)/(\d+)kB(?: ?\(lfb (\d+)kB\))?"),
-    ("cpu", r"CPU \[([^\]\s]*)\]"),
-    ("cpu_old", r"cpu \[([^\]\s]*)\]@(\d+)"),
+    ("cpu", r"CPU \[ ?([^\]]*?) ?\]"),
+    ("cpu_old", r"cpu \[ ?([^\]]*?) ?\]@(\d+)"),
     ("mts", r"MTS fg (\d+)% bg (\d+)%"),
     ("edp", r"EDP limit (\d+)"),
     ("emc", r"(?:EMC_FREQ|EMC) (?:(\d+)%(?:@(\d+))?|@(\d+))"),
@@ -171,6 +172,15 @@ _KINDS: list[tuple[str, str]] = [
     ("engine_pct", rf"({_KNOWN}) (\d+)%"),
     ("temp", rf"([A-Za-z][A-Za-z0-9_]*)@({_NUM})C(?:/({_NUM})C)?"),
 ]
+
+
+def _tolerant(rx: str) -> str:
+    """The field pattern with any run of blanks where it shows one space (``NVENC      off``,
+    ``VDD_IN  5mW/5mW``, ``CPU  [...]``): tegrastats pads some fields to align columns."""
+    return rx.replace(" ", "\x00").replace("\x00?", r"\s*").replace("\x00", r"\s+")
+
+
+_KINDS = [(k, _tolerant(rx)) for k, rx in _KINDS]
 _FIELD = re.compile("(?:" + "|".join(f"(?P<{k}>{rx})" for k, rx in _KINDS) + r")(?=\s|$)")
 _SPANS: dict[str, tuple[int, int]] = {}
 _i = 0
@@ -237,7 +247,7 @@ def parse_line(line: str) -> TegraSample:
             f["iram_used_kb"], f["iram_total_kb"] = int(g[0]), int(g[1])
             f["iram_lfb_kb"] = int(g[2]) if g[2] is not None else None
         elif kind == "cpu":
-            for i, entry in enumerate(g[0].split(",") if g[0] else []):
+            for i, entry in enumerate(e.strip() for e in g[0].split(",")) if g[0] else ():
                 if entry == "off":
                     cpus.append(CpuCore(None, None, online=False))
                     continue
@@ -249,7 +259,7 @@ def parse_line(line: str) -> TegraSample:
                     cpus.append(CpuCore(float(cm.group(1)), float(cm.group(2)) if cm.group(2) else None))
         elif kind == "cpu_old":
             freq = float(g[1])
-            for i, entry in enumerate(g[0].split(",") if g[0] else []):
+            for i, entry in enumerate(e.strip() for e in g[0].split(",")) if g[0] else ():
                 cm = _CORE_RE.match(entry)
                 if cm is None or cm.group(2):
                     cpus.append(CpuCore(None, freq))
@@ -293,6 +303,21 @@ def parse_line(line: str) -> TegraSample:
     )
 
 
+_TOKEN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+def unparsed_name(token: str) -> str:
+    """The name an unparsed token is counted under: its leading identifier (``CPU[3]=x`` ->
+    ``CPU``), else ``(value)`` for a bare number or symbol, so counts stay few.
+
+    Example:
+        >>> unparsed_name("NEWENG"), unparsed_name("CPU[0]=abc"), unparsed_name("12x")
+        ('NEWENG', 'CPU', '(value)')
+    """
+    m = _TOKEN_NAME.match(token)
+    return m.group(0)[:40] if m else "(value)"
+
+
 def sample_readings(sample: TegraSample) -> dict[str, float]:
     """Flat telemetry readings from one sample (the keys :mod:`devices.telemetry` summarises).
 
@@ -305,10 +330,25 @@ def sample_readings(sample: TegraSample) -> dict[str, float]:
     for r in sample.rails:
         if r.name not in _NOT_A_RAIL:
             out[f"rail_w:{r.name}"] = r.current_mw / 1000.0
+            out[f"rail_avg_w:{r.name}"] = r.average_mw / 1000.0  # tegrastats' own running average
+            if r.third_mw is not None:
+                out[f"rail_peak_w:{r.name}"] = r.third_mw / 1000.0  # JetPack 7: the running peak
     if sample.gpu_load_pct is not None:
         out["gpu_util_pct"] = sample.gpu_load_pct
     if sample.gpu_freq_mhz is not None:
         out["gpu_mhz"] = sample.gpu_freq_mhz
+    for i, mhz in enumerate(sample.gpu_freqs_mhz):
+        out[f"gpc_mhz:{i}"] = mhz  # Orin prints one clock per GPC: GR3D_FREQ x%@[F1,F2]
+    if sample.gpu2_load_pct is not None:
+        out["gpu2_util_pct"] = sample.gpu2_load_pct
+    if sample.gpu2_freq_mhz is not None:
+        out["gpu2_mhz"] = sample.gpu2_freq_mhz
+    for name, engine in sample.engines.items():
+        out[f"engine_off:{name}"] = 1.0 if engine.off else 0.0
+        if engine.load_pct is not None:
+            out[f"engine_util_pct:{name}"] = engine.load_pct
+        if engine.freq_mhz is not None:
+            out[f"engine_mhz:{name}"] = engine.freq_mhz
     if sample.emc_load_pct is not None:
         out["emc_util_pct"] = sample.emc_load_pct
     if sample.emc_freq_mhz is not None:
@@ -352,6 +392,8 @@ class TegrastatsReader:
         self._lock = threading.Lock()
         self.samples: list[tuple[float, TegraSample]] = []
         self.error: str | None = None
+        self.unparsed: dict[str, int] = {}
+        """Fields (by name) and non-tegrastats lines (``(line)``) not understood: counted, never silent."""
 
     def command(self) -> list[str]:
         """The command line run."""
@@ -379,9 +421,14 @@ class TegrastatsReader:
         for line in stdout:
             t = self.clock()
             sample = parse_line(line)
-            if sample.is_tegrastats:
-                with self._lock:
+            with self._lock:
+                if sample.is_tegrastats:
                     self.samples.append((t, sample))
+                    for token in sample.unparsed:
+                        key = unparsed_name(token)
+                        self.unparsed[key] = self.unparsed.get(key, 0) + 1
+                elif sample.raw:
+                    self.unparsed["(line)"] = self.unparsed.get("(line)", 0) + 1
 
     def stop(self) -> list[tuple[float, TegraSample]]:
         """Stop tegrastats and return the ``(time, sample)`` pairs read."""
