@@ -16,8 +16,6 @@ from __future__ import annotations
 import ast
 import contextlib
 import logging
-import pickle
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,12 +138,6 @@ def load_pytorch(path: Path):
     try:
         with quiet_ultralytics(logging.ERROR):
             model, ckpt = load_checkpoint(str(path))
-    except (TypeError, AttributeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
-        cause = exc.__cause__ or exc  # ultralytics wraps the loader's error in a TypeError
-        raise InputError(
-            expected("an Ultralytics .pt checkpoint",
-                     f"an unreadable file ({type(cause).__name__}: {_first_line(cause)})", str(path))
-        ) from None
     except ModuleNotFoundError as exc:
         raise InputError(
             expected("an Ultralytics .pt checkpoint", f"a file needing missing module {exc.name!r}", str(path))
@@ -153,6 +145,18 @@ def load_pytorch(path: Path):
     except RuntimeError as exc:
         # torch raises RuntimeError for damaged zip archives that ultralytics does not classify
         raise InputError(expected("an Ultralytics .pt checkpoint", f"a damaged file ({_first_line(exc)})", str(path))) from None
+    except (KeyboardInterrupt, SystemExit, OSError):
+        raise  # not a property of the file's content (OSError: the cli names the file)
+    except Exception as exc:  # noqa: BLE001 - the unpickler fails on damaged bytes with any type
+        # (UnpicklingError, UnicodeDecodeError, ValueError, OverflowError, a MemoryError for a size
+        # read from garbage, ...); the type and first line are in the message, so nothing is hidden
+        cause = exc.__cause__ or exc  # ultralytics wraps the loader's error in a TypeError
+        raise InputError(
+            expected("an Ultralytics .pt checkpoint",
+                     f"an unreadable file ({type(cause).__name__}: {_first_line(cause)})", str(path))
+        ) from None
+    if not isinstance(ckpt, dict) or model is None or not hasattr(model, "modules"):
+        raise InputError(expected("an Ultralytics .pt checkpoint", f"a pickle of {type(ckpt).__name__}", str(path)))
     _check_pytorch_architecture(path, model)
     return model, ckpt
 
@@ -255,6 +259,11 @@ def _inspect_onnx(path: Path) -> SourceModel:
         onnx.checker.check_model(model)
     except (DecodeError, onnx.checker.ValidationError, OSError) as exc:
         raise InputError(expected("a valid ONNX model", f"an unreadable file ({_first_line(exc)})", str(path))) from None
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - damaged protobuf bytes fail in the decoder/checker with other types
+        raise InputError(expected("a valid ONNX model",
+                                  f"an unreadable file ({type(exc).__name__}: {_first_line(exc)})", str(path))) from None
     meta = {p.key: p.value for p in model.metadata_props}
     task = meta.get("task", "detect")
     if task != "detect":
