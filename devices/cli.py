@@ -12,7 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
+
+from common.errors import InputError, expected
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
         profile = load_profile(args.profile)
         print(json.dumps(profile.to_dict(), indent=2) if args.json else _profile_text(profile.to_dict()))
         return 0
+    if not Path(args.root).is_dir():  # a mistyped --root must not list this machine as if it were empty
+        raise InputError(expected("an existing folder", "a file" if Path(args.root).exists() else "no such folder", f"--root {args.root}"))
     data = collect(args.root)
     if args.json:
         print(json.dumps(data, indent=2))
