@@ -100,12 +100,28 @@ def os_error_line(exc: OSError) -> str:
     """
     what = _OS_EXPECTED.get(exc.errno, "a usable file or folder")
     got = exc.strerror or exc.__class__.__name__
+    blocker = _file_in_the_way(exc.filename) if exc.errno in (errno.EEXIST, errno.ENOTDIR) else None
+    if blocker is not None:  # makedirs over a file: name the file, not the folder it wanted
+        return expected("a folder", "a file", blocker)
     if exc.errno in errno.errorcode:
         got += f" ({errno.errorcode[exc.errno]})"
     where = exc.filename
     if where is not None and exc.filename2 is not None:
         where = f"{where} -> {exc.filename2}"
     return expected(what, got, None if where is None else str(where))
+
+
+def _file_in_the_way(name: object) -> str | None:
+    """The nearest existing non-folder on ``name``'s path (itself or a parent), if any."""
+    if not isinstance(name, (str, bytes, os.PathLike)):
+        return None
+    path = os.fsdecode(name)
+    while path and not os.path.exists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent
+    return path if path and not os.path.isdir(path) else None
 
 
 def _silence_stdout() -> None:

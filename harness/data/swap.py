@@ -123,6 +123,9 @@ def staged_folder(out: Path, *, owned: Iterable[str]) -> Iterator[Path]:
     owned = tuple(owned)
     if out.exists() and not out.is_dir():
         _check_replaceable(out, owned)
+    blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise InputError(expected("a folder", "a file", str(blocker)))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         recover(out)
