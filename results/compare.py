@@ -35,6 +35,10 @@ Accuracy (mAP50-95, average IoU per frame): worse or better when the change is b
 the same every time, so there is no sampling test. Accuracy is not compared when the two
 runs used different data.
 
+Throttling: when either run's row was throttled (:func:`results.validity.verdict`: a clock fell
+or sat under 75 % of its maximum, or the device reported throttling), a speed change beyond the
+factor is *load differed*, not worse or better: the device changed, not necessarily the variant.
+
 Per variant: ``new failure`` (ran before, fails now) and ``worse`` are regressions;
 ``fixed``, ``added``, ``removed``, ``skipped`` and ``failed`` are reported but do not
 gate. Two runs on different device profiles or of models with different SHA-256 are
@@ -50,12 +54,22 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import Enum
 
 from common.errors import InputError, expected
 from results.schema import SAMPLES_ORDER, Record, Variant
-from results.stats import BLOCKS, DEFAULT_FACTOR, MIN_BLOCKS, P99_MIN_SAMPLES, block_values, is_sorted, mann_whitney_p, spread
+from results.stats import (
+    BLOCKS,
+    DEFAULT_FACTOR,
+    MIN_BLOCKS,
+    P99_MIN_SAMPLES,
+    block_values,
+    is_sorted,
+    mann_whitney_p,
+    spread,
+)
+from results.validity import Validity, verdict
 
 __all__ = ["DEFAULT_ALPHA", "DEFAULT_FACTOR", "Comparison", "Mark", "MetricChange", "RunInfo", "Thresholds",
            "VariantComparison", "compare"]
@@ -96,6 +110,13 @@ class Mark(str, Enum):
     @property
     def is_regression(self) -> bool:
         return self in (Mark.WORSE, Mark.NEW_FAILURE)
+
+    @property
+    def judged(self) -> bool:
+        """A verdict worth words: a change beyond the threshold and significant, or a status change
+        (new failure, fixed, added, ...); the rest (small, same, not significant, too noisy, load
+        differed) is shown as a compact ``~``."""
+        return self not in (Mark.LOAD, Mark.NOISY, Mark.UNSURE, Mark.SMALL, Mark.SAME)
 
 
 @dataclass(frozen=True)
@@ -146,6 +167,9 @@ class VariantComparison:
     note: str | None = None
     cpu_wait_base: float | None = None
     cpu_wait_candidate: float | None = None
+    validity_base: Validity | None = None
+    validity_candidate: Validity | None = None
+    """Each side's row verdict (:func:`results.validity.verdict`, the run table's marks)."""
 
     def metric(self, name: str) -> MetricChange | None:
         return next((m for m in self.metrics if m.metric == name), None)
@@ -271,18 +295,30 @@ def _variant(b: Variant | None, c: Variant | None, name: str, limits: Thresholds
         return VariantComparison(name, mark, b.status, c.status, note=note)
 
     wait = (_cpu_wait(b), _cpu_wait(c))
-    metrics = tuple(_speed(b, c, m, limits, judge=comparable, wait=wait) for m in SPEED) + tuple(
+    validity = (verdict(b, factor=limits.factor), verdict(c, factor=limits.factor))
+    metrics = tuple(_throttled(_speed(b, c, m, limits, judge=comparable, wait=wait), validity) for m in SPEED) + tuple(
         _accuracy(b, c, m, limits, judge=comparable and same_data) for m in ACCURACY)
     if not comparable:
-        return VariantComparison(name, Mark.NOT_COMPARABLE, "ok", "ok", metrics, None, *wait)
+        return VariantComparison(name, Mark.NOT_COMPARABLE, "ok", "ok", metrics, None, *wait, *validity)
     marks = {m.mark for m in metrics}
     for mark in (Mark.WORSE, Mark.BETTER, Mark.LOAD, Mark.NOISY, Mark.UNSURE, Mark.SMALL):
         if mark in marks:
-            return VariantComparison(name, mark, "ok", "ok", metrics, None, *wait)
+            return VariantComparison(name, mark, "ok", "ok", metrics, None, *wait, *validity)
     if Mark.SAME not in marks:  # nothing was measured in both runs: no claim either way
         return VariantComparison(name, Mark.NOT_COMPARABLE, "ok", "ok", metrics, "nothing measured in both runs",
-                                 *wait)
-    return VariantComparison(name, Mark.SAME, "ok", "ok", metrics, None, *wait)
+                                 *wait, *validity)
+    return VariantComparison(name, Mark.SAME, "ok", "ok", metrics, None, *wait, *validity)
+
+
+def _throttled(m: MetricChange, validity: tuple[Validity, Validity]) -> MetricChange:
+    """A speed verdict is not given when either run's row was throttled: the device's clocks changed,
+    not necessarily the variant (the same verdict the run table marks ``T``)."""
+    sides = [side for side, v in zip(("base", "candidate"), validity) if v.throttled]
+    if not sides or m.mark not in (Mark.WORSE, Mark.BETTER):
+        return m
+    why = "; ".join(r for v in validity if v.throttled for r in v.reasons if r.startswith("throttled"))
+    note = f"clocks throttled in the {' and '.join(sides)} run ({why})"
+    return replace(m, mark=Mark.LOAD, note="; ".join(x for x in (note, m.note) if x))
 
 
 _STATISTIC = {"fps": "fps", "p50_ms": "median", "p99_ms": "p99"}

@@ -45,7 +45,12 @@ def history_table(refs: Sequence[RunRef]):
 
 
 def comparison_table(c: Comparison):
-    """Per-variant marks and metric changes of one comparison."""
+    """Per-variant verdicts and metric changes of one comparison.
+
+    Words only for what was judged (a change beyond the factor and significant, or a status
+    change); every other change is a compact ``~`` with its ratio. A variant whose candidate row
+    is marked by :func:`results.validity.verdict` carries the same marks as the run table.
+    """
     from rich.text import Text
 
     title = (f"{c.base.model} on {c.base.device}: {c.base.release} ({c.base.run_id}) -> "
@@ -63,17 +68,24 @@ def comparison_table(c: Comparison):
     for metric in metrics:
         table.add_column(fmt.METRIC_LABELS[metric], justify="right")
     for v in c.variants:
-        style = STYLES[v.mark]
+        style = STYLES[v.mark] if v.mark.judged else ""
         cells = []
         for metric in metrics:
             m = v.metric(metric)
             if m is None or (m.base is None and m.candidate is None):
                 cells.append(Text(fmt.DASH))
-            else:  # "base→candidate" over the change (and the block test's p), coloured by the verdict
+            elif m.mark.judged and m.mark is not Mark.NOT_COMPARABLE:
+                # "base→candidate" over the change (and the block test's p), coloured by the verdict
                 p = f" p={m.p_value:.2g}" if m.p_value is not None else ""
                 cells.append(Text(f"{fmt.value(m.metric, m.base)}→{fmt.value(m.metric, m.candidate)}\n"
                                   f"{fmt.change(m)}{p}", style=STYLES[m.mark]))
-        table.add_row(Text(v.mark.symbol, style=style), v.name, Text(v.mark.value, style=style), *cells)
+            else:
+                cells.append(Text(f"~ {fmt.change(m)}" if m.change is not None else fmt.DASH, style="dim"))
+        marks = v.validity_candidate.marks if v.validity_candidate is not None else ""
+        name = f"{v.name} [{marks}]" if marks else v.name
+        verdict = v.mark.value if v.mark.judged else "~"
+        table.add_row(Text(v.mark.symbol if v.mark.judged else "~", style=style), name, Text(verdict, style=style),
+                      *cells)
     return table
 
 
@@ -81,18 +93,24 @@ def rule_line(c: Comparison) -> str:
     """The speed rule this comparison applied, with its numbers (printed under the table)."""
     t = c.thresholds
     return (f"speed: worse/better only when beyond the factor {t.factor:g} and significant (p: Mann-Whitney U "
-            f"on {t.blocks} time blocks per run, < {t.alpha:g}); small = significant but within the factor; "
+            f"on {t.blocks} time blocks per run, < {t.alpha:g}); ~ = anything else (within the factor, not "
+            "significant, too noisy, or explained by load or throttling; --json gives each verdict); "
             f"accuracy: mAP50-95 beyond {t.map_threshold:g} points, avg IoU beyond {t.iou_threshold:g}")
 
 
 def variant_notes(c: Comparison) -> list[str]:
-    """Why variants without metrics are listed (skipped, failed, added, removed), and why a speed
-    change was not judged or was judged on weaker evidence than usual."""
+    """Why variants without metrics are listed (skipped, failed, added, removed), why a speed change
+    was judged on weaker evidence than usual, and, after a ``~``, why a change beyond the factor was
+    not judged; a candidate row marked invalid (C, T, U) says why."""
     notes = [f"{v.name} {v.mark.value}: {v.note}" for v in c.variants if not v.metrics and v.note]
     for v in c.variants:
         for m in v.metrics:
-            if m.note and m.metric in SPEED and m.mark not in (Mark.NOT_COMPARABLE, Mark.SMALL):
-                notes.append(f"{v.name} {fmt.METRIC_LABELS[m.metric]} {fmt.change(m)} {m.mark.value}: {m.note}")
+            if m.note and m.metric in SPEED and m.mark not in (Mark.NOT_COMPARABLE, Mark.SMALL, Mark.SAME):
+                lead = "" if m.mark.judged else "~ "
+                notes.append(f"{lead}{v.name} {fmt.METRIC_LABELS[m.metric]} {fmt.change(m)}: {m.note}")
+        if v.validity_candidate is not None and not v.validity_candidate.ok:
+            x = v.validity_candidate
+            notes.append(f"{v.name} [{x.marks}] {x.words} in the candidate run: {'; '.join(x.reasons)}")
     return notes
 
 
@@ -104,10 +122,10 @@ def verdict_line(comparisons: Sequence[Comparison]) -> str:
         return "REGRESSION: " + "; ".join(regressed)
     if not any(c.comparable for c in comparisons):
         return "NOT COMPARABLE: " + "; ".join(c.reason for c in comparisons if c.reason)
-    unresolved = [f"{v.name} {fmt.METRIC_LABELS[m.metric]} {fmt.change(m)} ({m.mark.value})"
+    unresolved = [f"{v.name} {fmt.METRIC_LABELS[m.metric]} {fmt.change(m)}"
                   for c in comparisons for v in c.variants for m in v.metrics if m.mark.unresolved]
     if unresolved:
-        return "no regression; not judged: " + ", ".join(unresolved)
+        return "no regression; ~ beyond the factor but not judged: " + ", ".join(unresolved)
     return "no regression"
 
 
