@@ -205,6 +205,9 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="directory for report.md, report.html, plots/")
     _archive_option(parser)
     _filters(parser)
+    parser.add_argument("--max-drop", type=float, default=1.0, metavar="POINTS",
+                        help="accuracy budget of the answer line: the fastest variant whose mAP50-95 drop is at most "
+                             "this many points at the upper end of its 95%% CI (default %(default)s)")
     parser.add_argument("--against", metavar="RELEASE|RUN",
                         help="compare with this release or run (default: the previous release in the "
                              "archive; 'none' for no comparison)")
@@ -215,6 +218,8 @@ def run_report(args: argparse.Namespace) -> int:
     from results.compare import compare
     from results.report import write_report
 
+    if not args.max_drop >= 0:
+        raise InputError(expected("a budget >= 0 mAP50-95 points", args.max_drop, "--max-drop"))
     archive = _open_archive(args)
     _warn_release(archive, args.ref, args)
     refs = archive.resolve(args.ref, device=args.device, model=args.model)
@@ -235,7 +240,7 @@ def run_report(args: argparse.Namespace) -> int:
             base = archive.previous(record)
         runs.append((record, compare(base.record, record) if base is not None else None))
     try:
-        files = write_report(runs, Path(args.out))
+        files = write_report(runs, Path(args.out), max_drop=args.max_drop)
     except OSError as exc:
         raise InputError(expected("a writable output directory", f"{exc.__class__.__name__}: {exc}",
                                   f"--out {args.out}")) from exc

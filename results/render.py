@@ -337,7 +337,7 @@ def run_table(record: Record, *, max_drop: float = DEFAULT_MAX_DROP, factor: flo
         >>> path = pathlib.Path(__file__).parents[1] / "tests/results/data/record_v2.json"
         >>> t = run_table(validate_record(json.loads(path.read_text()), "v2"))
         >>> [r.name for r in t.rows][:3], t.rows[1].cells["drop"]
-        (['fp32', 'int8', 'pruned50'], '+1.50 [+0.50, +2.50]')
+        (['fp32', 'int8', 'pruned50'], '+1.50 [+1.10, +1.90]')
     """
     reference = _reference_name(record)
     columns = tuple(c for c in COLUMNS if _measured(record, c.needs))

@@ -258,3 +258,13 @@ def test_report_into_an_unwritable_place_is_one_line(archive, tmp_path, capsys):
     assert main(["report", "v1.1", "--out", str(blocker / "sub"), "--against", "none"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "expected a writable output directory" in err
+
+
+def test_report_answer_line_takes_the_budget(archive, tmp_path, capsys):
+    path = archive.save(make_record(release="v0.9", seed=9, minutes=-10, samples=False))
+    out = tmp_path / "r"
+    assert main(["report", str(path), "--out", str(out), "--against", "none", "--max-drop", "2"]) == 0
+    top = (out / "report.md").read_text().split("\n## ")[0]
+    assert "drop <= 2 points at the upper end of its 95% CI): int8, " in top and "x fp32" in top
+    assert main(["report", str(path), "--out", str(out), "--max-drop", "-1"]) == 2
+    assert "--max-drop: expected a budget >= 0" in capsys.readouterr().err
