@@ -41,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "history": ("results.cli", "list archived releases and runs"),
     "compare": ("results.cli", "compare two releases or runs; exit 1 on a regression"),
     "report": ("results.cli", "write Markdown and an HTML page with plots for a run or release"),
+    "fleet": ("harness.fleet_cmd", "join this machine to a Ray cluster as a bench device, or list a cluster's devices"),
 }
 
 
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         return status
     except BenchError as exc:
-        print(f"bench: error: {exc}", file=sys.stderr)
+        print(f"bench: error: {' '.join(str(exc).splitlines())}", file=sys.stderr)  # one line, always
         return 2
     except KeyboardInterrupt:
         print("bench: interrupted", file=sys.stderr)

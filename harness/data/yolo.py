@@ -128,11 +128,16 @@ def read_data_yaml(path: Path) -> dict:
     if not path.is_file():
         raise InputError(expected("a data.yaml file", "a folder" if path.is_dir() else "no such file", str(path)))
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(expected("a UTF-8 text data.yaml", f"undecodable bytes ({exc.reason})", str(path))) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path} line {mark.line + 1}" if mark is not None else str(path)
-        raise InputError(expected("valid YAML", str(getattr(exc, "problem", exc)), where)) from None
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())  # one line
+        raise InputError(expected("valid YAML", problem, where)) from None
+    except RecursionError:
+        raise InputError(expected("YAML nested a few levels deep", "nesting too deep to read", str(path))) from None
     if not isinstance(data, dict):
         raise InputError(expected("a YAML mapping with 'names' and 'val'", type(data).__name__, str(path)))
     names = data.get("names")

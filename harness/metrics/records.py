@@ -136,7 +136,9 @@ def lookup_rows(values: list | np.ndarray, table: tuple, where: str, key: str, l
     else:
         arr = None
     if arr is None and all(type(v) is int for v in table) and type(values[0]) is int:
-        arr = np.asarray(values)
+        arr = array_or_none(values, np.int64)  # None for mixed or oversized values: the slow path names them
+        if arr is not None and arr.ndim != 1:
+            arr = None
     if arr is not None:
         if arr.dtype.kind in "iu":
             tab = np.asarray(table, np.int64)
