@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
           f"threads {args.threads or 'default'}")
     fp32 = build_variant(model, "fp32", cache_dir=args.cache, imgsz=args.imgsz)
     ours = build_variant(model, "int8", cache_dir=args.cache, imgsz=args.imgsz, data_yaml=data,
-                         calib_images=args.calib_images, calib_method=args.calib_method)
+                         calib_images=args.calib_images, options={"calib_method": args.calib_method})
     paths = {"fp32": fp32.path, "bench int8": ours.path}
     with tempfile.TemporaryDirectory(prefix="bench-ul-int8-") as tmp:
         if not args.skip_ultralytics:

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     arts = {}
     for name in names:
         arts[name] = build_variant(model, parse_variant(name), cache_dir=args.cache, imgsz=args.imgsz, data_yaml=data,
-                                   pruned_source=args.pruned, finetune_epochs=args.epochs)
+                                   options={"pruned_source": args.pruned, "finetune_epochs": args.epochs})
     x = val_image(data, args.imgsz)
     ms = time_sessions({n: a.path for n, a in arts.items()}, x, runs=args.runs, threads=args.threads)
     agree = agreement_with("fp32", {n: a.path for n, a in arts.items()}, data, args.imgsz)

@@ -18,6 +18,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from exporters.kinds import add_arguments as add_kind_arguments, kinds_of_role
+
 __all__ = ["add_arguments", "run"]
 
 
@@ -26,27 +28,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, type=Path, help="source Ultralytics .pt, or an FP32 .onnx")
     parser.add_argument("--variant", required=True,
                         help="fp32, fp16, int8, prunedNN[-fp16|-int8], student[-fp16|-int8] (NN = %% channels removed)")
-    parser.add_argument("--format", default="onnx", choices=("onnx", "trt"), help="onnx (default) or trt (TensorRT engine)")
+    formats = tuple(k.name for k in kinds_of_role("format"))
+    parser.add_argument("--format", default="onnx", choices=formats,
+                        help="; ".join(f"{k.name}: {k.help}" for k in kinds_of_role("format")) + " (default onnx)")
     parser.add_argument("--imgsz", type=int, default=None,
                         help="input size (default: the ONNX input, or the .pt training size, else 640)")
     parser.add_argument("--data", type=Path, default=None, help="dataset YAML: train images calibrate INT8 / fine-tune pruned")
     parser.add_argument("--out", type=Path, default=None, help="also copy the artifact and its manifest into this directory")
-    parser.add_argument("--cache", type=Path, default=None, help="cache directory (default $BENCH_CACHE or ~/.cache/edge-bench)")
-    q = parser.add_argument_group("INT8")
-    q.add_argument("--calib-images", type=int, default=200, help="train images used for calibration (default 200)")
-    q.add_argument("--calib-method", default="percentile",
-                   help="percentile (default, 99.999th), entropy or minmax")
-    p = parser.add_argument_group("pruned / student")
-    p.add_argument("--epochs", type=int, default=10, help="fine-tuning epochs after pruning (default 10; 0 = none)")
-    p.add_argument("--batch", type=int, default=16, help="fine-tuning batch size")
-    p.add_argument("--train-device", default="cpu", help="fine-tuning device (cpu, 0, ...)")
-    p.add_argument("--pruned", type=Path, default=None, help="use this already pruned + fine-tuned .pt for prunedNN variants")
-    p.add_argument("--student", type=Path, default=None, help="distilled student .pt for student variants")
-    t = parser.add_argument_group("TensorRT")
-    t.add_argument("--trt-int8", default="qdq", choices=("qdq", "calibrator"), help="explicit QDQ (default) or calibrator INT8")
-    t.add_argument("--workspace", type=int, default=1024, help="builder workspace in MiB")
-    t.add_argument("--dla-core", type=int, default=None, help="build for this DLA core (GPU fallback on)")
-    t.add_argument("--sparse", action="store_true", help="allow 2:4 sparse kernels (Ampere+)")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="artifact cache root (default <$BENCH_CACHE or ~/.cache/edge-bench>/artifacts, shared with bench run)")
+    parser.add_argument("--calib-images", type=int, default=200, help="INT8 calibration images from the train split (default 200)")
+    add_kind_arguments(parser)
 
 
 class _StderrProgress:
@@ -77,6 +69,7 @@ def _default_imgsz(model: Path) -> int:
 def run(args: argparse.Namespace) -> int:
     """Build the variant; print its path and a summary line."""
     from exporters.build import build_variant
+    from exporters.kinds import options_mapping
     from exporters.manifest import atomic_path, manifest_path
     from exporters.spec import parse_variant
 
@@ -84,10 +77,7 @@ def run(args: argparse.Namespace) -> int:
     imgsz = args.imgsz if args.imgsz is not None else _default_imgsz(args.model)
     artifact = build_variant(
         args.model, spec, cache_dir=args.cache, imgsz=imgsz, data_yaml=args.data,
-        calib_images=args.calib_images, calib_method=args.calib_method, progress=_StderrProgress(),
-        student_source=args.student, pruned_source=args.pruned, finetune_epochs=args.epochs,
-        finetune_batch=args.batch, train_device=args.train_device, trt_int8_mode=args.trt_int8,
-        trt_workspace_mib=args.workspace, dla_core=args.dla_core, sparse_weights=args.sparse,
+        calib_images=args.calib_images, progress=_StderrProgress(), options=options_mapping(args),
     )
     path = artifact.path
     if args.out is not None:

@@ -74,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         jobs = [(v, "qdq") for v in args.variants] + ([("int8", "calibrator")] if args.calibrator else [])
         for variant, mode in jobs:
             art = build_variant(args.model, parse_variant(variant, fmt="trt"), cache_dir=args.cache, imgsz=args.imgsz,
-                                data_yaml=args.data, trt_int8_mode=mode, dla_core=args.dla_core,
-                                trt_workspace_mib=args.workspace)
+                                data_yaml=args.data, options={"trt_int8_mode": mode, "dla_core": args.dla_core,
+                                                                "workspace_mib": args.workspace})
             section = art.manifest["tensorrt"]
             print(f"{variant:<14} {mode if variant.endswith('int8') else '':<10} {art.path.name}  "
                   f"{'cached' if art.reused else 'built'}  {art.manifest['artifact']['size_bytes'] / 1e6:.1f} MB  "

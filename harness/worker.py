@@ -314,7 +314,7 @@ def _build(build: BuildRequest):
         kwargs["student_source"] = Path(build.student_source)
     return build_variant(Path(build.source), spec, cache_dir=Path(build.cache_dir), imgsz=build.imgsz,
                          data_yaml=None if build.data_yaml is None else Path(build.data_yaml),
-                         calib_images=build.calib_images, progress=_emit, **kwargs)
+                         calib_images=build.calib_images, progress=_emit, options=kwargs)
 
 
 def work(task: dict, out: Path) -> WorkerResult:

@@ -11,6 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 
 PAD_VALUE = 114
+PREPROCESS_VERSION = 1
+"""Version of this module's preprocessing (letterbox geometry, pad value, BGR->RGB, /255, NCHW float32).
+
+Bump it whenever the pixels fed to the network change: it is part of the INT8 calibration cache
+key (:mod:`exporters.kinds.int8`), so every calibrated artifact is rebuilt with the new pixels."""
 
 
 @dataclass(frozen=True)  # no slots=True: the device side runs on Python 3.8

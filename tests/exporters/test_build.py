@@ -53,10 +53,10 @@ def test_changed_source_rebuilds(onnx_source, tmp_path):
 def test_changed_tool_version_rebuilds(onnx_source, tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     first = _fp16(onnx_source, cache)
-    from exporters import build
+    from exporters.kinds import fp16
 
-    real = build.tool_versions
-    monkeypatch.setattr(build, "tool_versions", lambda names=None: {**real(names), "onnxruntime": "99.0"})
+    real = fp16.tool_versions
+    monkeypatch.setattr(fp16, "tool_versions", lambda names=None: {**real(names), "onnxruntime": "99.0"})
     second = _fp16(onnx_source, cache)
     assert not second.reused and second.path == first.path
     assert second.manifest["cache_key"] != first.manifest["cache_key"]
@@ -112,7 +112,7 @@ def test_int8_is_reused_with_the_same_calibration(int8_artifact, yolo11_pt, sess
 @pytest.mark.slow
 def test_pruned_variant_from_a_pruned_checkpoint(pruned_pt, yolo11_pt, fp32_artifact, session_cache):
     art = build_variant(yolo11_pt, parse_variant("pruned30"), cache_dir=session_cache, imgsz=IMGSZ,
-                        pruned_source=pruned_pt)
+                        options={"pruned_source": pruned_pt})
     m = art.manifest
     assert art.path.name == "pruned30-64.onnx" and m["pruning"]["ratio"] == 0.3
     assert m["model"]["file"] == pruned_pt.name and m["source"]["file"] == yolo11_pt.name
@@ -123,11 +123,11 @@ def test_pruned_variant_from_a_pruned_checkpoint(pruned_pt, yolo11_pt, fp32_arti
 
 def test_pruned_source_must_match(pruned_pt, yolo11_pt, yolo12_pt, tmp_path):
     with pytest.raises(InputError, match="expected a checkpoint pruned by 0.5, got 0.3"):
-        build_variant(yolo11_pt, parse_variant("pruned50"), cache_dir=tmp_path, imgsz=IMGSZ, pruned_source=pruned_pt)
+        build_variant(yolo11_pt, parse_variant("pruned50"), cache_dir=tmp_path, imgsz=IMGSZ, options={"pruned_source": pruned_pt})
     with pytest.raises(InputError, match="expected a checkpoint pruned from yolo12n-random.pt"):
-        build_variant(yolo12_pt, parse_variant("pruned30"), cache_dir=tmp_path, imgsz=IMGSZ, pruned_source=pruned_pt)
+        build_variant(yolo12_pt, parse_variant("pruned30"), cache_dir=tmp_path, imgsz=IMGSZ, options={"pruned_source": pruned_pt})
     with pytest.raises(InputError, match="expected a pruned .pt made by bench"):
-        build_variant(yolo11_pt, parse_variant("pruned30"), cache_dir=tmp_path, imgsz=IMGSZ, pruned_source=yolo12_pt)
+        build_variant(yolo11_pt, parse_variant("pruned30"), cache_dir=tmp_path, imgsz=IMGSZ, options={"pruned_source": yolo12_pt})
     with pytest.raises(InputError, match="whose train images fine-tune the pruned model"):
         build_variant(yolo11_pt, parse_variant("pruned40"), cache_dir=tmp_path, imgsz=IMGSZ)
 
@@ -140,7 +140,7 @@ def test_student_needs_a_checkpoint(yolo11_pt, tmp_path):
 @pytest.mark.slow
 def test_student_variant_exports_the_student(yolo11_pt, yolo12_pt, session_cache):
     art = build_variant(yolo11_pt, parse_variant("student"), cache_dir=session_cache, imgsz=IMGSZ,
-                        student_source=yolo12_pt)
+                        options={"student_source": yolo12_pt})
     assert art.path.name == "student-64.onnx"
     assert art.manifest["model"]["family"] == "yolo12" and art.manifest["source"]["family"] == "yolo11"
 

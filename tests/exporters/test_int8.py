@@ -9,6 +9,7 @@ import pytest
 
 from exporters.calibration import ImageCalibrationReader, select_calibration_images, train_images
 from exporters.int8 import int8_settings
+from exporters.manifest import cache_key
 from exporters.onnx_export import head_decode
 from common.errors import InputError
 from tests.exporters.conftest import IMGSZ
@@ -56,7 +57,10 @@ def test_int8_manifest_records_calibration_from_train_only(int8_artifact, data_y
     calib = q["calibration"]
     assert calib["split"] == "train" and calib["image_count"] == 6 and calib["available"] == 10
     assert all(name.startswith("images/train/") for name in calib["images"])
-    assert "letterbox" in calib["preprocessing"] and q["method"] == "percentile"  # the default requested
+    from harness.pipeline.preprocess import PREPROCESS_VERSION
+
+    assert calib["preprocess_version"] == PREPROCESS_VERSION and q["method"] == "percentile"  # the default requested
+    assert int8_artifact.manifest["key_inputs"]["preprocess_version"] == PREPROCESS_VERSION
     # random weights leave near-constant tensors that numpy cannot histogram: min/max, recorded as such
     assert q["method_used"] == calib["method"] == "minmax" and "near-constant" in q["fallback"]
     assert len(q["head_convs"]) == 6 and q["excluded_nodes"]
@@ -150,3 +154,21 @@ def test_yolo12_keeps_its_stride8_neck_block_float_yolo11_does_not(int8_artifact
 
     assert not any(quantized(n) for n in in_block)  # float weights in the block
     assert sum(quantized(n) for n in elsewhere) > 0.8 * len(elsewhere)  # the rest stays INT8
+
+
+def test_int8_cache_key_follows_the_preprocessing_version(monkeypatch):
+    """Bumping PREPROCESS_VERSION (the letterbox changed) changes the INT8 cache key: calibrated artifacts rebuild."""
+    from types import SimpleNamespace
+
+    from exporters.kinds.int8 import int8_cache_key
+    from harness.pipeline import preprocess
+
+    stage = SimpleNamespace(imgsz=64, src=SimpleNamespace(family="yolo11"))
+    fp32 = SimpleNamespace(manifest={"artifact": {"sha256": "ab" * 32}})
+    settings, calib = int8_settings(), SimpleNamespace(digest="cd" * 32)
+    before = int8_cache_key(stage, fp32, settings, calib)
+    assert before["preprocess_version"] == preprocess.PREPROCESS_VERSION
+    monkeypatch.setattr(preprocess, "PREPROCESS_VERSION", preprocess.PREPROCESS_VERSION + 1)
+    after = int8_cache_key(stage, fp32, settings, calib)
+    assert cache_key(after) != cache_key(before)
+    assert {k for k in after if after[k] != before[k]} == {"preprocess_version"}

@@ -309,5 +309,5 @@ def test_distill_interrupt_resume_reload_export(tmp_path, capsys, synth, teacher
 
     for variant in ("student", "student-int8"):
         art = build_variant(teachers["s"], variant, cache_dir=tmp_path / "cache", imgsz=32, data_yaml=synth,
-                            calib_images=2, student_source=student)
+                            calib_images=2, options={"student_source": student})
         assert art.path.is_file() and art.manifest["variant"]["kind"] == "student"
