@@ -67,15 +67,22 @@ def _warn_release(archive, ref: str, args) -> list[dict]:
 
 def add_history_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``bench history``."""
+    parser.add_argument("run", nargs="?", metavar="RUN|RELEASE",
+                        help="show the run table of this run id, release (its newest run per device and model) or "
+                             "record file, as bench run printed it")
     _archive_option(parser)
     parser.add_argument("--release", help="only this release")
     _filters(parser)
+    parser.add_argument("--max-drop", type=float, default=1.0, metavar="POINTS",
+                        help="with RUN: the answer line's accuracy budget (default %(default)s)")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
 
 def run_history(args: argparse.Namespace) -> int:
-    """List archived releases and runs, oldest first."""
+    """List archived releases and runs, oldest first; with RUN, print its run table."""
     archive = _open_archive(args)
+    if getattr(args, "run", None):
+        return _show_runs(archive, args)
     refs = archive.runs(release=args.release, device=args.device, model=args.model)
     good = [r for r in refs if r.ok]
     skipped = _warn_unreadable(refs)
@@ -98,6 +105,25 @@ def run_history(args: argparse.Namespace) -> int:
     if stale:
         print(f"bench: {len(stale)} temp file(s) from interrupted writes (safe to delete): "
               + ", ".join(str(p) for p in stale[:5]), file=sys.stderr)
+    return 0
+
+
+def _show_runs(archive, args) -> int:
+    """``bench history RUN``: the run table of each run named, by the one renderer (:mod:`results.render`)."""
+    if not args.max_drop >= 0:
+        raise InputError(expected("a budget >= 0 mAP50-95 points", args.max_drop, "--max-drop"))
+    _warn_release(archive, args.run, args)
+    refs = archive.resolve(args.run, device=args.device, model=args.model)
+    if args.json:
+        print(json.dumps([r.record.to_dict() for r in refs], indent=1))
+        return 0
+    from results.render import print_run
+
+    console = _console()
+    for i, ref in enumerate(refs):
+        if i:
+            console.print()
+        print_run(ref.record, console=console, archived_at=str(ref.path), max_drop=args.max_drop)
     return 0
 
 

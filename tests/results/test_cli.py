@@ -268,3 +268,12 @@ def test_report_answer_line_takes_the_budget(archive, tmp_path, capsys):
     assert "drop <= 2 points at the upper end of its 95% CI): int8, " in top and "x fp32" in top
     assert main(["report", str(path), "--out", str(out), "--max-drop", "-1"]) == 2
     assert "--max-drop: expected a budget >= 0" in capsys.readouterr().err
+
+
+def test_history_of_one_run_prints_its_run_table(archive, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    run_id = archive.runs()[0].run_id
+    assert main(["history", run_id]) == 0
+    out = capsys.readouterr().out
+    assert "yolo11n on cpu (engine/onnx)" in out and "answer (cpu, mAP50-95 drop <= 1 point" in out
+    assert "e2e p50" in out and f"{run_id}.json" in out and max(len(line) for line in out.splitlines()) <= 80
