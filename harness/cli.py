@@ -125,6 +125,13 @@ def _file_in_the_way(name: object) -> str | None:
     return path if path and not os.path.isdir(path) else None
 
 
+def _is_devnull(stream) -> bool:
+    try:
+        return os.path.samestat(os.fstat(stream.fileno()), os.stat(os.devnull))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def _silence_stdout() -> None:
     """After a closed pipe (``bench compare | head``): send what is left to /dev/null, so the
     interpreter's final flush does not print a BrokenPipeError."""
@@ -149,10 +156,17 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     except ValueError:  # not the main thread: leave signals alone
         previous = None
+    stdout_was_devnull = _is_devnull(sys.stdout)
     try:
         status = _main(argv)
         sys.stdout.flush()
         return status
+    except SystemExit as exc:
+        # rich answers a closed pipe by pointing stdout at /dev/null and raising SystemExit(1): that
+        # 1 would read as "regression found", so it becomes the closed pipe's 141
+        if exc.code == 1 and not stdout_was_devnull and _is_devnull(sys.stdout):
+            return 141
+        raise
     except BenchError as exc:
         print(f"bench: error: {' '.join(str(exc).splitlines())}", file=sys.stderr)  # one line, always
         return 2
