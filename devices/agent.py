@@ -41,8 +41,8 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 from common.errors import BenchError, InputError, expected
 
-__all__ = ["SELFTEST_ONNX", "SELFTEST_PROFILE", "describe", "load_frames", "main", "preprocess_backend", "run",
-           "save_frames_bytes", "selftest", "synthetic_frames"]
+__all__ = ["SELFTEST_ONNX", "SELFTEST_PROFILE", "describe", "execute", "load_frames", "main", "preprocess_backend",
+           "run", "save_frames_bytes", "selftest", "synthetic_frames"]
 
 DATA = Path(__file__).with_name("data")
 SELFTEST_ONNX = DATA / "selftest.onnx"
@@ -159,6 +159,89 @@ def run(job_path: Path, *, artifact: Path, frames: Path, out: Path, profile_json
     return result
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
+    """Linux: the worker is SIGKILLed when the process that started it dies (a cancelled Ray task)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def execute(job_json: str, artifact: bytes, frames: bytes, *, profile_json: Optional[str] = None,
+            python: Optional[str] = None, timeout: float = 1800.0) -> Dict[str, Any]:
+    """One fleet task, on the device: measure a job under the device's worker interpreter; never raises.
+
+    Called by the host through Ray on the device's node (the node's own Python), it writes the job,
+    artifact, frames and profile into a temporary folder and runs ``PYTHON -m devices.agent run ...``
+    (``python``: the interpreter the device joined with, e.g. JetPack 5's Python 3.8 with its TensorRT
+    bindings; None: this one), killed after ``timeout`` seconds or when this process dies.
+
+    Returns:
+        ``{"ok": True, "result": <WorkerResult JSON>, "detections": <npz bytes>, "host": ...}``, or
+        ``{"ok": False, "error": <one line>, "stderr_tail": ..., "host": ...}``.
+    """
+    import os
+    import socket
+    import subprocess
+
+    from devices.job import DETECTIONS_FILE, Job
+    from devices.worker import RESULT_FILE
+
+    host = socket.gethostname()
+    interpreter = python or sys.executable
+    try:
+        job = Job.from_json(job_json)
+    except BenchError as exc:
+        return {"ok": False, "error": str(exc), "stderr_tail": "", "host": host}
+    with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:
+        folder = Path(tmp)
+        name = job.artifact.name if job.artifact is not None else "artifact"
+        (folder / "job.json").write_text(job_json)
+        (folder / name).write_bytes(artifact)
+        (folder / "frames.npz").write_bytes(frames)
+        cmd = [interpreter, "-m", "devices.agent", "run", str(folder / "job.json"), "--artifact", str(folder / name),
+               "--frames", str(folder / "frames.npz"), "--out", str(folder / "out")]
+        if profile_json is not None:
+            (folder / "profile.json").write_text(profile_json)
+            cmd += ["--profile", str(folder / "profile.json")]
+        checkout = str(Path(__file__).resolve().parents[1])
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (checkout, os.environ.get("PYTHONPATH")) if p))
+        try:
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp, env=env,
+                                    preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+        except OSError as exc:
+            return {"ok": False, "host": host, "stderr_tail": "",
+                    "error": f"the device's worker interpreter {interpreter} cannot be started ({exc.strerror or exc}); "
+                             "rejoin with --python naming a Python >= 3.8 that has numpy, psutil and its runtime"}
+        try:
+            _, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+            return {"ok": False, "host": host, "stderr_tail": _tail(err),
+                    "error": f"timed out after {timeout:g} s and was killed"}
+        tail = _tail(err)
+        if proc.returncode == 0 and (folder / "out" / RESULT_FILE).is_file():
+            return {"ok": True, "host": host, "result": (folder / "out" / RESULT_FILE).read_text(),
+                    "detections": (folder / "out" / DETECTIONS_FILE).read_bytes(), "stderr_tail": tail}
+        lines = [ln for ln in tail.splitlines() if ln.strip()]
+        mine = [ln for ln in lines if ln.startswith("bench agent: error: ")]
+        if proc.returncode == 2 and mine:
+            error = mine[-1][len("bench agent: error: "):]
+        elif proc.returncode < 0:
+            error = f"worker killed by signal {-proc.returncode}"
+        else:
+            error = f"worker crashed (exit {proc.returncode}): {(lines[-1] if lines else 'no output')[:200]}"
+        return {"ok": False, "host": host, "error": error, "stderr_tail": tail}
+
+
+def _tail(err: bytes, n: int = 25) -> str:
+    return "\n".join(err.decode("utf-8", "replace").splitlines()[-n:])
+
+
 def selftest(*, frames: int = SELFTEST_FRAMES) -> Dict[str, Any]:
     """Run the shipped tiny model end to end here; returns the one-line summary (see the module docstring)."""
     import numpy as np
@@ -180,12 +263,11 @@ def selftest(*, frames: int = SELFTEST_FRAMES) -> Dict[str, Any]:
                      profile_json=SELFTEST_PROFILE)
         with np.load(Path(tmp) / "out" / DETECTIONS_FILE) as z:
             n_dets = int(len(z["scores"]))
-    timing = result.timing
+    e2e = [float(x) for x in (result.timing.get("stages_ms") or {}).get("end_to_end") or ()]
     return {"selftest": "ok", "python": platform.python_version(), "runtime": result.runtime.get("runtime"),
             "runtime_version": result.runtime.get("version"), "preprocess": result.runtime.get("preprocess"),
-            "frames": result.n_frames, "detections": n_dets, "fps": timing.get("fps"),
-            "p50_ms": (timing.get("end_to_end") or {}).get("p50_ms"),
-            "timed_iterations": (timing.get("end_to_end") or {}).get("n"),
+            "frames": result.n_frames, "detections": n_dets, "fps": result.timing.get("fps"),
+            "p50_ms": float(np.percentile(e2e, 50)) if e2e else None, "timed_iterations": len(e2e),
             "versions": result.versions, "seconds": round(time.monotonic() - t0, 3)}
 
 
@@ -226,7 +308,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     try:
         run(args.job, artifact=args.artifact, frames=args.frames, out=args.out, profile_json=args.profile, progress=emit)
-    except BenchError as exc:
+    except BenchError as exc:  # MissingDependency (a runtime not installed) included: its line says what to install
         print(f"bench agent: error: {exc}", file=sys.stderr)
         return 2
     return 0

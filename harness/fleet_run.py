@@ -1,0 +1,451 @@
+"""``bench run --cluster ADDRESS --on A,B``: one benchmark, run on several fleet devices through Ray.
+
+The host does everything but the measurement: it resolves model and data, plans each device's rows
+from the profile the device joined with, builds the artifacts (exporters, cached as for a local run),
+decodes the frames once, and puts artifacts and frames into Ray's object store. Each row is one Ray
+task pinned to its device (resource ``bench-device:NAME``, so one benchmark at a time runs there) that
+runs :func:`devices.agent.execute`: the device's worker interpreter measures the typed
+:class:`devices.job.Job` and sends back the :class:`devices.job.WorkerResult` and the detections. The
+host scores them exactly as a local run does (same frames, same scorer: the accuracy columns of a
+device equal a local run's with the same preprocessing) and archives one record per device, under the
+device's profile. Then one cross-device table (:mod:`harness.fleet_table`).
+
+Faults: a device whose node dies or leaves mid-run fails its remaining rows with the reason and its
+record is NOT archived (nothing partial); the other devices go on. A device busy with another
+benchmark is waited for with a progress line, or its rows fail after ``--queue-timeout``. Ctrl-C
+cancels the remote tasks (the worker dies with its task). A plain ``bench run`` never imports this
+module's Ray code: ``add_fleet_arguments`` is cheap and Ray is imported inside the functions.
+
+TensorRT rows are not run through the fleet yet (engines must be built on the device): they are
+skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from common.errors import BenchError, InputError, expected
+
+POLL_S = 1.0
+BUSY_NOTE_EVERY_S = 15.0
+
+
+def add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("fleet (devices joined with: bench fleet join ADDRESS --name NAME)")
+    g.add_argument("--cluster", metavar="ADDRESS", help="the Ray cluster's head, HOST:PORT: run on its devices")
+    g.add_argument("--on", metavar="NAME[,NAME]", help="with --cluster: the devices to run on (bench fleet nodes lists them)")
+    g.add_argument("--queue-timeout", type=float, metavar="S",
+                   help="with --cluster: seconds to wait for a busy device before its rows fail (default: wait)")
+
+
+@dataclass(frozen=True)
+class FleetOptions:
+    """Where a fleet run goes: the cluster's address, the device names, the wait for a busy device."""
+
+    cluster: str
+    on: tuple[str, ...]
+    queue_timeout: float | None = None
+
+    @classmethod
+    def from_namespace(cls, ns: Any) -> FleetOptions:
+        """Validated from parsed arguments.
+
+        Raises:
+            InputError: ``--on`` missing or with a bad name, a repeated name, a negative ``--queue-timeout``,
+                or ``--device`` given (each device's profile is the one it joined with).
+        """
+        from harness.fleet import check_name
+
+        if not getattr(ns, "on", None):
+            raise InputError(expected("--on NAME[,NAME] with --cluster (bench fleet nodes ADDRESS lists them)",
+                                      "no --on", "arguments"))
+        names = tuple(check_name(n.strip(), "--on") for n in ns.on.split(",") if n.strip())
+        if len(set(names)) != len(names):
+            raise InputError(expected("each device once", ns.on, "--on"))
+        qt = getattr(ns, "queue_timeout", None)
+        if qt is not None and not qt >= 0:
+            raise InputError(expected("seconds >= 0", qt, "--queue-timeout"))
+        if getattr(ns, "device", "auto") != "auto":
+            raise InputError(expected("no --device with --cluster (each device runs the profile it joined with)",
+                                      f"--device {ns.device}", "arguments"))
+        return cls(cluster=ns.cluster, on=names, queue_timeout=qt)
+
+
+@dataclass(frozen=True)
+class _Providers:
+    """What :func:`harness.plan.make_task` reads of a runtime's status: its available providers."""
+
+    providers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RemoteHardware:
+    """A fleet device's hardware as it described itself when it joined (the record's ``device.hardware``)."""
+
+    runtimes: Mapping[str, _Providers]
+    info: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.info)
+
+
+def remote_device(dev) -> Any:
+    """A :class:`devices.resolve.ResolvedDevice` for a fleet device: its profile and runtime entry as joined."""
+    from devices.profiles import load_profile
+    from devices.resolve import ResolvedDevice
+
+    profile = load_profile(dev.profile)
+    name, providers = dev.runtime.get("runtime"), list(dev.runtime.get("providers") or [])
+    same = [e for e in profile.runtimes if e.runtime == name]
+    if not same:
+        raise InputError(expected(f"a runtime of profile {profile.name}", name, f"device {dev.name}"))
+    entry = next((e for e in same if list(e.providers) == providers), same[0])
+    rts = {n: _Providers(tuple(r.get("providers") or ())) for n, r in (dev.agent.get("runtimes") or {}).items()
+           if r.get("available")}
+    info = {"fleet": {"device": dev.name, "node_ip": dev.node_ip, "python": dev.agent.get("python"),
+                      "executable": dev.python, "preprocess": dev.agent.get("preprocess"),
+                      "machine": dev.agent.get("machine")},
+            **dict(dev.hardware or {})}
+    return ResolvedDevice(requested=f"fleet:{dev.name}", profile=profile, hardware=RemoteHardware(rts, info),
+                          runtime=entry)
+
+
+@dataclass
+class _Lane:
+    """One device's rows during the run (mutable bookkeeping of the loop; never leaves this module)."""
+
+    device: Any  # harness.fleet.FleetDevice
+    resolved: Any
+    plan: list
+    todo: list = field(default_factory=list)  # (row, job, build)
+    outcomes: dict = field(default_factory=dict)
+    inflight: tuple | None = None  # (ref, row, build, started)
+    lost: str | None = None  # why the device is gone: its record is not archived
+    submitted: bool = False
+    waiting_since: float | None = None
+    noted: float = 0.0
+
+    def fail_rest(self, reason: str) -> None:
+        from harness.worker import Outcome
+
+        for row, _, _ in self.todo:
+            self.outcomes[row.name] = Outcome(status="failed", reason=reason)
+        self.todo = []
+
+
+def _say(text: str) -> None:
+    print(f"fleet: {text}", file=sys.stderr, flush=True)
+
+
+def _build(build):
+    """The artifact of a host-side build request (exporters; cached as for a local run)."""
+    import inspect
+
+    from exporters.build import build_variant
+    from exporters.spec import parse_variant
+
+    spec = parse_variant(build.variant, fmt=build.format)
+    kwargs: dict[str, Any] = {"cache_dir": Path(build.cache_dir), "imgsz": build.imgsz, "calib_images": build.calib_images,
+                              "data_yaml": None if build.data_yaml is None else Path(build.data_yaml)}
+    options: dict[str, Any] = {"finetune_epochs": int(build.finetune_epochs)}
+    if build.student_source:
+        options["student_source"] = build.student_source
+    if "options" in inspect.signature(build_variant).parameters:
+        kwargs["options"] = options
+    else:  # the older keyword form
+        kwargs.update(options, **({"student_source": Path(build.student_source)} if build.student_source else {}))
+    return build_variant(Path(build.source), spec, **kwargs)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """The exporters' tools print (quantization histograms...): as in a local run's worker, not on the terminal."""
+    import tempfile
+
+    with tempfile.TemporaryFile("w+") as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
+        yield
+
+
+def _split_detections(blob: bytes, n_frames: int) -> tuple:
+    import numpy as np
+
+    from harness.worker import FrameDets
+
+    with np.load(io.BytesIO(blob)) as z:
+        frame, boxes, scores, classes = z["frame"], z["boxes"], z["scores"], z["classes"]
+    bounds = np.searchsorted(frame, np.arange(n_frames + 1))
+    return tuple(FrameDets(boxes[a:b], scores[a:b], classes[a:b]) for a, b in zip(bounds[:-1], bounds[1:]))
+
+
+def _outcome(reply: Mapping, device: str, manifest: Mapping | None):
+    from devices.job import WorkerResult
+    from harness.worker import Outcome, timing_block
+
+    if not reply.get("ok"):
+        return Outcome(status="failed", reason=f"on device {device}: {reply.get('error')}",
+                       error_tail=reply.get("stderr_tail") or None)
+    result = WorkerResult.from_json(reply["result"], where=f"device {device} result")
+    return Outcome(status="ok", manifest=dict(manifest or {}) or None, timing=timing_block(result.timing), telemetry=result.telemetry,
+                   runtime=result.runtime, versions=result.versions,
+                   detections=_split_detections(reply["detections"], result.n_frames))
+
+
+def run_if_cluster(opts, ns: argparse.Namespace, *, argv: list[str]) -> int | None:
+    """The hook of ``bench run``: with ``--cluster`` run on the fleet and return the exit status, else None.
+
+    Raises:
+        InputError: ``--on`` or ``--queue-timeout`` without ``--cluster``.
+    """
+    if getattr(ns, "cluster", None) is None:
+        given = [f"--{n.replace('_', '-')}" for n in ("on", "queue_timeout") if getattr(ns, n, None) is not None]
+        if given:
+            raise InputError(expected("--cluster ADDRESS with " + " and ".join(given), "no --cluster", "arguments"))
+        return None
+    from harness.runloop import exit_on_sigterm
+
+    with exit_on_sigterm():
+        return run_fleet(opts, ns, argv=argv)
+
+
+def run_fleet(opts, ns: argparse.Namespace, *, argv: list[str]) -> int:
+    """``bench run --cluster``: run, score, archive one record per device, print the tables; exit status."""
+    from harness.fleet_table import print_fleet
+
+    fopts = FleetOptions.from_namespace(ns)
+    results = run_on_cluster(opts, fopts, argv=argv)
+    print_fleet(results, json_out=opts.json, max_drop=getattr(ns, "max_drop", None))
+    return 0
+
+
+def run_on_cluster(opts, fopts: FleetOptions, *, argv: list[str]) -> list[dict]:
+    """The fleet run; returns per device ``{"device", "record", "archived", "lost"}`` in ``--on`` order."""
+    from devices import agent
+    from harness import fleet, runloop
+    from harness.plan import load_data, make_task, plan_variants, resolve_model
+    from harness.preflight import check_model_shape
+    from harness.student import resolve_student, wants_student
+    from harness.worker import Outcome
+
+    archive_root = runloop.preflight(opts)
+    fleet.connect(fopts.cluster)
+    known = {d.name: d for d in fleet.list_devices()}
+    missing = [n for n in fopts.on if n not in known]
+    if missing:
+        raise InputError(expected(f"devices joined to the cluster ({', '.join(known) or 'none: bench fleet join'})",
+                                  ", ".join(missing), "--on"))
+    model = resolve_model(opts)
+    check_model_shape(model)
+    data = load_data(opts, model)
+    student = resolve_student(opts, model) if wants_student(opts, model) else None
+
+    lanes, builds, frames_root = [], {}, None
+    for name in fopts.on:
+        dev = known[name]
+        resolved = remote_device(dev)
+        plan = plan_variants(opts, model, resolved, student)
+        lane = _Lane(device=dev, resolved=resolved, plan=plan)
+        for row in plan:
+            if row.reason is not None:
+                lane.outcomes[row.name] = Outcome.skipped(row.spec, row.reason)
+            elif row.spec.fmt != "onnx":
+                lane.outcomes[row.name] = Outcome.skipped(row.spec, f"{row.spec.fmt} engines are built on the device: "
+                                                                    "not run through the fleet yet")
+            else:
+                build, job, frames_root = make_task(opts, model, data, resolved, row, student)
+                lane.todo.append((row, job, build))
+                builds.setdefault(build, None)
+        lanes.append(lane)
+
+    ray = fleet.ray_module()
+    shipped: dict = {}  # build -> (artifact ref, ArtifactRef, manifest) or the failure reason
+    for build in builds:
+        _say(f"building {build.variant} ({build.format})")
+        try:
+            with _quiet():
+                art = _build(build)
+        except BenchError as exc:
+            shipped[build] = f"build failed: {exc}"
+            continue
+        from devices.job import ArtifactRef
+
+        meta = art.manifest["artifact"]
+        ref = ArtifactRef(Path(art.path).name, meta["sha256"], meta["format"])
+        shipped[build] = (ray.put(Path(art.path).read_bytes()), ref, art.manifest)
+    frames_ref = None
+    if any(lane.todo for lane in lanes):
+        from devices.worker import frame_reader
+
+        first_job = next(job for lane in lanes for _, job, _ in lane.todo)
+        _say(f"decoding {data.count} frames and shipping them")
+        frames = list(frame_reader(first_job, frames_root)(None))  # decoded here: the device needs no codec
+        frames_ref = ray.put(agent.save_frames_bytes(frames))
+        del frames
+    profiles = {lane.device.profile: _profile_json(lane.device.profile) for lane in lanes}
+    _drive(lanes, shipped, frames_ref, profiles, opts, fopts)
+
+    from harness.evaluation import score_variants
+
+    out = []
+    for lane in lanes:
+        scored = score_variants(data, lane.outcomes, reference=runloop.REFERENCE, operating_conf=opts.operating_conf,
+                                bootstrap=opts.bootstrap)
+        record = _record(opts, argv, lane, model, data, student, scored)
+        archived = None
+        if archive_root is not None and lane.lost is None:
+            archived = str(runloop._save(archive_root, record))
+        out.append({"device": lane.device.name, "record": record, "archived": archived, "lost": lane.lost})
+    return out
+
+
+def _profile_json(name: str) -> str:
+    """The device profile's document as JSON (a light device reads it without PyYAML)."""
+    import json
+
+    import yaml
+
+    import devices.profiles as profiles
+
+    path = Path(profiles.__file__).with_name(f"{name}.yaml")
+    return json.dumps(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def _drive(lanes: list, shipped: dict, frames_ref, profiles: dict, opts, fopts: FleetOptions) -> None:
+    """Submit each device's rows one after the other, all devices at once; collect, watch, cancel on Ctrl-C."""
+    from devices import agent
+    from harness import fleet
+    from harness.worker import Outcome
+
+    ray = fleet.ray_module()
+    remote = ray.remote(agent.execute)
+    try:
+        while any(lane.todo or lane.inflight for lane in lanes):
+            now = time.monotonic()
+            for lane in lanes:
+                name = lane.device.name
+                if lane.inflight is not None or not lane.todo:
+                    continue
+                if not fleet.is_alive(name):
+                    lane.lost = f"device {name} left the cluster before its rows ran"
+                    lane.fail_rest(lane.lost)
+                    continue
+                if not lane.submitted and _busy(ray, name):
+                    lane.waiting_since = lane.waiting_since or now
+                    waited = now - lane.waiting_since
+                    if fopts.queue_timeout is not None and waited >= fopts.queue_timeout:
+                        lane.lost = (f"device {name} stayed busy for {fopts.queue_timeout:g} s (--queue-timeout): "
+                                     "another benchmark holds it")
+                        lane.fail_rest(lane.lost)
+                    elif now - lane.noted >= BUSY_NOTE_EVERY_S:
+                        lane.noted = now
+                        _say(f"waiting for device {name}: busy with another benchmark ({waited:.0f} s)")
+                    continue
+                row, job, build = lane.todo.pop(0)
+                got = shipped[build]
+                if isinstance(got, str):
+                    lane.outcomes[row.name] = Outcome(status="failed", reason=got)
+                    continue
+                art_ref, ref, manifest = got
+                job = job.with_artifact(ref)
+                task = remote.options(resources={fleet.device_resource(name): 1}, num_cpus=0, max_retries=0,
+                                      name=f"bench {row.name} on {name}")
+                obj = task.remote(job.to_json(), art_ref, frames_ref, profile_json=profiles[lane.device.profile],
+                                  python=lane.device.python, timeout=opts.timeout)
+                lane.inflight, lane.submitted = (obj, row, manifest, now), True
+                _say(f"{name}: {row.name} running")
+            refs = [lane.inflight[0] for lane in lanes if lane.inflight is not None]
+            ready = ray.wait(refs, num_returns=len(refs), timeout=POLL_S)[0] if refs else []
+            if not refs:
+                time.sleep(min(POLL_S, 0.2))
+            for lane in lanes:
+                if lane.inflight is not None:
+                    _collect(ray, lane, ready, opts)
+    except BaseException:
+        for lane in lanes:
+            if lane.inflight is not None:
+                ray.cancel(lane.inflight[0], force=True)
+        raise
+
+
+def _busy(ray, name: str) -> bool:
+    from harness import fleet
+
+    return ray.available_resources().get(fleet.device_resource(name), 0.0) < 1.0
+
+
+def _collect(ray, lane: _Lane, ready: list, opts) -> None:
+    from harness import fleet
+    from harness.worker import Outcome
+
+    obj, row, manifest, started = lane.inflight
+    name = lane.device.name
+    if obj in ready:
+        lane.inflight = None
+        try:
+            reply = ray.get(obj)
+        except ray.exceptions.RayError as exc:
+            if fleet.is_alive(name):
+                lane.outcomes[row.name] = Outcome(status="failed", reason=f"on device {name}: the task failed "
+                                                                          f"({exc.__class__.__name__})")
+                return
+            lane.lost = f"device {name} left the cluster mid-run ({exc.__class__.__name__})"
+            lane.outcomes[row.name] = Outcome(status="failed", reason=lane.lost)
+            lane.fail_rest(lane.lost)
+            return
+        lane.outcomes[row.name] = _outcome(reply, name, manifest)
+        o = lane.outcomes[row.name]
+        _say(f"{name}: {row.name} {o.status}" + (f" ({o.reason})" if o.reason else ""))
+        return
+    if not fleet.is_alive(name):
+        ray.cancel(obj, force=True)
+        lane.inflight = None
+        lane.lost = f"device {name} left the cluster mid-run (its node died)"
+        lane.outcomes[row.name] = Outcome(status="failed", reason=lane.lost)
+        lane.fail_rest(lane.lost)
+    elif time.monotonic() - started > opts.timeout + 120:  # the device's own timeout did not answer
+        ray.cancel(obj, force=True)
+        lane.inflight = None
+        lane.outcomes[row.name] = Outcome(status="failed", reason=f"on device {name}: no answer after "
+                                                                  f"{opts.timeout + 120:g} s; cancelled")
+
+
+def _record(opts, argv: list[str], lane: _Lane, model, data, student, scored):
+    """The device's record, assembled as :func:`harness.runloop.run_benchmark` assembles a local one."""
+    from harness.plan import TEACHER
+    from harness.student import student_comparisons
+    from results.record import model_entry, new_record, variant_entry
+
+    plan, outcomes = lane.plan, lane.outcomes
+    vs_models = {} if student is None else student_comparisons(student, plan, outcomes, scored,
+                                                                bootstrap=opts.bootstrap)
+    entries = []
+    for row in plan:
+        spec = row.spec
+        o, s = outcomes[row.name], scored.get(row.name)
+        role = "teacher" if row.name == TEACHER else "student" if spec.kind == "student" and student else None
+        entries.append(variant_entry(
+            name=row.name, format=spec.fmt, precision=spec.precision, status=o.status, reason=o.reason,
+            error_tail=o.error_tail, artifact=o.manifest, timing=o.timing,
+            accuracy=None if s is None else s.accuracy, vs_reference=None if s is None else s.vs_reference,
+            localization=None if s is None else s.localization, telemetry=o.telemetry,
+            per_frame_iou=None if s is None or s.per_frame_iou is None else s.per_frame_iou,
+            extra={"runtime": o.runtime} if o.runtime else None,
+            source_model=None if role is None else student.source_model(role),
+            vs_models=vs_models.get(row.name)))
+    settings = {"conf": opts.conf, "iou": opts.iou, "max_det": opts.max_det, "operating_conf": opts.operating_conf,
+                "threads": opts.threads, "batch": 1, "imgsz": model.imgsz, "min_iters": opts.min_iters,
+                "min_seconds": opts.min_seconds, "bootstrap": opts.bootstrap, "force": opts.force,
+                "data_note": data.note}
+    return new_record(
+        release=opts.release, command=argv, device=lane.resolved.profile.name, hardware=lane.resolved.to_dict(),
+        runtime_versions={k: v for o in outcomes.values() for k, v in (o.versions or {}).items()},
+        model=model_entry(model.path, name=model.name, family=model.family, imgsz=model.imgsz,
+                          classes=model.names, sha256=model.sha256),
+        data={"kind": data.kind, "source": data.source, "count": data.count, "with_ground_truth": data.truth is not None},
+        variants=entries, settings=settings, extra={"fleet": {"device": lane.device.name, "lost": lane.lost}})
