@@ -46,9 +46,11 @@ def bench(*args: str, timeout: float = 120, cwd: Path | None = None, **env: str)
 
 
 def one_line_error(done: subprocess.CompletedProcess) -> str:
-    """Assert the process failed with exit 2 and exactly one 'bench: error:' line; return it."""
+    """Assert the process failed with exit 2 and one 'bench: error:' line, the last thing on stderr
+    (progress lines before it are fine); return it."""
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
-    assert len(lines) == 1 and lines[0].startswith("bench: error: "), done.stderr[-2000:]
+    errors = [line for line in lines if line.startswith("bench: error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], done.stderr[-2000:]
     assert "Traceback" not in done.stderr
-    return lines[0]
+    return errors[0]
