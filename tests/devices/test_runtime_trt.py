@@ -9,7 +9,7 @@ import pytest
 from devices.runtimes import RuntimeFailure
 from devices.runtimes.tensorrt import TensorRTSession, trt_version_tuple
 from common.errors import InputError, MissingDependency
-from tests.devices.fake_trt import FakeCudart, engine_blob, make_trt
+from tests.fakes.trt import FakeCudart, engine_blob, make_trt
 
 
 def session(tmp_path, blob=None, *, trt=None, cudart=None, name="m.engine"):

@@ -1,6 +1,6 @@
 """TensorRT builder: spec -> settings -> builder calls, cache keys per device + version, clear errors.
 
-No GPU here: the builder runs against tests/exporters/fake_trt.py, which records the API calls.
+No GPU here: the builder runs against tests/fakes/trt.py, which records the API calls.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from exporters import tensorrt_build as tb
 from exporters.spec import parse_variant
 from common.errors import BenchError, InputError, MissingDependency
 from tests.exporters.conftest import IMGSZ
-from tests.exporters.fake_trt import BuilderFlag, DeviceType, MemoryPoolType, make_fake_trt
+from tests.fakes.trt import BuilderFlag, DeviceType, MemoryPoolType, engine_spec, make_trt
 
 
 @pytest.mark.parametrize(
@@ -68,9 +68,27 @@ def test_device_tag_jetson_and_dgpu():
         tb.device_tag(read_text=no_tree, run=no_smi)
 
 
+def test_the_engine_the_builder_writes_opens_in_the_runner(tmp_path):
+    """One fake TensorRT for both sides: what exporters.tensorrt_build builds, devices.runtimes.tensorrt runs."""
+    import numpy as np
+
+    from devices.runtimes.tensorrt import TensorRTSession
+    from tests.fakes.trt import FakeCudart
+
+    trt = make_trt("10.3.0")
+    onnx_file = tmp_path / "m.onnx"
+    onnx_file.write_bytes(b"ONNXBYTES")
+    settings = tb.trt_settings(parse_variant("fp16", fmt="trt"))
+    tb.build_engine(onnx_file, tmp_path / "m.engine", settings, timing_cache=tmp_path / "t.cache", trt=trt)
+    with TensorRTSession(tmp_path / "m.engine", trt=trt, cudart=FakeCudart()) as session:
+        x = np.ones((1, 3, 64, 64), np.float32)
+        out, score = session.run(x)
+    assert session.input_shape == (1, 3, 64, 64) and float(out.max()) == 3.0 and score.tolist() == [3 * 64 * 64]
+
+
 @pytest.mark.parametrize(("version", "network_flags"), [("8.6.1", 1), ("10.3.0", 0)])
 def test_build_engine_calls(tmp_path, version, network_flags):
-    trt = make_fake_trt(version)
+    trt = make_trt(version)
     onnx_file = tmp_path / "m.onnx"
     onnx_file.write_bytes(b"ONNXBYTES")
     timing = tmp_path / "timing.cache"
@@ -82,7 +100,7 @@ def test_build_engine_calls(tmp_path, version, network_flags):
     assert config.flags == {BuilderFlag.FP16, BuilderFlag.INT8}
     assert config.pools == {MemoryPoolType.WORKSPACE: 256 << 20}
     assert config.default_device_type == DeviceType.GPU and config.int8_calibrator is None
-    assert (tmp_path / "m.engine").read_bytes().startswith(b"ENGINE:ONNXBYTES")
+    assert engine_spec((tmp_path / "m.engine").read_bytes())["network"].startswith("ONNXBYTES")  # built from that ONNX
     assert timing.read_bytes() == b"old+timings"  # loaded, then updated
     assert section["version"] == version and section["builder_flags"] == ["FP16", "INT8"]
     assert section["io"][0] == {"name": "images", "mode": "input", "shape": [1, 3, 64, 64], "dtype": "float"}
@@ -92,13 +110,13 @@ def test_build_engine_dla(tmp_path):
     onnx_file = tmp_path / "m.onnx"
     onnx_file.write_bytes(b"ONNX")
     settings = tb.trt_settings(parse_variant("fp16", fmt="trt"), dla_core=0)
-    trt = make_fake_trt(dla_cores=2)
+    trt = make_trt(dla_cores=2)
     tb.build_engine(onnx_file, tmp_path / "e", settings, trt=trt)
     config = trt.calls["config"]
     assert config.default_device_type == DeviceType.DLA and config.DLA_core == 0
     assert BuilderFlag.GPU_FALLBACK in config.flags
     with pytest.raises(InputError, match="--dla-core: expected a DLA core below 0 on this device, got 0"):
-        tb.build_engine(onnx_file, tmp_path / "e", settings, trt=make_fake_trt(dla_cores=0))
+        tb.build_engine(onnx_file, tmp_path / "e", settings, trt=make_trt(dla_cores=0))
 
 
 def test_build_engine_errors(tmp_path):
@@ -106,20 +124,20 @@ def test_build_engine_errors(tmp_path):
     broken.write_bytes(b"BROKEN")
     fp16 = tb.trt_settings(parse_variant("fp16", fmt="trt"))
     with pytest.raises(BenchError, match=r"could not parse .*broken\.onnx: In node 3 \(Conv\): unsupported; second error"):
-        tb.build_engine(broken, tmp_path / "e", fp16, trt=make_fake_trt())
+        tb.build_engine(broken, tmp_path / "e", fp16, trt=make_trt())
     ok = tmp_path / "ok.onnx"
     ok.write_bytes(b"ONNX")
     with pytest.raises(BenchError, match="engine build failed: out of memory while building"):
-        tb.build_engine(ok, tmp_path / "e", fp16, trt=make_fake_trt(fail_build=True))
+        tb.build_engine(ok, tmp_path / "e", fp16, trt=make_trt(fail_build=True))
     sparse = tb.trt_settings(parse_variant("fp16", fmt="trt"), sparse_weights=True)
     with pytest.raises(InputError, match="Ampere or newer GPU .* got sm72"):
-        tb.build_engine(ok, tmp_path / "e", sparse, compute_capability=(7, 2), trt=make_fake_trt())
+        tb.build_engine(ok, tmp_path / "e", sparse, compute_capability=(7, 2), trt=make_trt())
     assert not (tmp_path / "e").exists()
 
 
 def test_calibrator_availability():
     with pytest.raises(MissingDependency, match="TensorRT 10.3.0 has no INT8 calibrators"):
-        tb.make_calibrator(make_fake_trt("10.3.0"), reader=None, cache_file=None)
+        tb.make_calibrator(make_trt("10.3.0"), reader=None, cache_file=None)
 
 
 def test_missing_tensorrt_is_one_line(yolo11_pt, tmp_path, monkeypatch):
@@ -149,7 +167,7 @@ def test_build_variant_trt_int8_chain(fp32_artifact, yolo11_pt, session_cache, d
 
     from exporters.build import build_variant
 
-    trt = make_fake_trt("10.3.0")
+    trt = make_trt("10.3.0")
     monkeypatch.setattr(tb, "import_tensorrt", lambda: trt)
     monkeypatch.setattr(tb, "device_tag", lambda: ("jetson-orin-nano", (8, 7)))
     spec = parse_variant("int8", fmt="trt")
@@ -175,6 +193,6 @@ def test_build_variant_trt_int8_chain(fp32_artifact, yolo11_pt, session_cache, d
     # same device + version: reused; another TensorRT version: another engine
     assert build_variant(yolo11_pt, spec, cache_dir=session_cache, imgsz=IMGSZ, data_yaml=data_yaml,
                          calib_images=3).reused
-    monkeypatch.setattr(tb, "import_tensorrt", lambda: make_fake_trt("8.6.1"))
+    monkeypatch.setattr(tb, "import_tensorrt", lambda: make_trt("8.6.1"))
     other = build_variant(yolo11_pt, spec, cache_dir=session_cache, imgsz=IMGSZ, data_yaml=data_yaml, calib_images=3)
     assert not other.reused and other.path.name == "int8-64-jetson-orin-nano-trt8.6.1.engine"

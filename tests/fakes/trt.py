@@ -1,8 +1,13 @@
-"""Fake ``tensorrt`` and ``cudart`` modules: enough of both APIs to run TensorRTSession on the CPU.
+"""The one fake ``tensorrt`` (runner and builder API) and ``cudart`` for the tests: no GPU needed.
 
-The fake CUDA "device" memory is host memory (ctypes buffers) and memcpy is memmove, so the
-runner's buffer wiring, dtypes, shapes and copies are exercised for real; only the GPU is fake.
-The fake engine computes ``out = 2 * input + 1`` and ``score = input.sum(axis=(1, 2, 3))``.
+Runner side (:class:`devices.runtimes.tensorrt.TensorRTSession`): the fake CUDA "device" memory is
+host memory (ctypes buffers) and memcpy is memmove, so the runner's buffer wiring, dtypes, shapes
+and copies are exercised for real; only the GPU is fake. An engine is :func:`engine_blob` (a magic
+tag and JSON); the fake engine computes ``out = 2 * input + 1`` and ``score = input.sum(axis=(1, 2, 3))``.
+
+Builder side (:mod:`exporters.tensorrt_build`): :func:`make_trt` records what the builder was asked
+to do in ``.calls`` (network flags, config: flags, pools, DLA, timing cache); the engine it builds
+is an :func:`engine_blob` whose ``network`` field holds the first bytes of the parsed ONNX.
 """
 
 from __future__ import annotations
@@ -17,9 +22,17 @@ import numpy as np
 MAGIC = b"FAKEENGINE"
 
 
-def engine_blob(*, input_shape=(1, 3, 4, 4), dtype="float32", profile=None, extra_inputs=0, out_dtype=None):
+def engine_blob(*, input_shape=(1, 3, 4, 4), dtype="float32", profile=None, extra_inputs=0, out_dtype=None,
+                network=None):
     return MAGIC + json.dumps({"input_shape": list(input_shape), "dtype": dtype, "profile": profile,
-                               "extra_inputs": extra_inputs, "out_dtype": out_dtype or dtype}).encode()
+                               "extra_inputs": extra_inputs, "out_dtype": out_dtype or dtype,
+                               "network": network}).encode()
+
+
+def engine_spec(blob: bytes) -> dict:
+    """The JSON an :func:`engine_blob` carries."""
+    assert blob.startswith(MAGIC), blob[:16]
+    return json.loads(blob[len(MAGIC):])
 
 
 class DataType(enum.Enum):
@@ -34,15 +47,16 @@ class TensorIOMode(enum.Enum):
     OUTPUT = 2
 
 
-class _Severity(enum.Enum):
+class Severity(enum.IntEnum):
     INTERNAL_ERROR = 0
     ERROR = 1
     WARNING = 2
     INFO = 3
+    VERBOSE = 4
 
 
 class ILogger:
-    Severity = _Severity
+    Severity = Severity
 
     def __init__(self):
         pass
@@ -138,14 +152,124 @@ class Runtime:
 
     def deserialize_cuda_engine(self, blob):
         if not blob.startswith(MAGIC):
-            self.logger.log(_Severity.ERROR, "IRuntime::deserializeCudaEngine: Error Code 1: Serialization (magic tag does not match)")
+            self.logger.log(Severity.ERROR, "IRuntime::deserializeCudaEngine: Error Code 1: Serialization (magic tag does not match)")
             return None
         return _Engine(json.loads(blob[len(MAGIC):]))
 
 
-def make_trt(version="10.3.0"):
-    return types.SimpleNamespace(__version__=version, ILogger=ILogger, Runtime=Runtime, TensorIOMode=TensorIOMode,
-                                 DataType=DataType, nptype=nptype)
+class BuilderFlag(enum.Enum):
+    FP16 = "FP16"
+    INT8 = "INT8"
+    GPU_FALLBACK = "GPU_FALLBACK"
+    SPARSE_WEIGHTS = "SPARSE_WEIGHTS"
+
+
+class MemoryPoolType(enum.Enum):
+    WORKSPACE = "WORKSPACE"
+
+
+class DeviceType(enum.Enum):
+    GPU = "GPU"
+    DLA = "DLA"
+
+
+class NetworkDefinitionCreationFlag(enum.IntEnum):
+    EXPLICIT_BATCH = 0
+
+
+class TimingCache:
+    def __init__(self, blob: bytes):
+        self.blob = blob
+
+    def serialize(self) -> bytes:
+        return self.blob + b"+timings"
+
+
+class BuilderConfig:
+    def __init__(self):
+        self.flags = set()
+        self.pools = {}
+        self.default_device_type = DeviceType.GPU
+        self.DLA_core = -1
+        self.int8_calibrator = None
+        self.timing_cache = None
+
+    def set_memory_pool_limit(self, pool, size):
+        self.pools[pool] = size
+
+    def set_flag(self, flag):
+        self.flags.add(flag)
+
+    def create_timing_cache(self, blob):
+        return TimingCache(bytes(blob))
+
+    def set_timing_cache(self, cache, ignore_mismatch):
+        self.timing_cache = cache
+        return True
+
+    def get_timing_cache(self):
+        return self.timing_cache
+
+
+class Parser:
+    def __init__(self, network, logger):
+        self.network = network
+        self.errors = []
+
+    def parse(self, blob: bytes) -> bool:
+        self.network.parsed = blob
+        if blob.startswith(b"BROKEN"):
+            self.errors = ["In node 3 (Conv): unsupported", "second error"]
+            return False
+        return True
+
+    @property
+    def num_errors(self):
+        return len(self.errors)
+
+    def get_error(self, i):
+        return self.errors[i]
+
+
+def make_trt(version: str = "10.3.0", *, fail_build: bool = False, dla_cores: int = 0):
+    """A module-like namespace; ``.calls`` records the last build (network flags, config)."""
+    calls = {}
+
+    class Builder:
+        num_DLA_cores = dla_cores
+
+        def __init__(self, logger):
+            self.logger = logger
+            calls["builder"] = self
+
+        def create_network(self, flags):
+            calls["network_flags"] = flags
+            return types.SimpleNamespace(parsed=None)
+
+        def create_builder_config(self):
+            config = BuilderConfig()
+            calls["config"] = config
+            return config
+
+        def build_serialized_network(self, network, config):
+            if fail_build:
+                self.logger.log(Severity.ERROR, "out of memory while building")
+                return None
+            return engine_blob(input_shape=(1, 3, 64, 64), network=network.parsed[:16].decode("latin-1"))
+
+    module = types.SimpleNamespace(
+        __version__=version, ILogger=ILogger, Builder=Builder, OnnxParser=Parser, Runtime=Runtime,
+        BuilderFlag=BuilderFlag, MemoryPoolType=MemoryPoolType, DeviceType=DeviceType,
+        NetworkDefinitionCreationFlag=NetworkDefinitionCreationFlag, TensorIOMode=TensorIOMode, DataType=DataType,
+        nptype=nptype, calls=calls,
+    )
+    if version.startswith("8."):
+        class IInt8EntropyCalibrator2:  # present up to TensorRT 10.x (deprecated there)
+            def __init__(self):
+                pass
+
+        module.IInt8EntropyCalibrator2 = IInt8EntropyCalibrator2
+    return module
 
 
 class FakeCudart:
