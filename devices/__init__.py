@@ -16,7 +16,9 @@ Detection and resolution
     into account (a Jetson that fell back to ONNX Runtime's CPU provider follows the cpu rules).
 
 Runtimes
-    ``devices.runtimes.open_runtime(artifact_path, *, profile, threads=None, providers=None) -> Session``
+    ``devices.runtimes.REGISTRY`` (name -> ``RuntimeInfo``; adding one: see :mod:`devices.runtimes`),
+    ``devices.runtimes.probe_runtimes() -> {name: RuntimeStatus}``,
+    ``devices.runtimes.open_runtime(artifact_path, *, runtime, profile, threads=None, providers=None) -> Session``
     with ``.input_name``, ``.input_shape``, ``.input_dtype``, ``.run(x) -> list[np.ndarray]``,
     ``.describe() -> dict``, ``.last_split_ms`` (TensorRT: H2D/compute/D2H by CUDA events), ``.close()``.
 

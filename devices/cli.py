@@ -90,29 +90,54 @@ def _hardware_lines(hw: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _render(data: dict[str, Any]) -> None:
+WIDE = 110
+"""From this console width on, the table also shows each profile's telemetry sources."""
+
+
+def _render(data: dict[str, Any], *, file: Any = None, width: int | None = None) -> None:
+    """Print the hardware lines and the profile table, fitted to the console (80 columns when not a terminal).
+
+    Args:
+        data: :func:`collect`'s result.
+        file: where to print (default stdout).
+        width: the console width (default: the terminal's, else 80).
+    """
+    import textwrap
+
+    out = file if file is not None else sys.stdout
     try:
+        from rich import box
         from rich.console import Console
         from rich.table import Table
     except ImportError:  # rich is a core dependency; plain text if it is broken
         for line in _hardware_lines(data["hardware"]):
-            print(line)
+            print(line, file=out)
         for row in data["profiles"]:
-            print(f"{row['profile']:20} {'usable' if row['usable'] else 'no':7} {row['reason']}")
+            print(f"{row['profile']:20} {'usable' if row['usable'] else 'no':7} {row['reason']}", file=out)
         return
-    console = Console(file=sys.stdout)
+    console = Console(file=out, width=width)
     for line in _hardware_lines(data["hardware"]):
-        console.print(line, highlight=False, markup=False)
-    table = Table(title="Device profiles", title_justify="left")
+        for part in textwrap.wrap(line, console.width, subsequent_indent=" " * 9, break_on_hyphens=False) or [""]:
+            console.print(part, highlight=False, markup=False, soft_wrap=True)
+    wide = console.width >= WIDE
+    table = Table(title="Device profiles", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  show_edge=False, collapse_padding=True)
     table.add_column("profile", no_wrap=True)
-    table.add_column("usable here", no_wrap=True)
-    table.add_column("runtime / why not")
-    table.add_column("fast precisions", no_wrap=True)
-    table.add_column("telemetry")
+    table.add_column("usable", no_wrap=True)
+    table.add_column("fast", no_wrap=True)
+    table.add_column("runtime / why not", ratio=1, overflow="fold")
+    if wide:
+        table.add_column("telemetry")
     for row in data["profiles"]:
         usable = "[green]yes[/green]" if row["usable"] else "[red]no[/red]"
-        table.add_row(row["profile"], usable, row["reason"], ", ".join(row["fast"]), ", ".join(row["telemetry"]))
+        reason = row["reason"].removeprefix("runtime ") if row["usable"] else row["reason"]
+        cells = [row["profile"], usable, ", ".join(row["fast"]), reason]
+        if wide:
+            cells.append(", ".join(row["telemetry"]))
+        table.add_row(*cells)
     console.print(table)
+    if not wide:
+        console.print("telemetry and more per profile: bench devices --profile NAME", highlight=False, markup=False)
 
 
 def _profile_text(d: dict[str, Any]) -> str:

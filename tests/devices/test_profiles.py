@@ -88,7 +88,7 @@ def test_load_by_path(tmp_path):
     (("slow: {int8: no int8 units}", "slow: {}"), r"key 'precisions': expected every precision .* int8 in neither"),
     (("fast: [fp32, fp16]", "fast: [fp32, fp64]"), r"key 'precisions.fast\[1\]': expected precisions: one of fp32, fp16, int8, got 'fp64'"),
     (("telemetry: [psutil, tegrastats]", "telemetry: [psutil, jtop]"), r"key 'telemetry\[1\]'"),
-    (("{runtime: tensorrt}", "{runtime: openvino}"), r"key 'runtimes\[0\].runtime'"),
+    (("{runtime: tensorrt}", "{runtime: tflite}"), r"key 'runtimes\[0\].runtime': expected a runtime, one of .*, got 'tflite'"),
     (("providers: [CPUExecutionProvider]", "providers: []"), r"key 'runtimes\[1\].providers'"),
     (("setup: {nvpmodel: MAXN", "setup: {nvpmodel: 25W"), r"key 'setup.nvpmodel': expected a mode named in power_modes"),
     (("match: {modules: [p9999], models: ['My Board'], socs: [tegra999]}\n", ""), r"key 'match': expected a match mapping"),
