@@ -249,6 +249,10 @@ def _telemetry_table(variants: Sequence[Variant]) -> Table | None:
         if any(_is_number(b) or _is_number(a) for b, a in pairs):
             rows.append((f"{name}, start -> end of window (MHz)",
                          *(f"{fmt.number(b, 4)} -> {fmt.number(a, 4)}" for b, a in pairs)))
+    means = [[x for x in (_at(t, ("cpu_freq_mhz", "mean")) or ()) if _is_number(x)] for t in tel]
+    if any(means):
+        rows.append(("CPU clock, mean over cores and window (MHz)",
+                     *(fmt.number(sum(m) / len(m), 4) if m else fmt.DASH for m in means)))
     sensors = list(dict.fromkeys(k for t in tel for k in (t.get("temperatures_c") or {})))
     for sensor in sensors:
         rows.append((f"temperature {sensor}, peak (°C)",
