@@ -125,6 +125,31 @@ def _file_in_the_way(name: object) -> str | None:
     return path if path and not os.path.isdir(path) else None
 
 
+# Functions Python calls where an exception is printed as "Exception ignored in ..." and dropped:
+# a KeyboardInterrupt raised there would be lost (and print a traceback), e.g. the import system's
+# module-lock weakref callback ``cb`` during the command's lazy imports.
+_DROPS_EXCEPTIONS = frozenset({"cb", "__del__", "_remove", "remove", "_remove_dead_weakref"})
+
+
+def _raise_interrupt(signum, frame):
+    """SIGINT while a command runs: KeyboardInterrupt (so ``finally`` blocks clean up), delivered
+    again at the next line when it lands in a callback that would swallow it."""
+    if frame is not None and frame.f_code.co_name in _DROPS_EXCEPTIONS:
+        signal.raise_signal(signal.SIGINT)  # handled again as soon as this callback has returned
+        return
+    raise KeyboardInterrupt
+
+
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def _is_devnull(stream) -> bool:
     try:
         return os.path.samestat(os.fstat(stream.fileno()), os.stat(os.devnull))
@@ -153,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = None
     try:
         previous = signal.getsignal(signal.SIGINT)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, _raise_interrupt)
     except ValueError:  # not the main thread: leave signals alone
         previous = None
     stdout_was_devnull = _is_devnull(sys.stdout)
@@ -182,6 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"bench: error: {os_error_line(exc)}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        if _caused_by_interrupt(exc):  # e.g. Python wraps it in a RuntimeError inside __set_name__
+            print("bench: interrupted", file=sys.stderr)
+            return 130
+        raise
     finally:
         if previous is not None:
             try:
