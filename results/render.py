@@ -205,8 +205,8 @@ def _student_note(v: Variant, record: Record) -> str:
     return f"{first}; {second}."
 
 
-def _notes(record: Record, verdicts: Mapping[str, Validity]) -> tuple[dict[str, list[int]], list[str]]:
-    """Footnotes in table order; ``({variant: [note numbers]}, lines)``."""
+def _notes(record: Record, verdicts: Mapping[str, Validity]) -> tuple[dict[str, list[int]], list[str], int | None]:
+    """Footnotes in table order; ``({variant: [note numbers]}, lines, the student note's number)``."""
     marks: dict[str, list[int]] = {}
     lines: list[str] = []
     student_note = None
@@ -235,7 +235,7 @@ def _notes(record: Record, verdicts: Mapping[str, Validity]) -> tuple[dict[str, 
         if not validity.ok:
             marks[v.name].append(add(f"{v.name}: {validity.marks} {validity.words}: "
                                      f"{'; '.join(validity.reasons)}. Its speed figures are not to be trusted"))
-    return marks, lines
+    return marks, lines, student_note
 
 
 def _status(v: Variant, validity: Validity, refs: Sequence[int]) -> str:
@@ -342,7 +342,7 @@ def run_table(record: Record, *, max_drop: float = DEFAULT_MAX_DROP, factor: flo
     reference = _reference_name(record)
     columns = tuple(c for c in COLUMNS if _measured(record, c.needs))
     verdicts = {v.name: verdict(v, factor=factor) for v in record.variants}
-    marks, notes = _notes(record, verdicts)
+    marks, notes, student_note = _notes(record, verdicts)
     rows = []
     for v in record.variants:
         cells = _cells(v, reference)
@@ -350,8 +350,7 @@ def run_table(record: Record, *, max_drop: float = DEFAULT_MAX_DROP, factor: flo
         rows.append(Row(v.name, cells, v.status, verdicts[v.name], tuple(marks[v.name])))
         teacher = v.vs_models.get("teacher")
         if teacher is not None:  # the student against its teacher's FP32, on a line of its own
-            refs = marks[v.name][-1:] if v.vs_models else []
-            rows.append(Row(v.name, {**_sub_cells(teacher), "status": " ".join(f"({n})" for n in refs)}, "sub"))
+            rows.append(Row(v.name, {**_sub_cells(teacher), "status": f"({student_note})"}, "sub"))
     formats = "/".join(sorted({v.format for v in record.variants}))
     d = record.data
     title = (f"{record.model.name} on {record.device.profile} ({formats}) — {d.count} "

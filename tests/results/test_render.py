@@ -192,3 +192,14 @@ def test_new_record_is_typed_and_saved_without_a_second_validation(tmp_path, mon
     monkeypatch.setattr(archive_module, "validate_record", lambda *a, **k: pytest.fail("validated twice"))
     path = Archive(tmp_path).save(typed)
     assert validate_record(json.loads(path.read_text()), "saved") == typed
+
+
+def test_a_marked_student_keeps_its_teacher_line_pointing_at_the_student_note():
+    raw = json.loads((DATA / "record_v2.json").read_text())
+    student = next(v for v in raw["variants"] if v["name"] == "student")
+    student["telemetry"] = {"process": {"cpu_wait_share": 0.5}}
+    table = run_table(validate_record(raw, "v2"))
+    i = next(i for i, r in enumerate(table.rows) if r.name == "student" and r.status != "sub")
+    row, sub = table.rows[i], table.rows[i + 1]
+    assert row.cells["status"] == f"ok C ({row.notes[0]}) ({row.notes[1]})"
+    assert sub.cells["status"] == f"({row.notes[0]})" and "student rows" in table.notes[row.notes[0] - 1]
