@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +116,13 @@ def test_export_out_at_a_file_and_bench_cache_as_a_file(tmp_path):
     line = one_line_error(bench("export", "--model", str(model), "--variant", "fp32", timeout=600, BENCH_CACHE=str(a_file)))
     assert f"{a_file}: expected a folder, got a file" in line
     assert a_file.read_text() == "x"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 43, 45, 102])  # unpickler errors: Unpickling, Overflow, Value, UnicodeDecode
+def test_bench_run_on_4kb_of_random_bytes_as_a_model(tmp_path, seed):
+    pytest.importorskip("ultralytics", reason="bench run on a .pt needs the export extra")
+    model = tmp_path / "garbage.pt"
+    model.write_bytes(random.Random(seed).randbytes(4096))
+    line = one_line_error(bench("run", "--model", str(model), "--no-archive", timeout=600, cwd=tmp_path))
+    assert f"{model}: expected an Ultralytics .pt checkpoint, got an unreadable file" in line
