@@ -198,8 +198,10 @@ class WorkerResult:
 
     Attributes:
         variant: the job's variant (so a result cannot be filed under another row).
-        timing: the record's ``timing`` block (:func:`results.record.timing_entry` plus the
-            ``preprocess``/``postprocess`` summaries).
+        timing: what the record's ``timing`` block is made from on the host
+            (:func:`results.record.timing_entry`): ``stages_ms`` (``{"end_to_end": [...], "inference":
+            [...]}``, raw samples in call order), ``fps``, ``pipelined_fps``, ``warmup_iterations``,
+            ``timed_seconds``, and the ``preprocess``/``postprocess`` summaries.
         telemetry: the telemetry summary of the timed window (power, clocks, temperatures, ...).
         runtime: the session's self-description (runtime, version, providers, threads, precision).
         versions: package versions on the device (``{"onnxruntime": "1.20.1", ...}``).
@@ -231,7 +233,14 @@ class WorkerResult:
         versions = r.mapping("versions")
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in versions.items()):
             raise InputError(expected("package versions as strings", versions, where + ".versions"))
-        return cls(variant=r.text("variant"), timing=r.mapping("timing"), telemetry=r.mapping("telemetry"),
+        timing = r.mapping("timing")
+        stages = _Reader(timing, where + ".timing").mapping("stages_ms")
+        for stage, samples in stages.items():
+            if not isinstance(samples, list) or not all(
+                    isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in samples):
+                raise InputError(expected("a list of finite milliseconds", type(samples).__name__,
+                                          f"{where}.timing.stages_ms.{stage}"))
+        return cls(variant=r.text("variant"), timing=timing, telemetry=r.mapping("telemetry"),
                    runtime=r.mapping("runtime"), versions=dict(versions), n_frames=r.integer("n_frames", minimum=0))
 
     @classmethod

@@ -17,10 +17,13 @@ Scoring happens here, after all workers, because drops and agreement need the FP
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from pathlib import Path
 
 from common.errors import InputError, expected
+from harness.options import MAX_THREADS_PER_CPU, RunOptions
 
 DEFAULT_VARIANTS = ("fp32", "fp16", "int8", "pruned30")
 REFERENCE_VARIANT = "fp32"
@@ -56,15 +59,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="confidence for avg IoU, precision/recall and agreement (default 0.25)")
     score.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the ΔmAP CI (0: none)")
     timing = parser.add_argument_group("timing")
-    timing.add_argument("--threads", type=int, help="inference threads (default: the runtime's default)")
+    timing.add_argument("--threads", type=int, help="inference threads, 1 to 4 x the CPU count (default: the "
+                                                    "runtime's default)")
     timing.add_argument("--min-iters", type=int, default=100, help="timed iterations at least (default 100)")
     timing.add_argument("--min-seconds", type=float, default=3.0, help="timed seconds at least (default 3)")
     timing.add_argument("--warmup-max-s", type=float, default=10.0)
     timing.add_argument("--timeout", type=float, default=1800.0, help="seconds per variant before it is killed")
     timing.add_argument("--calib-images", type=int, default=200, help="INT8 calibration images from the train split")
-    timing.add_argument("--finetune-epochs", type=int, default=10,
-                        help="prunedNN without a <model>-prunedNN.pt beside the model: epochs of fine-tuning on the "
-                             "train split after pruning (default 10; 0 = prune only, accuracy drops)")
     timing.add_argument("--calib-data", type=Path,
                         help="data.yaml whose TRAIN split calibrates INT8 (default: --data, or the synthetic "
                              "dataset for the shipped reference models)")
@@ -75,10 +76,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--out", type=Path, help="folder for per-frame CSVs, plots and the spot-check gallery")
     out.add_argument("--annotate", action="store_true", help="with --video: also write annotated videos")
     out.add_argument("--json", action="store_true", help="print the record as JSON on stdout instead of the table")
+    from exporters.kinds import add_arguments as add_kind_arguments
+
+    add_kind_arguments(parser, skip=("student_source",))  # --finetune-epochs, --calib-method, ...; --student is ours
     out.add_argument("--max-drop", type=float, default=1.0, help="accuracy budget of the answer line: mAP50-95 points (upper end of the 95%% CI; default 1.0)")
 
 
-def _check_args(args: argparse.Namespace) -> None:
+def _check_args(args: RunOptions) -> None:
+    """Option checks, before anything is resolved or built (the filesystem and the model: :mod:`harness.preflight`)."""
     for name in ("conf", "iou", "operating_conf"):
         value = getattr(args, name)
         if not 0.0 <= value <= 1.0:
@@ -86,12 +91,24 @@ def _check_args(args: argparse.Namespace) -> None:
     for name in ("max_det", "min_iters", "calib_images"):
         if getattr(args, name) < 1:
             raise InputError(expected("a positive integer", getattr(args, name), f"--{name.replace('_', '-')}"))
-    if args.finetune_epochs < 0:
-        raise InputError(expected("0 or more epochs", args.finetune_epochs, "--finetune-epochs"))
+    from exporters.kinds import REGISTRY, options_from
+
+    for kind in REGISTRY:  # the variant kinds' options, each checked by its kind, before anything is built
+        options_from(args.variant_options, kind)
     if args.limit is not None and args.limit < 1:
         raise InputError(expected("a positive integer", args.limit, "--limit"))
-    if args.threads is not None and args.threads < 1:
-        raise InputError(expected("a positive integer", args.threads, "--threads"))
+    max_threads = MAX_THREADS_PER_CPU * (os.cpu_count() or 1)
+    if args.threads is not None and not 1 <= args.threads <= max_threads:
+        raise InputError(expected(f"a thread count in 1..{max_threads} ({MAX_THREADS_PER_CPU} x the {os.cpu_count() or 1} "
+                                  "CPUs)", args.threads, "--threads"))
+    if not math.isfinite(args.timeout) or args.timeout <= 0:
+        raise InputError(expected("seconds > 0", args.timeout, "--timeout"))
+    for name in ("min_seconds", "warmup_max_s"):
+        value = getattr(args, name)
+        if not math.isfinite(value) or value < 0:
+            raise InputError(expected("seconds >= 0", value, f"--{name.replace('_', '-')}"))
+    if args.bootstrap < 0:
+        raise InputError(expected("0 or more resamples", args.bootstrap, "--bootstrap"))
     sources = [n for n in ("data", "coco", "video") if getattr(args, n) is not None]
     if len(sources) > 1:
         raise InputError(expected("one of --data, --coco/--images, --video", " and ".join(f"--{s}" for s in sources), "arguments"))
@@ -117,8 +134,10 @@ def _check_args(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     from harness import runloop
 
-    _check_args(args)
-    record, archived_at, outputs = runloop.run_benchmark(args, argv=["bench", *sys.argv[1:]])
+    opts = RunOptions.from_namespace(args)  # argparse stops here
+    _check_args(opts)
+    with runloop.exit_on_sigterm():
+        record, archived_at, outputs = runloop.run_benchmark(opts, argv=["bench", *sys.argv[1:]])
     if args.json:
         import json
 

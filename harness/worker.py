@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,9 @@ from devices.job import DETECTIONS_FILE, ArtifactRef, Job, WorkerResult
 
 TASK_VERSION = 1
 ERROR_TAIL_LINES = 25
-PARTIAL_MAX_AGE_S = 24 * 3600  # a .partial nobody has open is removed at once; one whose users are unknown after a day
+PARTIAL_MIN_AGE_S = 60.0  # a .partial nobody has open, untouched this long and older than this process, is stale
+PARTIAL_MAX_AGE_S = 24 * 3600  # ... and where not every process's open files can be read: untouched a day
+_STARTED = time.time()
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,9 @@ class BuildRequest:
         cache_dir: the artifacts cache folder.
         data_yaml: dataset YAML whose train split calibrates INT8 / fine-tunes pruned models.
         calib_images: INT8 calibration image count.
-        student_source: the distilled student ``.pt`` for ``student*`` variants.
-        finetune_epochs: fine-tuning epochs after pruning.
+        student_source: the distilled student ``.pt`` for ``student*`` variants (resolved by the plan).
+        options: the variant kinds' options (:func:`exporters.kinds.options_mapping`: ``finetune_epochs``,
+            ``calib_method``, ``workspace_mib``...), JSON-ready; absent ones take the kind's default.
     """
 
     source: str
@@ -67,7 +70,12 @@ class BuildRequest:
     data_yaml: str | None = None
     calib_images: int = 200
     student_source: str | None = None
-    finetune_epochs: int = 10
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def finetune_epochs(self) -> int:
+        """The pruned kind's fine-tuning epochs (kept for callers written before ``options``)."""
+        return int(self.options.get("finetune_epochs", 10))
 
     @classmethod
     def from_dict(cls, data: Any) -> BuildRequest:
@@ -164,7 +172,7 @@ def run_isolated(build: BuildRequest, job: Job, *, frames_root: Path, out: Path,
     if code == 0 and result_path.is_file():
         result = WorkerResult.from_json(result_path.read_text(), where=str(result_path))
         manifest = _read_json(out / "artifact.json")
-        return Outcome(status="ok", manifest=manifest, timing=result.timing, telemetry=result.telemetry,
+        return Outcome(status="ok", manifest=manifest, timing=timing_block(result.timing), telemetry=result.telemetry,
                        runtime=result.runtime, versions=result.versions,
                        detections=_load_dets(out / DETECTIONS_FILE, result.n_frames), error_tail=None)
     error = _read_json(out / "error.json")
@@ -179,6 +187,18 @@ def run_isolated(build: BuildRequest, job: Job, *, frames_root: Path, out: Path,
         last = next((ln for ln in reversed(tail.splitlines()) if ln.strip()), "no output")
         reason = f"worker crashed (exit {code}): {last[:200]}"
     return Outcome(status="failed", reason=reason, error_tail=tail or None)
+
+
+def timing_block(raw: dict) -> dict:
+    """The record's ``timing`` block from a :class:`WorkerResult`'s raw timing."""
+    from results.record import timing_entry
+
+    timing = timing_entry(raw["stages_ms"], fps=raw.get("fps"), pipelined_fps=raw.get("pipelined_fps"),
+                          warmup_iterations=raw.get("warmup_iterations"), timed_seconds=raw.get("timed_seconds"))
+    for scope in ("preprocess", "postprocess"):
+        if raw.get(scope) is not None:
+            timing[scope] = raw[scope]
+    return timing
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -234,11 +254,11 @@ def die_with_parent(parent_pid: int | None) -> None:
     if parent_pid is not None and os.getppid() != parent_pid:  # the parent died before prctl took effect
         os._exit(137)
 
-    def watch() -> None:
-        try:
-            while sys.stdin.buffer.read(1 << 12):
+    def watch(fd: int) -> None:
+        try:  # the raw descriptor: a buffered stdin's lock would block the interpreter's shutdown
+            while os.read(fd, 1 << 12):
                 pass
-        except (OSError, ValueError):
+        except OSError:
             pass
         try:
             os.killpg(os.getpgrp(), signal.SIGKILL)
@@ -246,15 +266,16 @@ def die_with_parent(parent_pid: int | None) -> None:
             os._exit(137)
 
     if sys.stdin is not None and not sys.stdin.isatty():
-        threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+        threading.Thread(target=watch, args=(sys.stdin.fileno(),), name="parent-watch", daemon=True).start()
 
 
 def clean_stale_partials(root: Path, *, now: float | None = None) -> list[Path]:
     """Remove ``.*.partial`` files a killed writer left under ``root``; returns what was removed.
 
-    A partial is removed when no process has it open (Linux: ``/proc/*/fd``); where the open files of
-    some process cannot be read, only when untouched for :data:`PARTIAL_MAX_AGE_S`. Writers in other
-    live processes (a concurrent run) are never disturbed.
+    A partial (:func:`common.atomic.atomic_path`'s temporary) is stale when it was last written before
+    this process started and at least :data:`PARTIAL_MIN_AGE_S` ago, and no process has it open
+    (Linux: ``/proc/*/fd``); where the open files of some process cannot be read, only once untouched
+    for :data:`PARTIAL_MAX_AGE_S`. A writer in a live concurrent run is not disturbed.
     """
     root = Path(root)
     if not root.is_dir():
@@ -267,10 +288,10 @@ def clean_stale_partials(root: Path, *, now: float | None = None) -> list[Path]:
     removed = []
     for p in partials:
         try:
-            real = str(p.resolve())
-            if real in open_files:
+            mtime = p.stat().st_mtime
+            if mtime >= _STARTED or now - mtime < (PARTIAL_MIN_AGE_S if complete else PARTIAL_MAX_AGE_S):
                 continue
-            if not complete and now - p.stat().st_mtime < PARTIAL_MAX_AGE_S:
+            if str(p.resolve()) in open_files:
                 continue
             p.unlink()
             removed.append(p)
@@ -303,18 +324,19 @@ def _open_files() -> tuple[set[str], bool]:
     return paths, complete
 
 
-def _build(build: BuildRequest):
+def build_artifact(build: BuildRequest, progress=_emit):
+    """Build (or reuse from the cache) the artifact of ``build`` with the exporters; returns their ``Artifact``."""
     from exporters.build import build_variant
     from exporters.spec import parse_variant
 
     spec = parse_variant(build.variant, fmt=build.format)
     # A shipped <model>-prunedNN.pt beside the source is picked up by the exporter itself.
-    kwargs: dict[str, Any] = {"finetune_epochs": int(build.finetune_epochs)}
+    options = dict(build.options)
     if build.student_source:
-        kwargs["student_source"] = Path(build.student_source)
+        options["student_source"] = build.student_source
     return build_variant(Path(build.source), spec, cache_dir=Path(build.cache_dir), imgsz=build.imgsz,
                          data_yaml=None if build.data_yaml is None else Path(build.data_yaml),
-                         calib_images=build.calib_images, progress=_emit, options=kwargs)
+                         calib_images=build.calib_images, progress=progress, options=options)
 
 
 def work(task: dict, out: Path) -> WorkerResult:
@@ -326,7 +348,7 @@ def work(task: dict, out: Path) -> WorkerResult:
     build = BuildRequest.from_dict(task.get("build"))
     job = Job.from_dict(task.get("job"), where="task.job")
     clean_stale_partials(Path(build.cache_dir))
-    artifact = _build(build)
+    artifact = build_artifact(build)
     write_json_atomic(out / "artifact.json", artifact.manifest)
     meta = artifact.manifest["artifact"]
     job = job.with_artifact(ArtifactRef(Path(artifact.path).name, meta["sha256"], meta["format"]))

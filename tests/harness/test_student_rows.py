@@ -3,7 +3,6 @@ drops against the same-size plain FP32 and the teacher's FP32 (record, table), a
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from types import SimpleNamespace as NS
@@ -11,9 +10,11 @@ from types import SimpleNamespace as NS
 import numpy as np
 import pytest
 
-from harness import runloop
+from harness import plan as run_plan
+from harness import student as run_student
 from harness.cli import main
-from harness.runloop import ModelChoice
+from harness.options import RunOptions
+from harness.plan import ModelChoice
 from common.hashing import file_sha256
 
 NAMES = ["circle", "rectangle", "triangle", "star", "ring", "cross"]
@@ -43,37 +44,42 @@ def shipped(tmp_path, monkeypatch):
 
 
 def _args(**over):
-    base = dict(variants=None, student=None, teacher=None, format=None, force=False)
-    base.update(over)
-    return argparse.Namespace(**base)
+    return RunOptions(**over)
 
 
-CPU = NS(runtime=NS(runtime="onnxruntime"), skip_reason=lambda precision: "slow" if precision == "fp16" else None)
+CPU = NS(runtime=NS(runtime="onnxruntime", providers=("CPUExecutionProvider",)), profile=NS(name="cpu"),
+         hardware=NS(runtimes={"onnxruntime": NS(providers=("CPUExecutionProvider",))}),
+         skip_reason=lambda precision: "slow" if precision == "fp16" else None)
 
 
 def test_default_run_adds_the_shipped_student_and_its_teacher_row(shipped):
     args = _args()
-    assert runloop.wants_student(args, shipped.model)
-    setup = runloop.resolve_student(args, shipped.model)
+    assert run_student.wants_student(args, shipped.model)
+    setup = run_student.resolve_student(args, shipped.model)
     assert setup.path == shipped.student and setup.teacher == shipped.teacher
     assert setup.teacher_reason is None and setup.plain_reason is None and setup.plain_note is None
-    plan = runloop.plan_variants(args, shipped.model, CPU, setup)
+    plan = run_plan.plan_variants(args, shipped.model, CPU, setup)
     assert [r.name for r in plan] == ["fp32", "fp16", "int8", "pruned30", "student", "teacher"]
     teacher_row = plan[-1]
     assert teacher_row.source == shipped.teacher and teacher_row.spec.name == "fp32" and teacher_row.reason is None
     assert all(r.source == shipped.plain for r in plan[:-1])
-    job = runloop._job(NS(calib_data=None, calib_images=8, threads=None, conf=0.001, iou=0.7, max_det=300,
-                          min_iters=1, min_seconds=0, warmup_max_s=0), shipped.model,
-                       NS(calib_yaml=None, kind="images", image_paths=(), video_path=None, count=0),
-                       NS(requested="cpu"), plan[-1], shipped.dir / "out", setup)
-    assert job["source"] == str(shipped.teacher) and job["variant"] == "fp32" and job["student_source"] is None
+    images = (str(shipped.dir / "val" / "a.jpg"), str(shipped.dir / "val" / "sub" / "b.jpg"))
+    data = run_plan.ScoredData("images", "val", images, None, 2, None, tuple(NAMES), None, None)
+    build, job, root = run_plan.make_task(RunOptions(calib_images=8, min_iters=1, min_seconds=0, warmup_max_s=0),
+                                          shipped.model, data, CPU, plan[-1], setup)
+    assert build.source == str(shipped.teacher) and build.variant == "fp32" and build.student_source is None
+    assert job.variant == "teacher" and job.precision == "fp32" and job.device == "cpu" and job.artifact is None
+    assert job.runtime == "onnxruntime" and job.providers == ("CPUExecutionProvider",) and job.nc == len(NAMES)
+    assert root == shipped.dir / "val" and job.frames.names == ("a.jpg", "sub/b.jpg")  # nothing host-absolute
+    student_build, student_job, _ = run_plan.make_task(RunOptions(), shipped.model, data, CPU, plan[-2], setup)
+    assert student_build.student_source == str(shipped.student) and student_job.variant == "student"
 
 
 def test_no_teacher_row_when_the_student_does_not_run(shipped):
     args = _args(variants="fp32,int8")
-    assert not runloop.wants_student(args, shipped.model)
-    setup = runloop.resolve_student(_args(), shipped.model)
-    plan = runloop.plan_variants(_args(variants="fp32,student-fp16"), shipped.model, CPU, setup)
+    assert not run_student.wants_student(args, shipped.model)
+    setup = run_student.resolve_student(_args(), shipped.model)
+    plan = run_plan.plan_variants(_args(variants="fp32,student-fp16"), shipped.model, CPU, setup)
     assert [r.name for r in plan] == ["fp32", "student-fp16"] and plan[1].reason == "slow (--force runs it anyway)"
 
 
@@ -81,32 +87,32 @@ def test_a_model_without_a_student_skips_the_student_row_with_its_own_train_comm
     from dataclasses import replace
 
     yolo12n = replace(shipped.model, path=shipped.dir / "yolo12n.pt", name="yolo12n", family="yolo12", arch="yolo12n")
-    assert runloop.shipped_student(yolo12n) is None  # no yolo12n-student.pt beside it
-    plan = runloop.plan_variants(_args(variants="fp32,student"), yolo12n, CPU, None)
+    assert run_student.shipped_student(yolo12n) is None  # no yolo12n-student.pt beside it
+    plan = run_plan.plan_variants(_args(variants="fp32,student"), yolo12n, CPU, None)
     assert [r.name for r in plan] == ["fp32", "student"] and plan[0].reason is None
     assert plan[1].reason.startswith("no distilled student for this model (train one: bench train --arch yolo12n ")
 
 
 def test_missing_or_replaced_teacher_leaves_a_reason(shipped):
     shipped.teacher.write_bytes(b"retrained teacher")  # another file under the recorded name
-    setup = runloop.resolve_student(_args(), shipped.model)
+    setup = run_student.resolve_student(_args(), shipped.model)
     assert setup.teacher is None and "is not the teacher the student was distilled from" in setup.teacher_reason
-    assert [r.name for r in runloop.plan_variants(_args(), shipped.model, CPU, setup)][-1] == "student"
+    assert [r.name for r in run_plan.plan_variants(_args(), shipped.model, CPU, setup)][-1] == "student"
     shipped.teacher.unlink()
-    setup = runloop.resolve_student(_args(), shipped.model)
+    setup = run_student.resolve_student(_args(), shipped.model)
     assert "yolo11s.pt" in setup.teacher_reason and "not shipped" in setup.teacher_reason
 
 
 def test_plain_comparison_needs_the_students_architecture(shipped):
     other = ModelChoice(**{**shipped.model.__dict__, "arch": "yolo12n", "sha256": "c" * 64})
-    setup = runloop.resolve_student(_args(), other)
+    setup = run_student.resolve_student(_args(), other)
     assert setup.plain_reason.startswith("not comparable") and "yolo12n" in setup.plain_reason
     onnx = ModelChoice(**{**shipped.model.__dict__, "kind": "onnx", "arch": None})
-    assert runloop.resolve_student(_args(), onnx) is None  # no <model>-student.pt beside an ONNX model
-    assert runloop.resolve_student(_args(student=shipped.student), onnx).plain_reason.startswith("not comparable")
+    assert run_student.resolve_student(_args(), onnx) is None  # no <model>-student.pt beside an ONNX model
+    assert run_student.resolve_student(_args(student=shipped.student), onnx).plain_reason.startswith("not comparable")
     # same architecture, but not the baseline the student's JSON records: comparable, with a note
     same_arch = ModelChoice(**{**shipped.model.__dict__, "sha256": "d" * 64})
-    setup = runloop.resolve_student(_args(), same_arch)
+    setup = run_student.resolve_student(_args(), same_arch)
     assert setup.plain_reason is None and "not the plain baseline" in setup.plain_note
 
 
@@ -114,9 +120,9 @@ def test_teacher_that_is_the_runs_model_is_its_fp32_row(shipped):
     model = ModelChoice(**{**shipped.model.__dict__, "path": shipped.teacher, "sha256": file_sha256(shipped.teacher),
                            "arch": "yolo11s", "reference": None})
     args = _args(student=shipped.student)
-    setup = runloop.resolve_student(args, model)
+    setup = run_student.resolve_student(args, model)
     assert setup.teacher_is_model and setup.plain_reason.startswith("not comparable")
-    assert [r.name for r in runloop.plan_variants(args, model, CPU, setup)] == ["fp32", "fp16", "int8", "pruned30",
+    assert [r.name for r in run_plan.plan_variants(args, model, CPU, setup)] == ["fp32", "fp16", "int8", "pruned30",
                                                                                 "student"]
 
 
@@ -127,12 +133,12 @@ def _scored(map50_95, coco=None):
 
 
 def test_comparisons_measure_against_the_plain_and_teacher_rows(shipped):
-    setup = runloop.resolve_student(_args(), shipped.model)
-    plan = runloop.plan_variants(_args(variants="fp32,student"), shipped.model, CPU, setup)
+    setup = run_student.resolve_student(_args(), shipped.model)
+    plan = run_plan.plan_variants(_args(variants="fp32,student"), shipped.model, CPU, setup)
     ok = lambda fps: NS(status="ok", reason=None, timing={"fps": fps})  # noqa: E731
     outcomes = {"fp32": ok(50.0), "student": ok(48.0), "teacher": ok(20.0)}
     scored = {"fp32": _scored(0.60), "student": _scored(0.63), "teacher": _scored(0.70)}
-    vs = runloop.student_comparisons(setup, plan, outcomes, scored, bootstrap=0)["student"]
+    vs = run_student.student_comparisons(setup, plan, outcomes, scored, bootstrap=0)["student"]
     assert vs["plain"]["reference"] == "fp32" and vs["plain"]["map_drop_points"] == pytest.approx(-3.0)
     assert vs["plain"]["fps_ratio"] == pytest.approx(48 / 50) and vs["plain"]["reason"] is None
     assert vs["teacher"]["reference"] == "teacher" and vs["teacher"]["map_drop_points"] == pytest.approx(7.0)
@@ -140,7 +146,7 @@ def test_comparisons_measure_against_the_plain_and_teacher_rows(shipped):
     assert vs["teacher"]["model"]["name"] == "yolo11s" and vs["teacher"]["label"] == "vs teacher FP32"
     # a teacher row that failed: the student's "vs teacher" says why, and nothing is measured
     outcomes["teacher"] = NS(status="failed", reason="export crashed", timing=None)
-    vs = runloop.student_comparisons(setup, plan, outcomes, scored, bootstrap=0)["student"]["teacher"]
+    vs = run_student.student_comparisons(setup, plan, outcomes, scored, bootstrap=0)["student"]["teacher"]
     assert vs["reference"] is None and "teacher row did not run (export crashed)" in vs["reason"]
     assert "map_drop_points" not in vs
 

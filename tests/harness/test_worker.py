@@ -1,39 +1,52 @@
 """The per-variant worker process: whatever happens inside it becomes a status, never a crash of the run."""
 
-from harness.worker import run_isolated
+import json
+import textwrap
+
+from devices.job import FrameSet, Job, TimingOptions
+from harness.worker import BuildRequest, run_isolated
 
 
-def _job(tmp_path, **over):
-    job = {
-        "job_version": 1, "variant": "fp32", "format": "onnx", "source": str(tmp_path / "missing.pt"), "imgsz": 64,
-        "student_source": None, "data_yaml": None, "calib_images": 4,
-        "cache_dir": str(tmp_path / "cache"), "device": "cpu", "threads": 1,
-        "frames": {"kind": "images", "paths": [], "video": None, "count": 0},
-        "conf": 0.001, "iou": 0.7, "max_det": 300,
-        "timing": {"min_iters": 1, "min_seconds": 0.0, "warmup_max_s": 0.1}, "out": str(tmp_path / "out"),
-    }
-    job.update(over)
-    return job
+def _task(tmp_path, **build):
+    req = BuildRequest(**{"source": str(tmp_path / "missing.pt"), "variant": "fp32", "format": "onnx", "imgsz": 64,
+                          "cache_dir": str(tmp_path / "cache"), "calib_images": 4, **build})
+    job = Job(variant="fp32", precision="fp32", runtime="onnxruntime", device="cpu", artifact=None, imgsz=64, nc=2,
+              frames=FrameSet("images", 0, ()), timing=TimingOptions(min_iters=1, min_seconds=0.0, warmup_max_s=0.1),
+              threads=1)
+    return req, job
 
 
 def test_clear_error_becomes_failed_with_its_message(tmp_path):
-    outcome = run_isolated(_job(tmp_path), timeout=120)
-    assert outcome.status == "failed"
+    req, job = _task(tmp_path)
+    outcome = run_isolated(req, job, frames_root=tmp_path, out=tmp_path / "out", timeout=120)
+    assert outcome.status == "failed" and outcome.input_error
     assert "missing.pt" in outcome.reason and "no such file" in outcome.reason
     assert outcome.detections is None and outcome.timing is None
+    task = json.loads((tmp_path / "out" / "task.json").read_text())
+    assert task["version"] == 1 and task["job"]["version"] == 1 and task["build"]["source"].endswith("missing.pt")
 
 
-def test_crash_keeps_error_tail(tmp_path):
-    job = _job(tmp_path)
-    del job["device"]  # the worker dies on a KeyError: a crash, not a clear message
-    outcome = run_isolated(job, timeout=120)
-    assert outcome.status == "failed"
+def test_crash_keeps_error_tail(tmp_path, monkeypatch):
+    """A real crash inside the child (an exporter raising a plain exception): failed, with the traceback's tail."""
+    fake = tmp_path / "exporters"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("")
+    (fake / "spec.py").write_text("def parse_variant(name, fmt):\n    return name\n")
+    (fake / "build.py").write_text(textwrap.dedent("""
+        def build_variant(*args, **kwargs):
+            raise KeyError("boom inside the exporter")
+    """))
+    monkeypatch.chdir(tmp_path)  # the child's sys.path starts with its working folder: this exporters/ shadows
+    req, job = _task(tmp_path)
+    outcome = run_isolated(req, job, frames_root=tmp_path, out=tmp_path / "out", timeout=120)
+    assert outcome.status == "failed" and not outcome.input_error
     assert outcome.reason.startswith("worker crashed (exit 1)")
-    assert "KeyError" in outcome.error_tail
+    assert "KeyError" in outcome.error_tail and "boom inside the exporter" in outcome.error_tail
 
 
 def test_timeout_kills_and_says_so(tmp_path):
-    outcome = run_isolated(_job(tmp_path), timeout=0.05)
-    assert outcome.status == "failed"
+    req, job = _task(tmp_path)
+    outcome = run_isolated(req, job, frames_root=tmp_path, out=tmp_path / "out", timeout=0.05)
+    assert outcome.status == "failed" and not outcome.input_error
     assert outcome.reason == "timed out after 0.05 s and was killed"
     assert not (tmp_path / "out" / "result.json").exists()

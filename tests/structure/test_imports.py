@@ -165,4 +165,4 @@ def test_the_graph_is_read():
     """The reader itself: a lazy import inside a function is an edge (so the checks above can fail)."""
     graph = import_graph()
     assert "common.errors" in graph["harness.cli"]
-    assert any(t.startswith("exporters") for t in graph["harness.runloop"])  # run loop imports lazily
+    assert any(t.startswith("exporters") for t in graph["harness.plan"])  # the run's plan imports lazily
