@@ -88,3 +88,11 @@ def test_job_module_imports_with_the_standard_library_only():
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("samples", [[1.0, float("nan")], "12 ms", [True]])
+def test_timing_samples_must_be_finite_numbers(samples):
+    data = json.loads((DATA / "worker-result-v1.json").read_text())
+    data["timing"]["stages_ms"]["inference"] = samples
+    with pytest.raises(InputError, match=r"^worker result\.timing\.stages_ms\.inference: expected a list of finite"):
+        WorkerResult.from_dict(data)
