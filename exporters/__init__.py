@@ -1,10 +1,14 @@
 """Exporters: turn one Ultralytics YOLO model into the variants bench compares.
 
-One entry point, one module per kind of variant::
+One entry point; one module per kind of variant, registered by kind (:mod:`exporters.kinds`)::
 
-    spec.parse_variant("pruned30-int8", fmt="onnx")   -> VariantSpec (the name grammar)
-    build.build_variant(source, spec, imgsz=..., ...)  -> Artifact (path + manifest), cached
+    spec.parse_variant("pruned30-int8", fmt="onnx")     -> VariantSpec (the name grammar)
+    build.build_variant(source, spec, imgsz=..., options={...})  -> Artifact (path + manifest), cached
 
+    kinds/             the registry: a variant = model kind + precision kind + format kind, each with
+                       its options dataclass (CLI flags from it), input checks and builder:
+                       plain.py (plain, fp32), pruned.py, student.py, fp16.py, int8.py, onnx.py, trt.py
+    stage.py           the build context, the cached-stage runner, the manifest fields every stage writes
     source.py          validate the .pt / .onnx source (detection, supported architecture)
     onnx_export.py     FP32 via Ultralytics' exporter (+ exact DFL rewrite), FP16 conversion, head-decode finder, graph cost
     int8.py            ONNX Runtime static QDQ quantization, head decode left float

@@ -11,6 +11,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,7 +83,8 @@ def int8_onnx(stage: Stage, fp32: Artifact) -> Artifact:
 
     def build(tmp: Path) -> dict:
         reader = ImageCalibrationReader(calib.files, imgsz=stage.imgsz, progress=stage.progress)
-        record = quantize_int8(fp32.path, tmp, reader, settings=settings, family=stage.src.family)
+        with contextlib.redirect_stdout(sys.stderr):  # ONNX Runtime's calibrator prints; stdout is the caller's
+            record = quantize_int8(fp32.path, tmp, reader, settings=settings, family=stage.src.family)
         record["calibration"] = {**calib.provenance(), "method": record["method_used"],
                                  "preprocess_version": PREPROCESS_VERSION}
         fields = common_fields(stage, spec.with_(fmt="onnx"), stage.src, fp32)
