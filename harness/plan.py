@@ -133,9 +133,10 @@ def plan_variants(opts: RunOptions, model: ModelChoice, device,
 
     ``student``: the run's :class:`harness.student.StudentSetup`, or None.
     """
+    from devices.runtimes import runtime_info
     from exporters.spec import parse_variant
 
-    fmt = opts.format or ("trt" if device.runtime.runtime == "tensorrt" else "onnx")
+    fmt = opts.format or runtime_info(device.runtime.runtime).build_format  # the format its runtime loads
     if opts.variants is None:
         names = ["fp32", "fp16", "int8", "pruned30"]
         if student is not None:
