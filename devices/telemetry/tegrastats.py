@@ -10,8 +10,11 @@ three-value rails (``xmW/ymW/zmW``) and ``name@xC/yC`` temperatures, engine fiel
 ``NVENC_LOAD 7%``), ``MTS fg x% bg y%``, ``SWAP``/``IRAM``/``lfb`` with kB or MB blocks.
 
 Units: RAM/SWAP MB, IRAM kB, loads %, frequencies MHz, temperatures degC, rails mW (unitless
-values before JetPack 5 are mW too). Anything not understood is kept, token by token, in
-:attr:`TegraSample.unparsed`.
+values before JetPack 5 are mW too). A field may hold runs of blanks where it usually has one
+(``NVENC      off``, ``APE           174``, ``VDD_IN  5mW/5mW``, ``CPU  [...]``: tegrastats pads
+columns on some releases). Anything not understood is kept, token by token, in
+:attr:`TegraSample.unparsed`, and :class:`TegrastatsReader` counts it by name
+(:attr:`TegrastatsReader.unparsed`), which the telemetry summary carries as ``unparsed_fields``.
 
 Example:
     >>> s = parse_line("RAM 936/3964MB (lfb 366x4MB) CPU [10%@102,off] GR3D_FREQ 0%@76 GPU@28C POM_5V_IN 920/920 ???")
@@ -162,8 +165,8 @@ _KINDS: list[tuple[str, str]] = [
     ("mts", r"MTS fg (\d+)% bg (\d+)%"),
     ("edp", r"EDP limit (\d+)"),
     ("emc", r"(?:EMC_FREQ|EMC) (?:(\d+)%(?:@(\d+))?|@(\d+))"),
-    ("gr3d", r"(GR3D\d*)(?:_FREQ)? (?:(\d+)%(?:@\[?(\d+(?:,\d+)*)\]?)?|@\[?(\d+(?:,\d+)*)\]?)"),
-    ("rail", rf"([A-Za-z][A-Za-z0-9_]*) ({_NUM})(?:mW)?/({_NUM})(?:mW)?(?:/({_NUM})(?:mW)?)?"),
+    ("gr3d", r"(GR3D\d*)(?:_FREQ)? (?:(\d+)%(?:@\[?(\d+(?:,\s*\d+)*)\]?)?|@\[?(\d+(?:,\s*\d+)*)\]?)"),
+    ("rail", rf"([A-Za-z][A-Za-z0-9_]*) ({_NUM})(?:mW)?\s*/\s*({_NUM})(?:mW)?(?:\s*/\s*({_NUM})(?:mW)?)?"),
     ("engine_off", r"([A-Z][A-Z0-9_]*) off"),
     ("engine_load_freq", r"([A-Z][A-Z0-9_]*) (\d+)%@(\d+)"),
     ("engine_at", r"([A-Z][A-Z0-9]*)_FREQ @(\d+)"),
@@ -234,7 +237,7 @@ def parse_line(line: str) -> TegraSample:
         g = m.groups()[a:b]
         pos = m.end()
         if kind == "ts":
-            f["timestamp"] = g[0]
+            f["timestamp"] = " ".join(g[0].split())
         elif kind == "ram":
             f["ram_used_mb"], f["ram_total_mb"] = int(g[0]), int(g[1])
             if g[2] is not None:

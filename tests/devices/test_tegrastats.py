@@ -279,3 +279,78 @@ def test_junk_between_fields_keeps_the_rest(line, junk, rnd):
     assert set(junk) <= set(s.unparsed)
     assert len(s.rails) >= len(clean.rails) - len(junk)
     assert sum(1 for k in s.temps_c.items() if k in clean.temps_c.items()) >= len(clean.temps_c) - len(junk)
+
+
+# -- issue #16 class 9: runs of blanks inside fields, counted leftovers, what reaches the record --
+
+def _fields(s):
+    return {k: (dict(v) if hasattr(v, "items") else v) for k, v in s.__dict__.items() if k != "raw"}
+
+
+def _padded(line: str, seed: int) -> str:
+    """The line with every blank widened to a run of 1-7 blanks (tegrastats pads some columns)."""
+    import random
+
+    rng = random.Random(seed)
+    return re.sub(r" ", lambda m: " " * rng.randint(1, 7), line)
+
+
+@pytest.mark.parametrize("name, lineno, line", ALL_LINES, ids=[f"{f}:{i}" for f, i, _ in ALL_LINES])
+def test_every_shared_line_parses_the_same_with_runs_of_blanks(name, lineno, line):
+    if (name, lineno) in DATE_LINES:
+        return
+    padded = _padded(line, lineno)
+    assert padded != line or " " not in line
+    assert _fields(parse_line(padded)) == _fields(parse_line(line))
+
+
+def test_made_up_fields_with_runs_of_blanks():
+    s = parse_line("RAM 936/3964MB  (lfb 366x4MB) CPU  [10%@102, off] GR3D_FREQ   5%@[1300, 1300] NVENC      off "
+                   "APE           174 VIC_FREQ   729 NVDEC  12%@600 VDD_IN  5mW/5mW VDD_CPU_CV 3268mW/ 3100mW/ 3300mW "
+                   "MTS fg  1% bg  2% GPU@28C")
+    assert [(c.load_pct, c.online) for c in s.cpus] == [(10.0, True), (None, False)]
+    assert s.engines["NVENC"].off and s.engines["APE"].freq_mhz == 174 and s.engines["VIC"].freq_mhz == 729
+    assert (s.engines["NVDEC"].load_pct, s.engines["NVDEC"].freq_mhz) == (12, 600)
+    assert s.rail("VDD_IN").current_mw == 5 and s.lfb_blocks == 366 and (s.mts_fg_pct, s.mts_bg_pct) == (1, 2)
+    assert s.gpu_load_pct == 5  # the GR3D array with a blank after its comma is not lost
+    assert s.gpu_freqs_mhz == (1300, 1300) and s.rail("VDD_CPU_CV").third_mw == 3300 and s.unparsed == ()
+
+
+def test_unparsed_fields_are_counted_and_reach_the_summary():
+    from devices.telemetry.sources import TegrastatsSource
+    from devices.telemetry.summary import build_summary
+    from tests.devices.test_telemetry import FakePopen
+
+    line = data_lines("agx-orin-jp7.2_jetson_stats.txt")[0]
+    lines = ["Tue Jan 26 18:22:31 UTC 2021", line + " NEWENG 12x", line + " NEWENG 3x ???", line]
+    src = TegrastatsSource(interval_s=0.1, executable="/usr/bin/tegrastats", popen=FakePopen(lines))
+    ticks = iter(range(1000))
+    src.open(lambda: float(next(ticks)))
+    import time
+    deadline = time.monotonic() + 5
+    while len(src._reader.samples) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    readings = src.close()
+    assert src.info["unparsed_fields"] == {"(line)": 1, "NEWENG": 2, "(value)": 3}
+    summary = build_summary({"tegrastats": readings}, window=(0.0, 10.0), interval_s=0.1,
+                            source_info={"tegrastats": src.info})
+    assert dict(summary.unparsed_fields) == {"(line)": 1, "NEWENG": 2, "(value)": 3}
+    out = summary.to_dict()
+    assert out["unparsed_fields"] == {"(line)": 1, "NEWENG": 2, "(value)": 3}
+    assert "unparsed_fields" not in out["sources"]["tegrastats"]
+    # what only tegrastats says reaches the record: rails' own average and JetPack 7 peak, GPCs, engines
+    teg = out["tegrastats"]
+    assert teg["rails_w"]["VDD_GPU_SOC"] == {"average": 5.139, "peak": 5.139}
+    assert teg["gpc_mhz"] == [1300.0, 1300.0]
+    assert teg["engines"]["APE"] == {"off_share": 0.0, "mhz_mean": 174.0}
+    assert teg["engines"]["NVDLA0"] == {"off_share": 1.0}
+
+
+def test_gr3d2_reaches_the_summary():
+    from devices.telemetry.summary import build_summary
+
+    lines = data_lines("orin-class-24gb-unknown-os_tegrastats_parser-neleon.txt")[:2]
+    readings = [(float(i), sample_readings(parse_line(line)), ()) for i, line in enumerate(lines)]
+    teg = build_summary({"tegrastats": readings}, window=(0.0, 1.0), interval_s=1.0).to_dict()["tegrastats"]
+    assert teg["gpu2"] == {"util_pct_mean": (99 + 82) / 2, "mhz_mean": 1274.0}
+    assert teg["engines"]["NVENC"] == {"off_share": 0.0, "util_pct_mean": 3.5}
