@@ -14,7 +14,7 @@ them all.
 Each row carries its validity verdict (:func:`results.validity.verdict`): ``C`` contended,
 ``T`` throttled, ``U`` unstable, in the status column with a footnote giving the numbers.
 
-Under the table, the answer (:func:`answer`): the fastest variant whose mAP50-95 drop is within
+Under the table, the answer (:func:`results.answer.answer`): the fastest variant whose mAP50-95 drop is within
 the budget (``--max-drop``, 1.0 point by default) at the *upper* end of its 95% CI, with its
 speed-up over FP32 and its validity marks, or "no variant within budget".
 
@@ -32,15 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from results import format as fmt
-from results.schema import Record, Variant, VsModel, VsReference
+from results.answer import DEFAULT_MAX_DROP, answer, drop_source, reference_name
+from results.schema import Record, Variant, VsModel
 from results.stats import DEFAULT_FACTOR
 from results.validity import CLOCK_FLOOR, CONTENDED_WAIT_SHARE, Validity, verdict
 
 __all__ = ["COLUMNS", "DEFAULT_MAX_DROP", "Column", "Row", "RunTable", "answer", "make_console", "print_run",
            "rich_table", "run_table"]
 
-DEFAULT_MAX_DROP = 1.0
-"""The accuracy budget of the answer line: mAP50-95 points, judged on the upper end of the drop's CI."""
 SUB_ROW = "  └ vs teacher"
 
 
@@ -131,21 +130,10 @@ def _size(v: Variant) -> str:
     return f"{size / 1e6:.1f}" if isinstance(size, (int, float)) and not isinstance(size, bool) else fmt.DASH
 
 
-def _reference_name(record: Record) -> str | None:
-    names = [v.vs_reference.reference for v in record.variants if v.vs_reference is not None]
-    return names[0] if names else ("fp32" if record.variant("fp32") else None)
-
-
-def _drop_source(v: Variant) -> VsReference | VsModel | None:
-    """What the row's drop column is against: a student's same-size plain FP32, else the reference."""
-    plain = v.vs_models.get("plain")
-    return plain if plain is not None else v.vs_reference
-
-
 def _drop_cell(v: Variant, reference: str | None) -> str:
     if v.name == reference:
         return "reference"
-    vs = _drop_source(v)
+    vs = drop_source(v)
     if isinstance(vs, VsModel) and vs.reference is None:  # a student whose plain comparison could not be made
         return fmt.NOT_COMPARABLE if fmt.not_comparable_detail(vs.reason) is not None else fmt.DASH
     return fmt.DASH if vs is None else fmt.drop(vs.map_drop_points, vs.map_drop_ci95)
@@ -156,7 +144,7 @@ def _cells(v: Variant, reference: str | None) -> dict[str, str]:
     e2e = t.stage("end_to_end") if t else None
     inf = t.stage("inference") if t else None
     tel = v.telemetry or {}
-    vs = _drop_source(v)
+    vs = drop_source(v)
     return {
         "variant": v.name, "mb": _size(v), "fps": fmt.fps(t.fps if t else None),
         "e2e_p50": fmt.ms(e2e.p50_ms if e2e else None), "e2e_p99": fmt.ms(e2e.p99_ms if e2e else None),
@@ -261,60 +249,6 @@ def _legend(record: Record, columns: Sequence[Column]) -> list[str]:
     return lines
 
 
-# ------------------------------------------------------------------ the answer
-
-def _budget_drop(v: Variant, reference: str | None) -> tuple[float | None, bool]:
-    """The drop the budget is judged on (the upper end of the CI) and whether a CI was there."""
-    if v.name == reference:
-        return 0.0, True
-    vs = _drop_source(v)
-    if vs is None or vs.map_drop_points is None or (isinstance(vs, VsModel) and vs.reference is None):
-        return None, False
-    if vs.map_drop_ci95 is not None:
-        return vs.map_drop_ci95[1], True
-    return vs.map_drop_points, False
-
-
-def answer(record: Record, *, max_drop: float = DEFAULT_MAX_DROP, factor: float = DEFAULT_FACTOR) -> str:
-    """The fastest variant within the accuracy budget, in one line (the table's last word).
-
-    A variant is within budget when the upper end of its mAP50-95 drop's 95% CI is at most
-    ``max_drop`` points (the point estimate when no CI was computed, said so). FP32 (the
-    reference) is within budget by definition; the teacher (another model) is not a candidate.
-
-    Example:
-        >>> from results.archive import load_record                          # doctest: +SKIP
-        >>> answer(load_record("run.json"))                                  # doctest: +SKIP
-        'answer (cpu, mAP50-95 drop <= 1 point at the upper end of its 95% CI): int8, 71.2 FPS, 1.11x fp32'
-    """
-    reference = _reference_name(record)
-    ref = record.variant(reference) if reference else None
-    budget = f"mAP50-95 drop <= {max_drop:g} point{'s' if max_drop != 1 else ''} at the upper end of its 95% CI"
-    head = f"answer ({record.device.profile}, {budget})"
-    candidates = [v for v in record.variants if v.ok and v.timing and v.timing.fps is not None
-                  and not (v.source_model and v.source_model.role == "teacher")]
-    judged = [(v, *_budget_drop(v, reference)) for v in candidates]
-    if not any(d is not None for v, d, _ in judged if v.name != reference):
-        why = "no ground truth" if not record.data.with_ground_truth else "no variant has a measured mAP drop"
-        return f"{head}: cannot say, no accuracy drop was measured ({why})"
-    within = [(v, d, ci) for v, d, ci in judged if d is not None and d <= max_drop]
-    others = [x for x in within if x[0].name != reference]
-    if not others:
-        kept = f"; {reference} stays ({fmt.fps(ref.timing.fps)} FPS)" if ref and ref.ok and ref.timing else ""
-        return f"{head}: no variant within budget{kept}"
-    best, drop, with_ci = max(within, key=lambda x: x[0].timing.fps)
-    validity = verdict(best, factor=factor)
-    mark = f" [{validity.marks}: {validity.words}]" if validity.marks else ""
-    if best.name == reference:
-        return (f"{head}: {best.name} itself ({fmt.fps(best.timing.fps)} FPS){mark}: no variant within budget "
-                "is faster")
-    speed = ""
-    if ref is not None and ref.ok and ref.timing and ref.timing.fps:
-        speed = f", {best.timing.fps / ref.timing.fps:.2f}x {reference}"
-    ci = "" if with_ci else f" (drop {drop:+.2f}, no CI computed)"
-    return f"{head}: {best.name}, {fmt.fps(best.timing.fps)} FPS{speed}{mark}{ci}"
-
-
 # ------------------------------------------------------------------ the table
 
 def _measured(record: Record, needs: str | None) -> bool:
@@ -339,7 +273,7 @@ def run_table(record: Record, *, max_drop: float = DEFAULT_MAX_DROP, factor: flo
         >>> [r.name for r in t.rows][:3], t.rows[1].cells["drop"]
         (['fp32', 'int8', 'pruned50'], '+1.50 [+1.10, +1.90]')
     """
-    reference = _reference_name(record)
+    reference = reference_name(record)
     columns = tuple(c for c in COLUMNS if _measured(record, c.needs))
     verdicts = {v.name: verdict(v, factor=factor) for v in record.variants}
     marks, notes, student_note = _notes(record, verdicts)

@@ -24,8 +24,9 @@ from pathlib import Path
 from common.atomic import write_text_atomic
 from results import format as fmt
 from results import plots
+from results.answer import DEFAULT_MAX_DROP, answer
 from results.compare import Comparison, Mark
-from results.render import DEFAULT_MAX_DROP, answer, run_table
+from results.render import run_table
 from results.schema import Record, Variant
 from results.validity import verdict
 

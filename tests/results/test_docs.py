@@ -5,8 +5,8 @@ import importlib
 
 import pytest
 
-MODULES = ["results.archive", "results.encoding", "results.format", "results.record", "results.render",
-           "results.schema", "results.stats", "results.validity"]
+MODULES = ["results.answer", "results.archive", "results.encoding", "results.format", "results.record",
+           "results.render", "results.schema", "results.stats", "results.validity"]
 
 
 @pytest.mark.parametrize("name", MODULES)

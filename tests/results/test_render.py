@@ -7,10 +7,11 @@ import json
 import pytest
 
 from results import format as fmt
+from results.answer import answer
 from results.archive import Archive
 from results.compare import Mark, compare
 from results.record import stage_summary
-from results.render import answer, print_run, run_table
+from results.render import print_run, run_table
 from results.report import write_report
 from results.schema import Record, validate_record
 from results.validity import verdict
