@@ -10,6 +10,10 @@ file, completion marker last, is written is it swapped with ``D``:
   the two leaves the old folder whole under its hidden name, and the next regeneration (or
   :func:`recover`) renames it back first.
 
+The hidden names carry the process id: a regeneration cleans up only what processes that are no
+longer running left, so two ``bench run`` filling the same cache folder at once do not disturb
+each other (each swaps in a complete copy).
+
 The old folder is deleted only after the new one is in place, so fewer images leave no stale
 extras. A folder that holds anything else than what the generator writes is refused, never
 replaced: ``--out`` pointed at the wrong folder cannot delete a user's files.
@@ -44,11 +48,31 @@ _AT_FDCWD = -100
 
 
 def _siblings(out: Path, tag: str) -> list[Path]:
+    """Hidden siblings ``.<name><tag><pid>-*`` left by processes that are no longer running
+    (another process regenerating the same folder right now keeps its own)."""
     parent = out.parent
     if not parent.is_dir():
         return []
     prefix = f".{out.name}{tag}"
-    return sorted(p for p in parent.iterdir() if p.name.startswith(prefix) and p.is_dir() and not p.is_symlink())
+    found = []
+    for p in parent.iterdir():
+        if p.name.startswith(prefix) and p.is_dir() and not p.is_symlink():
+            pid = p.name[len(prefix):].split("-", 1)[0]
+            if not (pid.isdigit() and _alive(int(pid))):
+                found.append(p)
+    return sorted(found, key=lambda p: p.stat().st_mtime)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # our own leftovers (none while we run) are stale by definition
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
 
 
 def recover(out: Path) -> None:
@@ -99,7 +123,7 @@ def _swap_in(build: Path, out: Path) -> None:
     if _exchange(build, out):  # build now holds the old folder
         shutil.rmtree(build, ignore_errors=True)
         return
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}{_OLD}", dir=out.parent))
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}{_OLD}{os.getpid()}-", dir=out.parent))
     os.rmdir(old)
     os.rename(out, old)
     os.rename(build, out)
@@ -133,7 +157,7 @@ def staged_folder(out: Path, *, owned: Iterable[str]) -> Iterator[Path]:
         raise InputError(expected("a writable folder", f"{exc.strerror or exc}", str(exc.filename or out.parent))) from None
     _check_replaceable(out, owned)
     try:
-        build = Path(tempfile.mkdtemp(prefix=f".{out.name}{_NEW}", dir=out.parent))
+        build = Path(tempfile.mkdtemp(prefix=f".{out.name}{_NEW}{os.getpid()}-", dir=out.parent))
     except OSError as exc:
         raise InputError(expected("a writable folder", f"{exc.strerror or exc}", str(out.parent))) from None
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -61,10 +62,15 @@ def test_without_an_atomic_exchange_a_kill_between_the_two_renames_is_recovered(
     write_dataset(out, seed=1, n_train=1, n_val=2)
     before = snapshot(out)
     # the state a kill between 'rename old away' and 'rename new in' leaves behind
-    out.rename(tmp_path / ".d.bench-old-x1")
-    (tmp_path / ".d.bench-new-x2" / "images").mkdir(parents=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()  # the pid of a process that has exited
+    out.rename(tmp_path / f".d.bench-old-{dead}-x1")
+    (tmp_path / f".d.bench-new-{dead}-x2" / "images").mkdir(parents=True)
+    busy = tmp_path / f".d.bench-new-{os.getppid()}-x3"  # another regeneration still running: kept
+    busy.mkdir()
     swap.recover(out)
-    assert snapshot(out) == before and hidden_siblings(out) == []
+    assert snapshot(out) == before and hidden_siblings(out) == [busy.name]
+    busy.rmdir()
     monkeypatch.setattr(swap, "_exchange", lambda a, b: False)  # e.g. a file system without RENAME_EXCHANGE
     write_dataset(out, seed=3, n_train=1, n_val=1)
     assert json.loads((out / "synth.json").read_text())["seed"] == 3 and hidden_siblings(out) == []
@@ -111,3 +117,15 @@ def test_out_at_a_file_is_one_line(tmp_path, what):
     line = one_line_error(bench("data", what, "--out", str(target / "below")))
     assert f"{target}: expected a folder, got a file" in line
     assert target.read_text() == "x"
+
+
+def test_two_regenerations_of_one_folder_at_once_both_succeed(tmp_path):
+    out = tmp_path / "d"
+    write_dataset(out, seed=1, n_train=1, n_val=1)
+    procs = [subprocess.Popen([sys.executable, "-m", "harness", "data", "synth", "--out", str(out), "--seed", "2",
+                               "--n-train", "25", "--n-val", "2"], env=bench_env(),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(2)]
+    errors = [p.communicate(timeout=300)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errors
+    assert json.loads((out / "synth.json").read_text())["seed"] == 2
+    assert len(list((out / "images" / "train").iterdir())) == 25 and hidden_siblings(out) == []
