@@ -6,8 +6,9 @@ Each subcommand lives in its own module, which exposes two functions::
     def run(args: argparse.Namespace) -> int: ...
 
 Modules must be cheap to import (heavy dependencies are imported inside ``run``).
-Exit statuses: 0 success, 1 a regression found by ``bench compare``, 2 bad input
-(one line on stderr, never a traceback), 130 interrupted.
+Exit statuses: 0 success, 1 a regression found by ``bench compare`` (never anything else),
+2 bad input (one line on stderr, never a traceback), 3 an internal error (a bug), 130 interrupted,
+141 stdout closed early. See docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(_run=runner)
     return parser
 
+
+INTERNAL_ERROR = 3
+"""Exit status of an unexpected exception (a bug): never 1, which means "regression found"."""
 
 # What an OSError that reached main() says was expected, by errno (the rest: a usable file or folder).
 _OS_EXPECTED = {
@@ -172,8 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``bench`` console script.
 
     Exit statuses: 0 success, 1 only for a regression found by ``bench compare``, 2 bad input or an
-    unusable file (one line on stderr), 130 interrupted (Ctrl-C at any moment), 141 stdout closed
-    early (``bench compare ... | head``).
+    unusable file (one line on stderr), 3 an internal error (a bug: traceback, then one line),
+    130 interrupted (Ctrl-C at any moment), 141 stdout closed early (``bench compare ... | head``).
     """
     previous = None
     try:
@@ -211,7 +215,14 @@ def main(argv: list[str] | None = None) -> int:
         if _caused_by_interrupt(exc):  # e.g. Python wraps it in a RuntimeError inside __set_name__
             print("bench: interrupted", file=sys.stderr)
             return 130
-        raise
+        # A bug in bench, not the user's input: keep the traceback for the report, but never exit
+        # with Python's 1, which means "regression found" to a release gate.
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        print(f"bench: internal error (a bug in bench, please report it with the lines above): "
+              f"{exc.__class__.__name__}: {' '.join(str(exc).split())[:200]}", file=sys.stderr)
+        return INTERNAL_ERROR
     finally:
         if previous is not None:
             try:

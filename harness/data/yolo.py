@@ -151,7 +151,9 @@ def read_data_yaml(path: Path) -> dict:
     # Ultralytics' rule: no 'path:' key means the yaml's own folder; a relative 'path:' is taken
     # from the yaml's folder too (never from the working directory, never joined twice)
     folder = path.parent.resolve()
-    root = Path(data["path"]) if isinstance(data.get("path"), str) and data["path"] else folder
+    if data.get("path") is not None and not isinstance(data["path"], str):
+        raise InputError(expected("'path' as one folder path", repr(data["path"]), f"{path} path"))
+    root = Path(data["path"]) if data.get("path") else folder
     if not root.is_absolute():
         root = (folder / root).resolve()
     splits = {}

@@ -126,3 +126,16 @@ def test_bench_run_on_4kb_of_random_bytes_as_a_model(tmp_path, seed):
     model.write_bytes(random.Random(seed).randbytes(4096))
     line = one_line_error(bench("run", "--model", str(model), "--no-archive", timeout=600, cwd=tmp_path))
     assert f"{model}: expected an Ultralytics .pt checkpoint, got an unreadable file" in line
+
+
+def test_a_bug_is_exit_3_with_its_traceback_never_1(monkeypatch, capsys, tmp_path):
+    import results.cli
+    from harness.cli import main
+
+    def boom(args):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(results.cli, "run_history", boom)
+    assert main(["history", "--archive", str(tmp_path)]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.strip().splitlines()[-1].startswith("bench: internal error (a bug in bench")
