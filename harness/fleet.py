@@ -102,12 +102,27 @@ def connect(address: str) -> None:
     ray = ray_module()
     if ray.is_initialized():
         return
+    _reachable(address)
     try:
         ray.init(address=address, namespace=NAMESPACE, logging_level=logging.ERROR, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise InputError(expected("a running Ray cluster (start its head with: ray start --head)",
                                   first[:160], address)) from None
+
+
+def _reachable(address: str, timeout: float = 5.0) -> None:
+    """A TCP connection to the head's port, first: Ray itself retries an unreachable address for minutes."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(expected("a Ray head address HOST:PORT", repr(address), "address"))
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise InputError(expected("a running Ray cluster (start its head with: ray start --head)",
+                                  f"nothing answers ({exc.strerror or exc})", address)) from None
 
 
 def _kv():

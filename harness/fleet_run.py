@@ -25,9 +25,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -144,26 +145,6 @@ def _say(text: str) -> None:
     print(f"fleet: {text}", file=sys.stderr, flush=True)
 
 
-def _build(build):
-    """The artifact of a host-side build request (exporters; cached as for a local run)."""
-    import inspect
-
-    from exporters.build import build_variant
-    from exporters.spec import parse_variant
-
-    spec = parse_variant(build.variant, fmt=build.format)
-    kwargs: dict[str, Any] = {"cache_dir": Path(build.cache_dir), "imgsz": build.imgsz, "calib_images": build.calib_images,
-                              "data_yaml": None if build.data_yaml is None else Path(build.data_yaml)}
-    options: dict[str, Any] = {"finetune_epochs": int(build.finetune_epochs)}
-    if build.student_source:
-        options["student_source"] = build.student_source
-    if "options" in inspect.signature(build_variant).parameters:
-        kwargs["options"] = options
-    else:  # the older keyword form
-        kwargs.update(options, **({"student_source": Path(build.student_source)} if build.student_source else {}))
-    return build_variant(Path(build.source), spec, **kwargs)
-
-
 @contextlib.contextmanager
 def _quiet():
     """The exporters' tools print (quantization histograms...): as in a local run's worker, not on the terminal."""
@@ -231,7 +212,7 @@ def run_on_cluster(opts, fopts: FleetOptions, *, argv: list[str]) -> list[dict]:
     from harness.plan import load_data, make_task, plan_variants, resolve_model
     from harness.preflight import check_model_shape
     from harness.student import resolve_student, wants_student
-    from harness.worker import Outcome
+    from harness.worker import Outcome, build_artifact
 
     archive_root = runloop.preflight(opts)
     fleet.connect(fopts.cluster)
@@ -259,25 +240,26 @@ def run_on_cluster(opts, fopts: FleetOptions, *, argv: list[str]) -> list[dict]:
                                                                     "not run through the fleet yet")
             else:
                 build, job, frames_root = make_task(opts, model, data, resolved, row, student)
-                lane.todo.append((row, job, build))
-                builds.setdefault(build, None)
+                key = json.dumps(asdict(build), sort_keys=True, default=str)  # one build for every device
+                lane.todo.append((row, job, key))
+                builds.setdefault(key, build)
         lanes.append(lane)
 
     ray = fleet.ray_module()
-    shipped: dict = {}  # build -> (artifact ref, ArtifactRef, manifest) or the failure reason
-    for build in builds:
+    shipped: dict = {}  # build key -> (artifact ref, ArtifactRef, manifest) or the failure reason
+    for key, build in builds.items():
         _say(f"building {build.variant} ({build.format})")
         try:
             with _quiet():
-                art = _build(build)
+                art = build_artifact(build, progress=None)
         except BenchError as exc:
-            shipped[build] = f"build failed: {exc}"
+            shipped[key] = f"build failed: {exc}"
             continue
         from devices.job import ArtifactRef
 
         meta = art.manifest["artifact"]
         ref = ArtifactRef(Path(art.path).name, meta["sha256"], meta["format"])
-        shipped[build] = (ray.put(Path(art.path).read_bytes()), ref, art.manifest)
+        shipped[key] = (ray.put(Path(art.path).read_bytes()), ref, art.manifest)
     frames_ref = None
     if any(lane.todo for lane in lanes):
         from devices.worker import frame_reader
@@ -306,8 +288,6 @@ def run_on_cluster(opts, fopts: FleetOptions, *, argv: list[str]) -> list[dict]:
 
 def _profile_json(name: str) -> str:
     """The device profile's document as JSON (a light device reads it without PyYAML)."""
-    import json
-
     import yaml
 
     import devices.profiles as profiles
