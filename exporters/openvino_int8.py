@@ -195,15 +195,13 @@ def _line(exc: BaseException) -> str:
     return (useful or lines or [""])[0]
 
 
-def build_openvino_int8(stage, spec, fp32, calib, *, preprocessing: str, float_p3: bool | None = None):
-    """Build (or reuse) the OpenVINO INT8 IR of a variant: one cached stage, like every artifact.
+def build_openvino_int8(stage, fp32, calib, *, float_p3: bool | None = None):
+    """Build (or reuse) the OpenVINO INT8 IR of ``stage.spec``: one cached stage, like every artifact.
 
     Args:
-        stage: the build's :class:`exporters.build._Stage` (cache folder, input size, progress).
-        spec: the variant (``int8``, ``pruned30-int8``, ``student-int8``...).
+        stage: the build's :class:`exporters.stage.Stage` (variant, cache folder, input size, progress).
         fp32: the FP32 ONNX :class:`~exporters.manifest.Artifact` it is quantized from.
         calib: the :class:`~exporters.calibration.CalibrationSet` (the same images as ONNX Runtime's INT8).
-        preprocessing: the letterbox's version or description (part of the cache key).
         float_p3: see :func:`quantize_openvino_int8`.
 
     Returns:
@@ -211,8 +209,10 @@ def build_openvino_int8(stage, spec, fp32, calib, *, preprocessing: str, float_p
     """
     from exporters.calibration import ImageCalibrationReader
     from exporters.manifest import manifest_path, read_manifest, sha256_file, tool_versions
+    from exporters.stage import common_fields
+    from harness.pipeline.preprocess import PREPROCESS_VERSION
 
-    family = stage.src.family
+    spec, family = stage.spec, stage.src.family
     final = stage.dir / f"{spec.name}-openvino-{stage.imgsz}.xml"
     weights = ir_weights(final)
     previous = read_manifest(final)
@@ -225,8 +225,7 @@ def build_openvino_int8(stage, spec, fp32, calib, *, preprocessing: str, float_p
         "imgsz": stage.imgsz,
         "float_p3_block": keeps_p3_float(family, float_p3=float_p3),
         "calibration_images_sha256": calib.digest,
-        "calib_images": len(calib.files),
-        "preprocessing": preprocessing,
+        "preprocess_version": PREPROCESS_VERSION,
         "tools": tool_versions(OPENVINO_TOOLS),
     }
 
@@ -235,22 +234,15 @@ def build_openvino_int8(stage, spec, fp32, calib, *, preprocessing: str, float_p
         with tempfile.TemporaryDirectory(prefix=".ov-", dir=final.parent) as work:
             xml = Path(work) / final.name
             record = quantize_openvino_int8(fp32.path, xml, reader, family=family, float_p3=float_p3)
-            os.replace(ir_weights(xml), weights)  # the .bin first; the .xml is renamed into place by the stage
+            os.replace(ir_weights(xml), weights)  # the .bin first; the stage renames the .xml into place
             os.replace(xml, tmp)
-        record["calibration"] = {**calib.provenance(), "preprocessing": preprocessing}
-        fields = {
-            "variant": {**spec.to_dict(), "runtime": "openvino"},
-            "source": stage.src.to_dict(),
-            "parent": {"file": fp32.path.name, "sha256": fp32.manifest["artifact"]["sha256"]},
-            "weights": {"file": weights.name, "sha256": sha256_file(weights), "size_bytes": weights.stat().st_size},
-            "quantization": record,
-        }
-        for name in ("names", "model", "params", "gflops", "pruning", "input", "output", "onnx"):
+        record["calibration"] = {**calib.provenance(), "preprocess_version": PREPROCESS_VERSION}
+        fields = common_fields(stage, spec, stage.src, fp32)
+        fields["weights"] = {"file": weights.name, "sha256": sha256_file(weights), "size_bytes": weights.stat().st_size}
+        for name in ("input", "output", "onnx"):
             if name in fp32.manifest:
                 fields[name] = fp32.manifest[name]
+        fields["quantization"] = record
         return fields
 
-    artifact = stage.cached(final, key, build, "quantize int8 (openvino, nncf)")
-    if not ir_weights(artifact.path).is_file():  # pragma: no cover - removed between build and use
-        raise InputError(expected("the IR's weights beside it", "no such file", str(ir_weights(artifact.path))))
-    return artifact
+    return stage.cached(final, key, build, "quantize int8 (openvino, nncf)")

@@ -37,7 +37,7 @@ __all__ = [
     "parse_variant",
 ]
 
-FORMATS = ("onnx", "trt")
+FORMATS = ("onnx", "trt", "openvino")
 PRECISIONS = ("fp32", "fp16", "int8")
 PRUNE_MIN, PRUNE_MAX = 5, 90
 VALID_FORMS = (
@@ -89,8 +89,8 @@ class VariantSpec:
 
     @property
     def file_suffix(self) -> str:
-        """``".onnx"`` or ``".engine"``."""
-        return ".engine" if self.fmt == "trt" else ".onnx"
+        """``".onnx"``, ``".engine"`` or (OpenVINO INT8) ``".xml"``."""
+        return ".engine" if self.fmt == "trt" else ".xml" if self.fmt == "openvino" and self.precision == "int8" else ".onnx"
 
     def with_(self, *, precision: str | None = None, fmt: str | None = None) -> VariantSpec:
         """A copy with another precision and/or format (validated)."""

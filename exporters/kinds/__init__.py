@@ -49,6 +49,7 @@ from exporters.kinds.base import ROLES, Kind, Option, option
 from exporters.kinds.fp16 import KIND as FP16
 from exporters.kinds.int8 import KIND as INT8
 from exporters.kinds.onnx import KIND as ONNX
+from exporters.kinds.openvino import KIND as OPENVINO
 from exporters.kinds.plain import FP32, PLAIN
 from exporters.kinds.pruned import KIND as PRUNED
 from exporters.kinds.student import KIND as STUDENT
@@ -71,7 +72,7 @@ __all__ = [
 ]
 
 _METAVARS = {Path: "FILE", int: "N", float: "X"}
-_KINDS = (PLAIN, PRUNED, STUDENT, FP32, FP16, INT8, ONNX, TRT)  # the registry: one entry per kind
+_KINDS = (PLAIN, PRUNED, STUDENT, FP32, FP16, INT8, ONNX, TRT, OPENVINO)  # the registry: one entry per kind
 
 REGISTRY: Mapping[str, Kind] = MappingProxyType({k.name: k for k in _KINDS})
 """Kind name -> :class:`Kind`, in registration order."""

@@ -49,15 +49,25 @@ def test_a_graph_without_a_detect_head_is_one_line_before_nncf_loads(tmp_path, d
         quantize_openvino_int8(path, tmp_path / "q.xml", _reader(data_yaml))
 
 
-@pytest.mark.slow
-def test_nncf_int8_ir_runs_with_the_decode_left_float(fp32_artifact, data_yaml, tmp_path):
+@pytest.fixture(scope="module")
+def ov_int8(yolo11_pt, session_cache, data_yaml):
+    """The tiny YOLO11's OpenVINO INT8, built through build_variant (NNCF, 6 calibration images)."""
     _needs_nncf()
+    from exporters.build import build_variant
+    from exporters.spec import parse_variant
+
+    return build_variant(yolo11_pt, parse_variant("int8", fmt="openvino"), cache_dir=session_cache, imgsz=IMGSZ,
+                         data_yaml=data_yaml, calib_images=6)
+
+
+@pytest.mark.slow
+def test_nncf_int8_ir_runs_with_the_decode_left_float(ov_int8, data_yaml):
     import openvino as ov
 
     from devices.runtimes.openvino import OpenVINOSession
 
-    out = tmp_path / "int8-openvino-64.xml"
-    record = quantize_openvino_int8(fp32_artifact.path, out, _reader(data_yaml), family="yolo11")
+    out = ov_int8.path
+    record = ov_int8.manifest["quantization"]
     assert out.is_file() and ir_weights(out).is_file()
     assert record["subset_size"] == 6 and record["float_block"] is None and record["fake_quantize_ops"] > 50
     ignored = set(record["ignored_scope"])
@@ -89,3 +99,34 @@ def test_an_nncf_failure_is_one_line_naming_nncf(fp32_artifact, data_yaml, tmp_p
         quantize_openvino_int8(fp32_artifact.path, tmp_path / "q.xml", _reader(data_yaml))
     assert str(err.value).endswith("NNCF quantization failed (RuntimeError: no statistics collected)")
     assert not (tmp_path / "q.xml").exists()
+
+
+@pytest.mark.slow
+def test_openvino_int8_is_built_once_cached_and_manifested(ov_int8, yolo11_pt, session_cache, data_yaml):
+    from exporters.build import build_variant
+    from exporters.manifest import sha256_file
+    from exporters.spec import parse_variant
+
+    spec = parse_variant("int8", fmt="openvino")
+    m = ov_int8.manifest
+    assert ov_int8.path.name == f"int8-openvino-{IMGSZ}.xml"
+    assert m["weights"] == {"file": f"int8-openvino-{IMGSZ}.bin", "sha256": sha256_file(ir_weights(ov_int8.path)),
+                            "size_bytes": ir_weights(ov_int8.path).stat().st_size}
+    q = m["quantization"]
+    assert q["calibration"]["split"] == "train" and q["calibration"]["image_count"] == 6
+    assert m["parent"]["file"] == f"fp32-{IMGSZ}.onnx" and m["variant"]["format"] == "openvino"
+    again = build_variant(yolo11_pt, spec, cache_dir=session_cache, imgsz=IMGSZ, data_yaml=data_yaml, calib_images=6)
+    assert again.reused and again.manifest["cache_key"] == m["cache_key"]
+    fp32 = build_variant(yolo11_pt, parse_variant("fp32", fmt="openvino"), cache_dir=session_cache, imgsz=IMGSZ)
+    assert fp32.path.suffix == ".onnx"  # OpenVINO reads the FP32 ONNX itself
+    ir_weights(ov_int8.path).write_bytes(b"truncated")  # a damaged .bin rebuilds the pair
+    rebuilt = build_variant(yolo11_pt, spec, cache_dir=session_cache, imgsz=IMGSZ, data_yaml=data_yaml, calib_images=6)
+    assert not rebuilt.reused and rebuilt.manifest["weights"]["sha256"] == sha256_file(ir_weights(rebuilt.path))
+
+
+def test_fp16_is_not_built_for_openvino(yolo11_pt, session_cache):
+    from exporters.build import build_variant
+    from exporters.spec import parse_variant
+
+    with pytest.raises(InputError, match="fp32 or int8 variant for OpenVINO"):
+        build_variant(yolo11_pt, parse_variant("fp16", fmt="openvino"), cache_dir=session_cache, imgsz=IMGSZ)
