@@ -223,28 +223,34 @@ def write_synth_video(out_dir: Path, *, seed: int = 0, n_frames: int = 300, size
     # regeneration leaves the old clip, CSV and marker together
     with staged_folder(out_dir, owned=VIDEO_FILES) as build:
         tmp_video, tmp_csv = build / "synth.mp4", build / "synth.csv"
-        writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-        if not writer.isOpened():
-            raise InputError(expected("an OpenCV build that writes mp4v", "VideoWriter failed to open", str(video_path)))
-        rows = []
-        noise_rng = np.random.default_rng([seed, 8])
-        for f in range(n_frames):
-            frame = background.copy()
-            frame = np.clip(frame.astype(np.int16) + noise_rng.integers(-4, 5, frame.shape, dtype=np.int16), 0, 255).astype(np.uint8)
-            for t in tracks:
-                if not t["start"] <= f < t["end"]:
-                    continue
-                k = f - t["start"]
-                cx, cy = t["x"] + t["vx"] * k, t["y"] + t["vy"] * k
-                size = t["size"] * math.exp(t["grow"] * k)
-                angle = t["angle"] + t["spin"] * k
-                full = draw_object(frame, t["cls"], cx, cy, size, angle, t["aspect"], t["color"])
-                x0, y0, x1, y1 = max(0.0, full[0]), max(0.0, full[1]), min(float(w), full[2]), min(float(h), full[3])
-                area = (full[2] - full[0]) * (full[3] - full[1])
-                if x1 - x0 >= 6 and y1 - y0 >= 6 and (x1 - x0) * (y1 - y0) >= 0.3 * area:
-                    rows.append((f + 1, t["id"], round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2), t["cls"]))
-            writer.write(frame)
-        writer.release()
+        # a full disk makes OpenCV warn once per frame; the read-back below reports it in one line
+        log_level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        try:
+            writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+            if not writer.isOpened():
+                raise InputError(expected("an OpenCV build that writes mp4v", "VideoWriter failed to open", str(video_path)))
+            rows = []
+            noise_rng = np.random.default_rng([seed, 8])
+            for f in range(n_frames):
+                frame = background.copy()
+                frame = np.clip(frame.astype(np.int16) + noise_rng.integers(-4, 5, frame.shape, dtype=np.int16), 0, 255).astype(np.uint8)
+                for t in tracks:
+                    if not t["start"] <= f < t["end"]:
+                        continue
+                    k = f - t["start"]
+                    cx, cy = t["x"] + t["vx"] * k, t["y"] + t["vy"] * k
+                    size = t["size"] * math.exp(t["grow"] * k)
+                    angle = t["angle"] + t["spin"] * k
+                    full = draw_object(frame, t["cls"], cx, cy, size, angle, t["aspect"], t["color"])
+                    x0, y0, x1, y1 = max(0.0, full[0]), max(0.0, full[1]), min(float(w), full[2]), min(float(h), full[3])
+                    area = (full[2] - full[0]) * (full[3] - full[1])
+                    if x1 - x0 >= 6 and y1 - y0 >= 6 and (x1 - x0) * (y1 - y0) >= 0.3 * area:
+                        rows.append((f + 1, t["id"], round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2), t["cls"]))
+                writer.write(frame)
+            writer.release()
+        finally:
+            cv2.utils.logging.setLogLevel(log_level)
         with open(tmp_csv, "w", newline="") as fh:
             wr = csv.writer(fh)
             wr.writerow(CSV_HEADER)

@@ -96,6 +96,20 @@ def test_on_a_full_disk_synth_is_one_line_and_the_old_dataset_stays(small_tmpfs)
     assert snapshot(out) == before and hidden_siblings(out) == []
 
 
+def test_on_a_full_disk_video_is_one_line_and_the_old_clip_stays(small_tmpfs):
+    from harness.data.video import write_synth_video
+
+    disk = small_tmpfs("160k")
+    out = disk / "v"
+    write_synth_video(out, seed=1, n_frames=2)
+    before = snapshot(out)
+    done = bench("data", "video", "--out", str(out), "--seed", "2", "--frames", "150")
+    line = one_line_error(done)
+    assert str(out) in line and ("free space" in line or "read back" in line)
+    assert "WARN" not in done.stderr  # OpenCV's per-frame warnings are silenced
+    assert snapshot(out) == before and hidden_siblings(out) == []
+
+
 def test_video_regeneration_swaps_the_clip_csv_and_marker_together(tmp_path):
     from harness.data.video import write_synth_video
 
