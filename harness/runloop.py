@@ -81,6 +81,7 @@ def run_benchmark(opts: RunOptions, *, argv: list[str]):
     from harness.preflight import check_model_shape
     from results.record import model_entry, new_record, variant_entry
 
+    render.preparing(quiet=opts.json)  # a line from the first second (a first run generates the dataset next)
     archive_root = preflight(opts)
     device = resolve_device(opts.device)
     model = resolve_model(opts)
@@ -89,7 +90,8 @@ def run_benchmark(opts: RunOptions, *, argv: list[str]):
     student = resolve_student(opts, model) if wants_student(opts, model) else None
     plan = plan_variants(opts, model, device, student)
     outcomes: dict[str, worker.Outcome] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp, render.progress(quiet=opts.json) as progress:
+    with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp, render.progress(
+            quiet=opts.json, rows=sum(row.reason is None for row in plan)) as progress:
         for row in plan:
             if row.reason is not None:
                 outcomes[row.name] = worker.Outcome.skipped(row.spec, row.reason)

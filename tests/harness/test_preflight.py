@@ -44,7 +44,7 @@ def tiny_onnx(path: Path, side: int = 32, anchors: int | None = None, nc: int = 
 
 def _run(capsys, *argv):
     code = main(["run", *map(str, argv)])
-    return code, capsys.readouterr().err.strip().splitlines()
+    return code, [ln for ln in capsys.readouterr().err.strip().splitlines() if not ln.startswith("bench: [")]  # no progress
 
 
 @pytest.fixture
