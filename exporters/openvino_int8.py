@@ -43,6 +43,7 @@ PIP = "pip install 'edge-bench[openvino]'"
 # Families whose stride-8 neck block stays float under OpenVINO (measured; see the module docstring).
 FLOAT_P3_FAMILIES: tuple[str, ...] = ()
 OPENVINO_TOOLS = ("onnx", "openvino", "nncf")
+PRESETS = ("performance", "mixed")
 
 
 class QuantizationFailed(BenchError):
@@ -134,7 +135,7 @@ class _Tensors:
 
 
 def quantize_openvino_int8(fp32_onnx: Path, out_xml: Path, calibration: Iterable, *, family: str | None = None,
-                           float_p3: bool | None = None) -> dict:
+                           float_p3: bool | None = None, preset: str = "performance") -> dict:
     """Quantize an FP32 detection ONNX with NNCF and save the INT8 IR.
 
     Args:
@@ -144,6 +145,8 @@ def quantize_openvino_int8(fp32_onnx: Path, out_xml: Path, calibration: Iterable
             ``rewind``/``get_next``/``len``) over the calibration images.
         family: the source's family (``"yolo11"``, ``"yolo12"``...).
         float_p3: leave the stride-8 neck block float (None: :data:`FLOAT_P3_FAMILIES` decides).
+        preset: NNCF's ``performance`` (symmetric activations, bench's choice) or ``mixed`` (asymmetric
+            activations, Ultralytics' choice; measured slower here, see the module docstring).
 
     Returns:
         The manifest's ``quantization`` section.
@@ -154,6 +157,8 @@ def quantize_openvino_int8(fp32_onnx: Path, out_xml: Path, calibration: Iterable
         QuantizationFailed: NNCF failed (its exception type and first line).
     """
     onnx = require("onnx", extra="export")
+    if preset not in PRESETS:
+        raise InputError(expected(f"an NNCF preset in {PRESETS}", repr(preset), "openvino int8 preset"))
     float_p3 = keeps_p3_float(family, float_p3=float_p3)
     onnx_model = onnx.load(str(fp32_onnx))
     keep, float_block = decode_nodes(onnx_model, float_p3=float_p3)  # a graph without a head fails before NNCF loads
@@ -165,7 +170,7 @@ def quantize_openvino_int8(fp32_onnx: Path, out_xml: Path, calibration: Iterable
     try:
         with _quiet_nncf(nncf):
             quantized = nncf.quantize(model, nncf.Dataset(data), subset_size=len(data),
-                                      preset=nncf.QuantizationPreset.PERFORMANCE,
+                                      preset=getattr(nncf.QuantizationPreset, preset.upper()),
                                       ignored_scope=nncf.IgnoredScope(names=names, validate=False))
     except Exception as exc:  # noqa: BLE001 -- NNCF raises many types; the row fails with this one line
         raise QuantizationFailed(f"{fp32_onnx}: NNCF quantization failed ({type(exc).__name__}: {_line(exc)})") from exc
@@ -175,8 +180,8 @@ def quantize_openvino_int8(fp32_onnx: Path, out_xml: Path, calibration: Iterable
         float_block["why"] = f"{family}: the stride-8 neck block loses the most accuracy in INT8"
     return {
         "tool": "nncf.quantize (OpenVINO backend)",
-        "preset": "performance",
-        "activations": "8-bit symmetric (NNCF performance preset)",
+        "preset": preset,
+        "activations": f"8-bit {'symmetric' if preset == 'performance' else 'asymmetric'} (NNCF {preset} preset)",
         "weights": "8-bit symmetric, per-channel",
         "fast_bias_correction": True,
         "subset_size": len(data),
