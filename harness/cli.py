@@ -190,45 +190,57 @@ def main(argv: list[str] | None = None) -> int:
         status = _main(argv)
         sys.stdout.flush()
         return status
-    except SystemExit as exc:
+    except BaseException as exc:
+        # from here a second Ctrl-C gets the console script's handler (one line, 130), not a
+        # KeyboardInterrupt in the middle of printing the first outcome
+        _restore_sigint(previous)
+        return _status_for(exc, stdout_was_devnull=stdout_was_devnull)
+    finally:
+        _restore_sigint(previous)
+
+
+def _restore_sigint(previous) -> None:
+    if previous is not None:
+        try:
+            signal.signal(signal.SIGINT, previous)
+        except (ValueError, TypeError):
+            pass
+
+
+def _status_for(exc: BaseException, *, stdout_was_devnull: bool) -> int:
+    """The exit status (and the one line on stderr) for what ended a command; re-raises the rest."""
+    if isinstance(exc, SystemExit):
         # rich answers a closed pipe by pointing stdout at /dev/null and raising SystemExit(1): that
         # 1 would read as "regression found", so it becomes the closed pipe's 141
         if exc.code == 1 and not stdout_was_devnull and _is_devnull(sys.stdout):
             return 141
-        raise
-    except BenchError as exc:
+        raise exc
+    if isinstance(exc, BenchError):
         print(f"bench: error: {' '.join(str(exc).splitlines())}", file=sys.stderr)  # one line, always
         return 2
-    except KeyboardInterrupt:
+    if isinstance(exc, KeyboardInterrupt) or (isinstance(exc, Exception) and _caused_by_interrupt(exc)):
+        # (Python wraps an interrupt in a RuntimeError inside __set_name__, for one)
         print("bench: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
+    if isinstance(exc, BrokenPipeError):
         _silence_stdout()
         return 141
-    except RecursionError:
+    if isinstance(exc, RecursionError):
         print("bench: error: expected input nested less deeply, got nesting too deep to read", file=sys.stderr)
         return 2
-    except OSError as exc:
+    if isinstance(exc, OSError):
         print(f"bench: error: {os_error_line(exc)}", file=sys.stderr)
         return 2
-    except Exception as exc:
-        if _caused_by_interrupt(exc):  # e.g. Python wraps it in a RuntimeError inside __set_name__
-            print("bench: interrupted", file=sys.stderr)
-            return 130
-        # A bug in bench, not the user's input: keep the traceback for the report, but never exit
-        # with Python's 1, which means "regression found" to a release gate.
-        import traceback
+    if not isinstance(exc, Exception):
+        raise exc  # GeneratorExit and the like: not an outcome of the command
+    # A bug in bench, not the user's input: keep the traceback for the report, but never exit with
+    # Python's 1, which means "regression found" to a release gate.
+    import traceback
 
-        traceback.print_exc(file=sys.stderr)
-        print(f"bench: internal error (a bug in bench, please report it with the lines above): "
-              f"{exc.__class__.__name__}: {' '.join(str(exc).split())[:200]}", file=sys.stderr)
-        return INTERNAL_ERROR
-    finally:
-        if previous is not None:
-            try:
-                signal.signal(signal.SIGINT, previous)
-            except (ValueError, TypeError):
-                pass
+    traceback.print_exception(exc, file=sys.stderr)
+    print(f"bench: internal error (a bug in bench, please report it with the lines above): "
+          f"{exc.__class__.__name__}: {' '.join(str(exc).split())[:200]}", file=sys.stderr)
+    return INTERNAL_ERROR
 
 
 def _main(argv: list[str] | None) -> int:

@@ -7,6 +7,7 @@ column (``class cx cy w h conf``). Every problem is reported as one line naming 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,6 +154,10 @@ def read_data_yaml(path: Path) -> dict:
     folder = path.parent.resolve()
     if data.get("path") is not None and not isinstance(data["path"], str):
         raise InputError(expected("'path' as one folder path", repr(data["path"]), f"{path} path"))
+    for key in ("path", "train", "val", "test"):
+        value = data.get(key)
+        if isinstance(value, str) and not _usable_path(value):
+            raise InputError(expected(f"'{key}' as a path (no NUL, encodable)", repr(value), f"{path} {key}"))
     root = Path(data["path"]) if data.get("path") else folder
     if not root.is_absolute():
         root = (folder / root).resolve()
@@ -167,6 +172,15 @@ def read_data_yaml(path: Path) -> dict:
         else:
             raise InputError(expected(f"'{split}' as one path (lists are not supported)", repr(value), f"{path} {split}"))
     return {"root": root, "names": tuple(str(n) for n in names), **splits}
+
+
+def _usable_path(text: str) -> bool:
+    """False for what the OS cannot take as a path: a NUL, or a lone surrogate (a YAML ``\\ud800``)."""
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
 
 
 def _labels_dir_for(images_dir: Path) -> Path:
