@@ -23,7 +23,7 @@ from devices.detect import Hardware, detect_hardware
 from devices.profiles import DeviceProfile, RuntimeChoice, list_profiles, load_profile
 from devices.runtimes import runtime_info
 
-__all__ = ["ResolvedDevice", "resolve_device", "usability", "choose_runtime"]
+__all__ = ["ResolvedDevice", "choose_runtime", "resolve_device", "runtime_for", "usability"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,10 @@ class ResolvedDevice:
         via = f" (runtime {self.runtime.label()})" if rules is not self.profile else ""
         return f"{precision} is not fast on {self.profile.name}{via}: {reason}"
 
+    def runtime_for(self, fmt: str) -> RuntimeChoice:
+        """The runtime entry that runs artifacts of the exporters' format ``fmt`` here (see :func:`runtime_for`)."""
+        return runtime_for(self, fmt)
+
     def _rules(self) -> DeviceProfile:
         if self.cpu_only and self.profile.kind != "cpu":
             return load_profile("cpu")
@@ -83,6 +87,29 @@ class ResolvedDevice:
         if self.notes:
             out["notes"] = list(self.notes)
         return out
+
+
+def runtime_for(device: ResolvedDevice, fmt: str) -> RuntimeChoice:
+    """The runtime entry that runs artifacts of the exporters' format ``fmt`` (``--format``) on ``device``.
+
+    The chosen runtime when it loads that format, else the profile's first entry available here
+    whose runtime does (``--format onnx`` on a TensorRT device runs in ONNX Runtime).
+
+    Raises:
+        InputError: no runtime of the profile that is available here loads ``fmt``.
+    """
+    if runtime_info(device.runtime.runtime).build_format == fmt:
+        return device.runtime
+    profile, hardware = device.profile, device.hardware
+    for name in dict.fromkeys(e.runtime for e in profile.runtimes):
+        if runtime_info(name).build_format == fmt:
+            entry, _ = choose_runtime(profile, hardware, runtime=name)
+            if entry is not None:
+                return entry
+    loads = sorted({runtime_info(e.runtime).build_format for e in profile.runtimes
+                    if choose_runtime(profile, hardware, runtime=e.runtime)[0] is not None})
+    raise InputError(expected(f"a format the runtimes of {profile.name} available here load ({', '.join(loads)})",
+                              repr(fmt), "--format"))
 
 
 def _is_cpu(entry: RuntimeChoice) -> bool:

@@ -214,6 +214,7 @@ def make_task(opts: RunOptions, model: ModelChoice, data: ScoredData, device, ro
     """
     from common.paths import artifacts_dir
     from devices.job import FrameSet, Job, NmsSettings, TimingOptions
+    from devices.resolve import runtime_for
     from harness.worker import BuildRequest
 
     spec = row.spec
@@ -224,7 +225,8 @@ def make_task(opts: RunOptions, model: ModelChoice, data: ScoredData, device, ro
         student_source=None if student is None or spec.kind != "student" else str(student.path),
         options=dict(opts.variant_options))
     root, names = frames_of(data)
-    job = Job(variant=row.name, precision=spec.precision, runtime=device.runtime.runtime, device=device.profile.name,
+    job = Job(variant=row.name, precision=spec.precision, runtime=runtime_for(device, spec.fmt).runtime,
+              device=device.profile.name,
               artifact=None, imgsz=model.imgsz, nc=len(model.names), frames=FrameSet(data.kind, data.count, names),
               nms=NmsSettings(conf=opts.conf, iou=opts.iou, max_det=opts.max_det),
               timing=TimingOptions(min_iters=opts.min_iters, min_seconds=opts.min_seconds,

@@ -16,7 +16,7 @@ from devices.detect import detect_hardware
 from devices.profiles import RuntimeChoice, list_profiles, load_profile
 from devices.resolve import resolve_device
 from devices.runtimes import REGISTRY, RuntimeInfo, RuntimeStatus, open_runtime, probe_runtimes, runtime_info
-from tests.devices.fakes import ORT_CPU, TRT_MISSING
+from tests.devices.fakes import ORT_CPU, ORT_CUDA, TRT_MISSING, TRT_OK, fake_nvml
 
 
 def test_every_registered_runtime_module_probes_and_opens_by_its_name():
@@ -102,6 +102,18 @@ def test_cpu_fallback_is_decided_by_the_registry(tmp_path):
     d = resolve_device("cpu", hardware=hw)
     assert d.cpu_only and d.runtime == RuntimeChoice("onnxruntime", ("CPUExecutionProvider",))
     assert not runtime_info("tensorrt").is_cpu(RuntimeChoice("tensorrt"))
+
+
+def test_the_runtime_for_a_format_is_the_chosen_one_or_the_profile_entry_that_loads_it(tmp_path):
+    hw = detect_hardware(root=tmp_path, machine="x86_64", nvml=fake_nvml(),
+                         runtimes={"onnxruntime": ORT_CUDA, "tensorrt": TRT_OK})
+    gpu = resolve_device("desktop-gpu", hardware=hw)
+    assert gpu.runtime.runtime == "tensorrt" and gpu.runtime_for("trt") is gpu.runtime
+    # --format onnx on a TensorRT device: ONNX Runtime with the profile's first available providers
+    assert gpu.runtime_for("onnx") == RuntimeChoice("onnxruntime", ("CUDAExecutionProvider", "CPUExecutionProvider"))
+    cpu = resolve_device("cpu", hardware=hw)
+    with pytest.raises(InputError, match=r"--format: expected a format the runtimes of cpu available here load \(onnx\), got 'trt'"):
+        cpu.runtime_for("trt")
 
 
 def _table(width: int) -> list[str]:
