@@ -162,3 +162,16 @@ def test_two_concurrent_writers_never_clobber(tmp_path):
     for ref in refs:
         writer = json.loads(ref.path.read_text())["extra"]["writer"]
         assert str(int(ref.run_id.split("-")[1], 16)) in saved[writer]
+
+
+def test_a_deeply_nested_file_is_listed_with_its_problem_and_a_missing_path_is_no_such_file(tmp_path):
+    archive = Archive(tmp_path)
+    nested = tmp_path / "r1" / "cpu" / "yolo11n" / "20261121T233000Z-000001.json"
+    nested.parent.mkdir(parents=True)
+    nested.write_text("[" * 100_000 + "]" * 100_000)
+    (ref,) = archive.runs()
+    assert not ref.ok and "nested too deeply" in ref.problem and str(nested) in ref.problem
+    with pytest.raises(InputError, match="expected an existing record file, got no such file"):
+        archive.resolve(str(tmp_path / "typo.json"))
+    with pytest.raises(InputError, match="no such file"):
+        archive.resolve(str(tmp_path / "sub" / "r1"))  # a path, not a release name
