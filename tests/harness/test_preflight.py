@@ -148,7 +148,7 @@ def test_every_row_failing_on_the_same_input_error_is_exit_2_and_archives_nothin
     monkeypatch.setattr(harness.plan, "load_data", load_then_break)
     monkeypatch.setattr("harness.runloop.load_data", load_then_break)
     code, err = _run(capsys, "--model", model, "--images", images, "--archive", tmp_path / "arch", "--min-iters", 1,
-                     "--min-seconds", 0, "--warmup-max-s", 0)
+                     "--min-seconds", 0, "--warmup-max-s", 0, "--json")  # --json: no progress lines on stderr
     assert code == 2 and len(err) == 1, err
     # fp32: the broken image; int8: no calibration data for an ONNX model; the rest skipped
     assert err[0].startswith(f"bench: error: {images / 'val_00000.jpg'}: expected an image OpenCV can decode, got "
@@ -159,7 +159,7 @@ def test_every_row_failing_on_the_same_input_error_is_exit_2_and_archives_nothin
     write_dataset(tmp_path / "d2", n_train=0, n_val=2)  # intact again (the loader would refuse the broken one)
     images = tmp_path / "d2" / "images" / "val"
     code, err = _run(capsys, "--model", model, "--images", images, "--archive", tmp_path / "arch", "--min-iters", 1,
-                     "--min-seconds", 0, "--warmup-max-s", 0, "--variants", "fp32")
+                     "--min-seconds", 0, "--warmup-max-s", 0, "--variants", "fp32", "--json")
     assert code == 2 and err == [f"bench: error: {images / 'val_00000.jpg'}: expected an image OpenCV can decode, "
                                  "got unreadable file"], err
     assert not list((tmp_path / "arch").rglob("*.json"))
@@ -194,7 +194,7 @@ def test_a_record_that_cannot_be_archived_is_kept_and_the_line_says_where(tmp_pa
 
     monkeypatch.setattr(results.archive.Archive, "save", full_disk)
     code, err = _run(capsys, "--model", model, "--images", images, "--min-iters", 2, "--min-seconds", 0,
-                     "--warmup-max-s", 0)
+                     "--warmup-max-s", 0, "--json")
     assert code == 2 and len(err) == 1 and "No space left on device" in err[0], err
     kept = list(tmp_path.glob("bench-record-*.json"))
     assert len(kept) == 1 and f"the record was kept in {kept[0]}" in err[0]
