@@ -10,14 +10,15 @@ Grammar (case-insensitive, surrounding spaces ignored)::
 
 So ``fp32``, ``fp16``, ``int8``, ``pruned30``, ``pruned30-int8``, ``pruned30-fp16``, ``student``,
 ``student-int8``, ``student-fp16``. A pruned or student variant without a precision is FP32.
-The format is ``onnx`` (ONNX Runtime) or ``trt`` (a TensorRT engine built on the target device).
+The precisions and formats are the registered kinds of those roles (:mod:`exporters.kinds`): the
+format is ``onnx`` (ONNX Runtime), ``trt`` (a TensorRT engine built on the target device), ...
 
 Example:
     >>> spec = parse_variant("Pruned30-INT8")
     >>> spec.name, spec.precision, spec.prune_ratio, spec.needs_pytorch
     ('pruned30-int8', 'int8', 0.3, True)
-    >>> parse_variant("int8", fmt="trt").file_suffix
-    '.engine'
+    >>> parse_variant("int8", fmt="trt").fmt
+    'trt'
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import re
 from dataclasses import dataclass
 
 from common.errors import InputError, expected
+from exporters.kinds import kinds_of_role
 
 __all__ = [
     "FORMATS",
@@ -37,15 +39,18 @@ __all__ = [
     "parse_variant",
 ]
 
-FORMATS = ("onnx", "trt", "openvino")
-PRECISIONS = ("fp32", "fp16", "int8")
+FORMATS = tuple(k.name for k in kinds_of_role("format"))
+"""The format kinds' names: what ``--format`` accepts (``onnx``, ``trt``, ...)."""
+PRECISIONS = tuple(k.name for k in kinds_of_role("precision"))
+"""The precision kinds' names (``fp32``, ``fp16``, ``int8``)."""
 PRUNE_MIN, PRUNE_MAX = 5, 90
 VALID_FORMS = (
     "fp32, fp16, int8, prunedNN, prunedNN-fp16, prunedNN-int8, student, student-fp16, student-int8 "
     f"(NN = percent of channels removed, {PRUNE_MIN}..{PRUNE_MAX})"
 )
 
-_PATTERN = re.compile(r"^(?:(?P<plain>fp32|fp16|int8)|(?P<base>pruned(?P<pct>\d{1,3})|student)(?:-(?P<prec>fp16|int8))?)$")
+_ANY, _REDUCED = "|".join(PRECISIONS), "|".join(p for p in PRECISIONS if p != "fp32")
+_PATTERN = re.compile(rf"^(?:(?P<plain>{_ANY})|(?P<base>pruned(?P<pct>\d{{1,3}})|student)(?:-(?P<prec>{_REDUCED}))?)$")
 
 
 @dataclass(frozen=True)
@@ -87,11 +92,6 @@ class VariantSpec:
         """Name of the FP32 model this variant is derived from: ``"fp32"``, ``"pruned30"`` or ``"student"``."""
         return VariantSpec(self.kind, "fp32", self.fmt, self.prune_percent).name
 
-    @property
-    def file_suffix(self) -> str:
-        """``".onnx"``, ``".engine"`` or (OpenVINO INT8) ``".xml"``."""
-        return ".engine" if self.fmt == "trt" else ".xml" if self.fmt == "openvino" and self.precision == "int8" else ".onnx"
-
     def with_(self, *, precision: str | None = None, fmt: str | None = None) -> VariantSpec:
         """A copy with another precision and/or format (validated)."""
         precision = precision or self.precision
@@ -132,7 +132,7 @@ def parse_variant(text: str, *, fmt: str = "onnx") -> VariantSpec:
     """
     fmt_clean = str(fmt).strip().lower()
     if fmt_clean not in FORMATS:
-        raise InputError(expected("a format onnx or trt", repr(fmt), "--format"))
+        raise InputError(expected(f"a format, one of {', '.join(FORMATS)}", repr(fmt), "--format"))
     clean = str(text).strip().lower()
     match = _PATTERN.match(clean)
     if match is None:

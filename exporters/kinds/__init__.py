@@ -25,8 +25,11 @@ Adding a variant kind: one module, one registry line.
    for a precision or format kind, each stage cached with ``stage.cached(final, key, build, label)``
    (:class:`exporters.stage.Stage`). Heavy imports inside the functions.
 2. Its import and its ``KIND`` in ``_KINDS`` below.
-3. A new precision or format name must also be accepted by the variant grammar
-   (``exporters/spec.py``: ``PRECISIONS`` / ``FORMATS``; a new model kind: its name pattern there).
+The variant grammar (:mod:`exporters.spec`) takes its precisions and formats from this registry;
+a new MODEL kind also needs its name pattern in ``exporters/spec.py`` (like ``pruned<NN>``). A new
+precision must be classified (fast, or slow with a reason) in every ``devices/profiles/*.yaml``
+and listed in ``devices.profiles.PRECISIONS``; a new format is what some runtime loads
+(``build_format`` of its :class:`devices.runtimes.RuntimeInfo`).
 
 Example:
     >>> sorted(k.name for k in kinds_of_role("model"))
