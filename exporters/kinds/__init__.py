@@ -9,7 +9,7 @@ A variant name (:mod:`exporters.spec`) is three kinds, one per role::
 ``format``     turns that into what the runtime loads: ``onnx`` (as is), ``trt`` (a TensorRT engine)
 
 :func:`exporters.build.build_variant` runs the chain: every kind's ``prepare`` (inputs checked before
-minutes of work: format, precision, model), then the model kind's checkpoint, the FP32 ONNX, and the
+minutes of work: model, format, precision), then the model kind's checkpoint, the FP32 ONNX, and the
 format kind (which calls the precision kind). Kind-specific options are declared once, by the kind,
 as the fields of its frozen options dataclass (:func:`option`: type, default, help, flags); the
 CLIs add them with :func:`add_arguments` and hand them on as one mapping (:func:`options_mapping`),
