@@ -65,8 +65,10 @@ def versions() -> Dict[str, str]:
     """Versions of the packages a measurement depends on, where installed."""
     from importlib import metadata
 
+    from devices.runtimes import REGISTRY
+
     out = {}
-    for name in ("onnxruntime", "onnxruntime-gpu", "tensorrt", "openvino", "numpy", "opencv-python-headless"):
+    for name in [p for r in REGISTRY.values() for p in r.packages] + ["numpy", "opencv-python-headless"]:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

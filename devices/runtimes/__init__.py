@@ -30,7 +30,8 @@ Adding a runtime (e.g. ``openvino``): one module, one registry line, profile dat
    extra (``common.errors.require(module, pip=...)``).
 2. One :class:`RuntimeInfo` line in ``_RUNTIMES`` below: name, module, the artifact suffixes it
    opens, the exporter format that builds them (``VariantSpec.fmt``), whether profile entries list
-   providers, which of those providers run on the CPU, and a title.
+   providers, which of those providers run on the CPU, a title, and the pip distributions whose
+   versions a run records.
 3. Profile data: a ``- {runtime: <name>}`` entry in ``devices/profiles/<device>.yaml`` where the
    device should use it (in order of preference).
 
@@ -81,6 +82,7 @@ class RuntimeInfo:
             them follows the ``cpu`` profile's precision rules).
         cpu_only: it always runs on the CPU (an entry without providers is then a CPU entry).
         title: one line for humans.
+        packages: the pip distributions whose installed versions a run records.
     """
 
     name: str
@@ -91,6 +93,7 @@ class RuntimeInfo:
     cpu_providers: Tuple[str, ...] = ()
     cpu_only: bool = False
     title: str = ""
+    packages: Tuple[str, ...] = ()
 
     def load(self) -> ModuleType:
         """The runtime's module (cheap: heavy imports happen inside its functions)."""
@@ -115,12 +118,14 @@ class RuntimeInfo:
 
 _RUNTIMES = (
     RuntimeInfo("tensorrt", "devices.runtimes.tensorrt", formats=(".engine", ".plan", ".trt"), build_format="trt",
-                title="NVIDIA TensorRT 8.5+ engines (built on the device)"),
+                title="NVIDIA TensorRT 8.5+ engines (built on the device)", packages=("tensorrt",)),
     RuntimeInfo("onnxruntime", "devices.runtimes.onnxrt", formats=(".onnx",), build_format="onnx",
                 takes_providers=True, cpu_providers=("CPUExecutionProvider",),
-                title="ONNX Runtime with the profile's execution providers"),
+                title="ONNX Runtime with the profile's execution providers",
+                packages=("onnxruntime", "onnxruntime-gpu")),
     RuntimeInfo("openvino", "devices.runtimes.openvino", formats=(".xml", ".onnx"), build_format="openvino",
-                cpu_only=True, title="OpenVINO on the CPU (IR or ONNX), inference precision fixed per variant"),
+                cpu_only=True, title="OpenVINO on the CPU (IR or ONNX), inference precision fixed per variant",
+                packages=("openvino",)),
 )
 
 REGISTRY: Mapping[str, RuntimeInfo] = MappingProxyType({r.name: r for r in _RUNTIMES})
