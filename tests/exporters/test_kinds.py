@@ -32,6 +32,13 @@ def test_every_name_the_grammar_accepts_has_a_kind_of_the_right_role():
             assert all("option" in f.metadata for f in dataclasses.fields(kind.options))
 
 
+def test_device_profiles_classify_every_precision_kind():
+    """A new precision kind must also be fast or slow (with a reason) on every device: devices.profiles.PRECISIONS."""
+    from devices.profiles import PRECISIONS as PROFILE_PRECISIONS
+
+    assert set(PROFILE_PRECISIONS) == {k.name for k in kinds.kinds_of_role("precision")}
+
+
 def test_option_names_are_unique_across_kinds():
     declared = [f.name for k in kinds.REGISTRY.values() if k.options for f in dataclasses.fields(k.options)]
     assert len(declared) == len(set(declared)) and set(declared) == set(kinds.option_names())
