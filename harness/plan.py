@@ -225,20 +225,19 @@ def make_task(opts: RunOptions, model: ModelChoice, data: ScoredData, device, ro
         student_source=None if student is None or spec.kind != "student" else str(student.path),
         options=dict(opts.variant_options))
     root, names = frames_of(data)
-    job = Job(variant=row.name, precision=spec.precision, runtime=runtime_for(device, spec.fmt).runtime,
-              device=device.profile.name,
+    entry = runtime_for(device, spec.fmt)
+    job = Job(variant=row.name, precision=spec.precision, runtime=entry.runtime, device=device.profile.name,
               artifact=None, imgsz=model.imgsz, nc=len(model.names), frames=FrameSet(data.kind, data.count, names),
               nms=NmsSettings(conf=opts.conf, iou=opts.iou, max_det=opts.max_det),
               timing=TimingOptions(min_iters=opts.min_iters, min_seconds=opts.min_seconds,
                                    warmup_max_s=opts.warmup_max_s),
-              threads=opts.threads, providers=_providers(device))
+              threads=opts.threads, providers=_providers(device, entry))
     return build, job, root
 
 
-def _providers(device) -> tuple[str, ...]:
-    """The chosen entry's providers that are available here, in the profile's order (what the runtime
+def _providers(device, entry) -> tuple[str, ...]:
+    """The runtime entry's providers that are available here, in the profile's order (what the runtime
     would pick itself), so the worker opens exactly what the parent resolved."""
-    entry = device.runtime
     status = getattr(getattr(device, "hardware", None), "runtimes", {}).get(entry.runtime)
     available = set(getattr(status, "providers", ()) or ())
     return tuple(p for p in getattr(entry, "providers", ()) if p in available)
