@@ -139,7 +139,8 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     from results.compare import DEFAULT_ALPHA, DEFAULT_FACTOR
     from results.stats import BLOCKS
 
-    parser.add_argument("base", metavar="BASE", help="release name, run id or record file to compare against")
+    parser.add_argument("base", metavar="BASE", help="release name (its newest run on the candidate's data), run id or "
+                                                     "record file (taken as given) to compare against")
     parser.add_argument("candidate", metavar="CANDIDATE", help="release name, run id or record file to judge")
     _archive_option(parser)
     _filters(parser)
@@ -176,7 +177,11 @@ def pair_runs(base_refs: list, cand_refs: list) -> tuple[list[tuple], list[str]]
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    """Compare BASE with CANDIDATE; 1 on any regression, 2 when nothing is comparable."""
+    """Compare BASE with CANDIDATE; 1 on any regression, 2 when nothing is comparable.
+
+    A release as BASE gives each candidate run the newest run of that release on the same device, model and
+    data (:mod:`results.baseline`); a run id or record file as BASE is taken as given."""
+    from results.baseline import is_release, pair_like_for_like
     from results.compare import compare
 
     archive = _open_archive(args)
@@ -185,10 +190,16 @@ def run_compare(args: argparse.Namespace) -> int:
         skipped += _warn_release(archive, ref, args)
     base_refs = archive.resolve(args.base, device=args.device, model=args.model)
     cand_refs = archive.resolve(args.candidate, device=args.device, model=args.model)
-    pairs, unpaired = pair_runs(base_refs, cand_refs)
+    if is_release(args.base):  # like for like: each candidate run against the base release's newest run on its data
+        pool = [r for r in archive.runs(release=args.base, device=args.device, model=args.model) if r.ok]
+        pairs, unpaired = pair_like_for_like(pool, cand_refs, where=f"release {args.base}")
+    else:  # a run id or record file: the user's explicit choice (a different-data comparison leaves accuracy out)
+        pairs, unpaired = pair_runs(base_refs, cand_refs)
     if not pairs:
-        raise InputError(expected("runs of the same device and model on both sides",
-                                  "; ".join(unpaired), f"bench compare {args.base} {args.candidate}"))
+        where = f"bench compare {args.base} {args.candidate}"
+        if any("like-for-like" in note for note in unpaired):  # said in full: which data each side scored
+            raise InputError(f"{where}: {'; '.join(unpaired)}")
+        raise InputError(expected("runs of the same device and model on both sides", "; ".join(unpaired), where))
     comparisons = [compare(b.record, c.record, factor=args.factor, map_threshold=args.map_threshold,
                            iou_threshold=args.iou_threshold, alpha=args.alpha, blocks=args.blocks)
                    for b, c in pairs]
@@ -235,12 +246,16 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
                         help="accuracy budget of the answer line: the fastest variant whose mAP50-95 drop is at most "
                              "this many points at the upper end of its 95%% CI (default %(default)s)")
     parser.add_argument("--against", metavar="RELEASE|RUN",
-                        help="compare with this release or run (default: the previous release in the "
-                             "archive; 'none' for no comparison)")
+                        help="compare with this release (its newest run on the same data) or run (default: the newest "
+                             "earlier run of another release on the same data; 'none' for no comparison)")
+    parser.add_argument("--baseline", metavar="RUN",
+                        help="compare with this run id or record file, as given (even on other data: accuracy is then "
+                             "not compared)")
 
 
 def run_report(args: argparse.Namespace) -> int:
     """Write the Markdown and HTML report (with plots) of a run or release."""
+    from results.baseline import Baseline, is_release, pick_baseline
     from results.compare import compare
     from results.report import write_report
 
@@ -249,24 +264,34 @@ def run_report(args: argparse.Namespace) -> int:
     archive = _open_archive(args)
     _warn_release(archive, args.ref, args)
     refs = archive.resolve(args.ref, device=args.device, model=args.model)
-    against = None
-    if args.against and args.against != "none":
-        against = {(r.device, r.model): r for r in archive.resolve(args.against, device=args.device,
-                                                                   model=args.model)}
-    runs = []
+    explicit, pool = None, None
+    if args.baseline and is_release(args.baseline):
+        raise InputError(expected("a run id or record file", args.baseline, "--baseline"))
+    against = args.against if args.against and args.against != "none" else None
+    if args.baseline or (against is not None and not is_release(against)):  # a run named: taken as given
+        explicit = archive.resolve(args.baseline or against)[0]
+    elif against is not None:
+        _warn_release(archive, against, args)
+        archive.resolve(against, device=args.device, model=args.model)  # a release with no readable run: one line
+        pool = [r for r in archive.runs(release=against, device=args.device, model=args.model) if r.ok]
+    runs, notes = [], {}
     for ref in refs:
         record = ref.record
-        if args.against == "none":
-            base = None
-        elif against is not None:
-            base = against.get((ref.device, ref.model))
-            if base is None and len(against) == 1 and len(refs) == 1:
-                base = next(iter(against.values()))
+        if explicit is not None:
+            picked = Baseline(explicit)
+        elif args.against == "none":
+            picked = Baseline(None)
+        elif pool is not None:
+            picked = pick_baseline(pool, record, where=f"release {against}")
         else:
-            base = archive.previous(record)
-        runs.append((record, compare(base.record, record) if base is not None else None))
+            others = [r for r in archive.runs(device=record.device.profile, model=record.model.name)
+                      if r.ok and r.release != record.release]
+            picked = pick_baseline(others, record, where="earlier releases", before=True)
+        if picked.note:
+            notes[record.run_id] = picked.note
+        runs.append((record, compare(picked.ref.record, record) if picked.ref is not None else None))
     try:
-        files = write_report(runs, Path(args.out), max_drop=args.max_drop)
+        files = write_report(runs, Path(args.out), max_drop=args.max_drop, notes=notes)
     except OSError as exc:
         raise InputError(expected("a writable output directory", f"{exc.__class__.__name__}: {exc}",
                                   f"--out {args.out}")) from exc

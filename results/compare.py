@@ -69,6 +69,8 @@ from results.stats import (
     mann_whitney_p,
     spread,
 )
+from results.baseline import describe_data
+from results.baseline import same_data as _same_data
 from results.validity import Validity, verdict
 
 __all__ = ["DEFAULT_ALPHA", "DEFAULT_FACTOR", "Comparison", "Mark", "MetricChange", "RunInfo", "Thresholds",
@@ -201,6 +203,8 @@ class Comparison:
     notes: tuple[str, ...]
     variants: tuple[VariantComparison, ...]
     thresholds: Thresholds
+    same_data: bool = True
+    """Both runs scored the same data (:func:`results.baseline.same_data`); else accuracy is not compared."""
 
     @property
     def regressions(self) -> tuple[VariantComparison, ...]:
@@ -262,15 +266,14 @@ def compare(base: Record, candidate: Record, *, factor: float = DEFAULT_FACTOR, 
     if base.model.sha256 != candidate.model.sha256:
         reasons.append(f"model SHA-256 differs ({base.model.sha256[:12]} vs {candidate.model.sha256[:12]})")
     comparable = not reasons
-    same_data = (base.data.kind, base.data.source, base.data.count) == (
-        candidate.data.kind, candidate.data.source, candidate.data.count)
+    same_data = _same_data(base, candidate)
 
     names = [v.name for v in base.variants] + [v.name for v in candidate.variants
                                                if base.variant(v.name) is None]
     rows = tuple(_variant(base.variant(n), candidate.variant(n), n, limits, comparable=comparable,
                           same_data=same_data) for n in names)
     return Comparison(RunInfo.of(base), RunInfo.of(candidate), comparable, "; ".join(reasons) or None,
-                      tuple(_context_notes(base, candidate, same_data)), rows, limits)
+                      tuple(_context_notes(base, candidate, same_data)), rows, limits, same_data)
 
 
 def _variant(b: Variant | None, c: Variant | None, name: str, limits: Thresholds, *,
@@ -471,8 +474,8 @@ def _context_notes(base: Record, cand: Record, same_data: bool) -> list[str]:
     """What else changed between the runs (settings, runtimes, hardware, data, harness)."""
     notes = []
     if not same_data:
-        notes.append(f"data differs: {base.data.count} {base.data.kind} from {base.data.source} vs "
-                     f"{cand.data.count} {cand.data.kind} from {cand.data.source} (accuracy not compared)")
+        notes.append(f"data differs: {describe_data(base)} vs {describe_data(cand)} (not like for like: "
+                     "accuracy not compared)")
     for label, a, b in (("settings", base.settings, cand.settings),
                         ("runtime", base.runtime_versions, cand.runtime_versions),
                         ("hardware", base.device.hardware, cand.device.hardware)):

@@ -166,6 +166,12 @@ def comparison_bars(comparison: Comparison, path: Path) -> Path | None:
     width = 0.38
     labels = (comparison.base.release, comparison.candidate.release)
     for ax, pick, label in ((axes[0], 1, "FPS"), (axes[1], 2, "mAP50-95")):
+        if pick == 2 and not comparison.same_data:  # never mAP bars side by side across different data
+            ax.text(0.5, 0.5, "not compared:\nthe runs scored\ndifferent data", ha="center", va="center",
+                    transform=ax.transAxes, fontsize=9, color="#777777")
+            ax.set_xticks([])
+            ax.set_title(label, fontsize=10)
+            continue
         base = [r[pick].base if r[pick] is not None and r[pick].base is not None else 0 for r in rows]
         cand = [r[pick].candidate if r[pick] is not None and r[pick].candidate is not None else 0 for r in rows]
         ax.bar([i - width / 2 for i in x], base, width, label=labels[0], color="#9ecae1")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +77,8 @@ class ReportFiles:
 
 
 def write_report(runs: Sequence[tuple[Record, Comparison | None]], out: Path, *,
-                 title: str | None = None, max_drop: float = DEFAULT_MAX_DROP) -> ReportFiles:
+                 title: str | None = None, max_drop: float = DEFAULT_MAX_DROP,
+                 notes: Mapping[str, str] | None = None) -> ReportFiles:
     """Render plots, Markdown and HTML for one or more runs into ``out``.
 
     Args:
@@ -85,6 +86,7 @@ def write_report(runs: Sequence[tuple[Record, Comparison | None]], out: Path, *,
         out: the output directory (created; ``report.md``, ``report.html``, ``plots/``).
         title: the page title; defaults to the release(s) reported.
         max_drop: the accuracy budget of the answer lines (mAP50-95 points, upper end of the CI).
+        notes: per run id, why it has no baseline (e.g. no like-for-like run: :mod:`results.baseline`).
 
     Returns:
         The paths written.
@@ -98,7 +100,8 @@ def write_report(runs: Sequence[tuple[Record, Comparison | None]], out: Path, *,
     blocks.append(Bullets(tuple(answers)) if len(answers) > 1 else Para(answers[0]) if answers else Para("No runs."))
     images: list[Path] = []
     for record, comparison in runs:
-        section, written = run_blocks(record, comparison, out=out, max_drop=max_drop)
+        section, written = run_blocks(record, comparison, out=out, max_drop=max_drop,
+                                      baseline_note=(notes or {}).get(record.run_id))
         blocks.extend(section)
         images.extend(written)
     md = write_text_atomic(out / "report.md", render_markdown(blocks))
@@ -107,7 +110,7 @@ def write_report(runs: Sequence[tuple[Record, Comparison | None]], out: Path, *,
 
 
 def run_blocks(record: Record, comparison: Comparison | None, *, out: Path,
-               max_drop: float = DEFAULT_MAX_DROP) -> tuple[list, list[Path]]:
+               max_drop: float = DEFAULT_MAX_DROP, baseline_note: str | None = None) -> tuple[list, list[Path]]:
     """The blocks of one run's section, drawing its plots into ``out/plots``.
 
     The results table is the run table of :mod:`results.render` (the terminal's columns, every
@@ -155,6 +158,8 @@ def run_blocks(record: Record, comparison: Comparison | None, *, out: Path,
         blocks += [Image(p.relative_to(out).as_posix(), alt) for p, alt in drawn]
     images = [p for p, _ in drawn]
     blocks += [Heading(3, "Environment"), _environment_table(record)]
+    if comparison is None and baseline_note:
+        blocks += [Heading(3, "Baseline"), Para(baseline_note[0].upper() + baseline_note[1:] + ".")]
     if comparison is not None:
         blocks += _comparison_blocks(comparison)
         path = plots.comparison_bars(comparison, plot_dir / f"{stem}-vs-{comparison.base.release}.png")
@@ -294,6 +299,9 @@ def _comparison_blocks(c: Comparison) -> list:
     blocks: list = [Heading(3, f"Compared with {c.base.release} (run {c.base.run_id})")]
     if not c.comparable:
         blocks.append(Para(f"Not comparable: {c.reason}."))
+    if not c.same_data:
+        blocks.append(Para("Not like for like: the runs scored different data, so accuracy is not compared "
+                           "(speed only)."))
     blocks.append(Para(f"Verdict: {verdict_line([c])}. A speed change counts when it is beyond "
                        f"{c.thresholds.factor}x and significant (Mann-Whitney U on {c.thresholds.blocks} "
                        f"time blocks per run, p < {c.thresholds.alpha}); accuracy when mAP50-95 moves more "
