@@ -103,8 +103,8 @@ def id_column(values: list, source: str, key: str) -> np.ndarray:
     arr = array_or_none(values, np.int64)
     if arr is not None and arr.ndim == 1 and arr.dtype.kind in "iu":
         return arr.astype(np.int64)
-    if arr is not None and arr.ndim == 1 and arr.dtype.kind == "U":
-        return np.asarray(values, dtype=object)
+    if arr is not None and arr.ndim == 1 and arr.dtype.kind == "U" and all(isinstance(v, str) for v in values):
+        return np.asarray(values, dtype=object)  # (numpy makes ["", 2] strings too: checked above)
     for i, v in enumerate(values):
         if isinstance(v, bool) or not isinstance(v, (int, str, np.integer)):
             raise InputError(expected(f"'{key}' to be an integer or a string", repr(v), record_where(source, i)))

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from common.errors import InputError
@@ -117,6 +117,7 @@ def _coco_roundtrip(gt_path: Path, dt_path: Path) -> None:
 
 @FUZZ
 @given(seed=st.integers(0, 10**6), value=json_values, which=st.booleans())
+@example(seed=62723, value="", which=True)  # found by fuzzing: image ids "" and 2 (numpy made both strings)
 def test_coco_with_one_value_replaced(seed, value, which):
     gt = _mutate(COCO_GT, seed, value) if which else COCO_GT
     dt = COCO_DT if which else _mutate(COCO_DT, seed, value)
@@ -148,6 +149,7 @@ yaml_text = st.text(alphabet="abcnmepthrvl:-[]{}'\"0123456789 ./\n\t#&*!|>", max
 
 @FUZZ
 @given(text=yaml_text, raw=st.binary(max_size=60), value=json_values, seed=st.integers(0, 10**6))
+@example(text='path: "\\ud800"\nnames: [a]', raw=b"\x80", value="\x00", seed=31)  # found: a lone surrogate, NUL
 def test_data_yaml(text, raw, value, seed):
     from harness.data.yolo import read_data_yaml
 
