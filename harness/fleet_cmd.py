@@ -152,6 +152,7 @@ def join(args: argparse.Namespace) -> int:
                 "python": python, "agent": agent, "hardware": resolved.to_dict()}
         fleet.register(info)
         ray.shutdown()
+        signal.signal(signal.SIGTERM, _raise_interrupt)  # again: ray.init/shutdown replaced it
         print(f"joined {args.address} as device {name}: profile {resolved.profile.name}, {runtime} "
               f"{status.get('version') or ''}".rstrip() + f", worker Python {agent.get('python')} ({python}); "
               "Ctrl-C leaves", flush=True)

@@ -370,7 +370,7 @@ def _collect(ray, lane: _Lane, ready: list, opts) -> None:
         try:
             reply = ray.get(obj)
         except ray.exceptions.RayError as exc:
-            if fleet.is_alive(name):
+            if not isinstance(exc, ray.exceptions.NodeDiedError) and fleet.is_alive(name):
                 lane.outcomes[row.name] = Outcome(status="failed", reason=f"on device {name}: the task failed "
                                                                           f"({exc.__class__.__name__})")
                 return

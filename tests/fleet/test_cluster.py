@@ -1,0 +1,183 @@
+"""The fleet on a REAL local Ray cluster: a head (``ray start --head``) and devices joined with
+``bench fleet join`` (each its own raylet, on this machine), cpu profile, one CPU and a small object
+store each. Slow: a few minutes on 2 cores. Order matters: the last test kills a device."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="ray not installed (pip install 'edge-bench[fleet]')")
+psutil = pytest.importorskip("psutil")
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN_ARGS = ("--variants", "fp32,int8", "--limit", "6", "--min-iters", "10", "--bootstrap", "0")
+ENV = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", YOLO_OFFLINE="true", YOLO_AUTOINSTALL="false")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _bench(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=ENV)
+
+
+def _stop_group(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=30)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def head(tmp_path_factory):
+    port = _free_port()
+    log = tmp_path_factory.mktemp("ray") / "head.log"
+    ray_bin = Path(sys.executable).with_name("ray")
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen([str(ray_bin), "start", "--head", "--port", str(port), "--num-cpus", "1",
+                                 "--object-store-memory", str(100 * 1024 * 1024), "--include-dashboard", "false",
+                                 "--ray-client-server-port", str(_free_port()), "--disable-usage-stats", "--block"],
+                                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, env=ENV)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                _stop_group(proc)
+                pytest.fail(f"the Ray head did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.5)
+    time.sleep(3)  # the GCS answers before the head's raylet registered
+    yield f"127.0.0.1:{port}"
+    _stop_group(proc)
+
+
+def _join(address: str, name: str) -> subprocess.Popen:
+    """``bench fleet join ADDRESS --name NAME`` in the background; returns once it says it joined."""
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "fleet", "join", address, "--name", name, "--device", "cpu",
+                             "--object-store-mb", "100"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True, env=ENV)
+    first: list[str] = []
+    reader = threading.Thread(target=lambda: first.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout=180)
+    if not first or not first[0].startswith(f"joined {address} as device {name}: profile cpu"):
+        _stop_group(proc, signal.SIGKILL)
+        pytest.fail(f"join {name} failed: {first} {proc.stderr.read() if proc.poll() is not None else ''}")
+    return proc
+
+
+def _kill_node(join: subprocess.Popen) -> None:
+    """SIGKILL the device's Ray node (``ray start --block`` and its processes), as a device that dies."""
+    starts = [c for c in psutil.Process(join.pid).children() if "start" in " ".join(c.cmdline())]
+    assert starts, "no ray start under the join"
+    os.killpg(starts[0].pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def devices(head):
+    joined = [_join(head, "a"), _join(head, "b")]  # one after the other: two raylets starting at once race
+    yield joined
+    for proc in joined:
+        _stop_group(proc)
+
+
+def _records(root: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(root.rglob("*.json"))]
+
+
+def _accuracy(record: dict) -> dict:
+    return {v["name"]: (v.get("status"), v.get("accuracy"), v.get("vs_reference"), v.get("localization"))
+            for v in record["variants"]}
+
+
+def test_a_cluster_without_bench_devices_is_one_line(head):
+    proc = _bench("fleet", "nodes", head)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines() == [
+        f"no bench device in the Ray cluster at {head} (join one: bench fleet join {head} --name NAME)"]
+
+
+def test_two_devices_joined_on_one_machine_are_listed_free(head, devices):
+    proc = _bench("fleet", "nodes", head, "--json")
+    assert proc.returncode == 0, proc.stderr
+    listed = {d["name"]: d for d in json.loads(proc.stdout)}
+    assert sorted(listed) == ["a", "b"]
+    for d in listed.values():
+        assert d["profile"] == "cpu" and d["status"] == "free" and d["runtimes"]["onnxruntime"]["available"]
+        assert d["python_version"] == ".".join(map(str, sys.version_info[:3]))
+    table = _bench("fleet", "nodes", head).stdout.splitlines()
+    assert table[0].split() == ["device", "profile", "python", "runtimes", "status", "node"]
+    assert [ln.split()[0] for ln in table[1:]] == ["a", "b"]
+
+
+def test_run_on_two_devices_archives_two_records_with_a_local_runs_accuracy(head, devices, tmp_path):
+    proc = _bench("run", "--cluster", head, "--on", "a,b", *RUN_ARGS, "--min-seconds", "0.2",
+                  "--archive", str(tmp_path / "fleet"), "--release", "r1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = proc.stdout[proc.stdout.index("== all devices =="):].splitlines()[1:]
+    assert table[0].split()[:3] == ["device", "profile", "variant"]
+    assert [(r.split()[0], r.split()[2], r.split()[-1]) for r in table[1:]] == [
+        ("a", "fp32", "ok"), ("a", "int8", "ok"), ("b", "fp32", "ok"), ("b", "int8", "ok")]
+    records = _records(tmp_path / "fleet")
+    assert sorted(r["device"]["hardware"]["hardware"]["fleet"]["device"] for r in records) == ["a", "b"]
+    assert all(r["device"]["profile"] == "cpu" and "/r1/cpu/" in p.as_posix()
+               for r, p in zip(records, sorted((tmp_path / "fleet").rglob("*.json"))))
+
+    local = _bench("run", *RUN_ARGS, "--min-seconds", "0.2", "--no-archive", "--json")
+    assert local.returncode == 0, local.stderr[-3000:]
+    expected = _accuracy(json.loads(local.stdout))
+    assert expected["int8"][1]["map50_95"] > 0
+    for record in records:
+        assert _accuracy(record) == expected  # scored on the host from the device's detections: to the last digit
+
+
+def test_a_device_killed_mid_run_fails_its_rows_and_the_other_record_is_complete(head, devices, tmp_path):
+    victim = _join(head, "c")
+    try:
+        run = subprocess.Popen([sys.executable, "-m", "harness", "run", "--cluster", head, "--on", "a,c", *RUN_ARGS,
+                                "--min-seconds", "4", "--archive", str(tmp_path / "arch")], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+        seen = []
+        for line in run.stderr:
+            seen.append(line)
+            if line.startswith("fleet: c: fp32 running"):
+                time.sleep(1.5)
+                _kill_node(victim)
+                break
+        out, err = run.communicate(timeout=600)
+        assert run.returncode == 0, "".join(seen) + err[-3000:]
+    finally:
+        _stop_group(victim, signal.SIGKILL)
+    table = out[out.index("== all devices =="):].splitlines()[1:]
+    rows = {(r.split()[0], r.split()[2]): r for r in table[1:]}
+    assert rows[("a", "fp32")].endswith(" ok") and rows[("a", "int8")].endswith(" ok")
+    for variant in ("fp32", "int8"):
+        assert "failed: device c left the cluster" in rows[("c", variant)]
+    assert "not archived: device c left the cluster" in out
+    records = _records(tmp_path / "arch")
+    assert [r["device"]["hardware"]["hardware"]["fleet"]["device"] for r in records] == ["a"]
+    assert [v["status"] for v in records[0]["variants"]] == ["ok", "ok"]
