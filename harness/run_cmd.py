@@ -80,6 +80,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     add_kind_arguments(parser, skip=("student_source",))  # --finetune-epochs, --calib-method, ...; --student is ours
     out.add_argument("--max-drop", type=float, default=1.0, help="accuracy budget of the answer line: mAP50-95 points (upper end of the 95%% CI; default 1.0)")
+    from harness.fleet_run import add_fleet_arguments  # cheap: no Ray at import
+
+    add_fleet_arguments(parser)
 
 
 def _check_args(args: RunOptions) -> None:
@@ -136,6 +139,10 @@ def run(args: argparse.Namespace) -> int:
 
     opts = RunOptions.from_namespace(args)  # argparse stops here
     _check_args(opts)
+    from harness.fleet_run import run_if_cluster  # --cluster: the fleet (Ray is imported only then)
+
+    if (code := run_if_cluster(opts, args, argv=["bench", *sys.argv[1:]])) is not None:
+        return code
     with runloop.exit_on_sigterm():
         record, archived_at, outputs = runloop.run_benchmark(opts, argv=["bench", *sys.argv[1:]])
     if args.json:
