@@ -100,13 +100,16 @@ def build_rows(model: Path, data: Path, *, imgsz: int, calib_images: int, cache:
                                    ("ov int8 mixed", False, "mixed")):
         if (name.endswith("p3") and not p3) or (name.endswith("mixed") and not mixed):
             continue
-        out = work / f"{model.stem}-{name.replace(' ', '-')}-{imgsz}.xml"
+        out = work / f"{model.stem}-{name.replace(' ', '-')}-{imgsz}-{calib.digest[:12]}.xml"
+        rows[name] = ("openvino", out, "int8")
+        if out.is_file() and out.with_suffix(".bin").is_file():
+            print(f"  {name}: reusing {out} (--work)")
+            continue
         start = time.monotonic()
         record = quantize_openvino_int8(fp32.path, out, ImageCalibrationReader(calib.files, imgsz=imgsz),
                                         family=family, float_p3=float_p3, preset=preset)
         print(f"  {name}: NNCF {time.monotonic() - start:.0f} s, {record['fake_quantize_ops']} FakeQuantize, "
               f"{len(record['ignored_scope'])} ops float, float block {record['float_block']}", flush=True)
-        rows[name] = ("openvino", out, "int8")
     if ultralytics:
         rows["ultralytics ov int8"] = ("openvino", ultralytics_openvino_int8(model, data, imgsz, work), "int8")
     from devices.runtimes.openvino import cpu_capabilities
@@ -125,6 +128,10 @@ def ultralytics_openvino_int8(model: Path, data: Path, imgsz: int, work: Path) -
     from exporters.source import quiet_ultralytics
 
     local = work / model.name
+    done = work / f"{model.stem}_int8_openvino_model"
+    if done.is_dir() and any(done.glob("*.xml")):
+        print(f"  ultralytics ov int8: reusing {done} (--work)")
+        return next(done.glob("*.xml"))
     shutil.copyfile(model, local)
     start = time.monotonic()
     with quiet_ultralytics():
@@ -250,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pause-pid", default=None, help=f"process to SIGSTOP while timing (default: {PAUSE_PID_FILE})")
     p.add_argument("--cache", type=Path, default=None, help="bench cache directory")
     p.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+    p.add_argument("--work", type=Path, default=None,
+                   help="keep the OpenVINO INT8 IRs and Ultralytics' export here and reuse them (default: a temporary folder)")
     args = p.parse_args(argv)
 
     import nncf
@@ -271,7 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     figures = {}
     for name in args.models.split(","):
         model = Path(name) if name.endswith(".pt") else Path(MODELS_DIR) / f"{name}.pt"
-        with tempfile.TemporaryDirectory(prefix="bench-ov-int8-") as tmp:
+        with contextlib.ExitStack() as stack:
+            tmp = args.work or stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-ov-int8-"))
+            Path(tmp).mkdir(parents=True, exist_ok=True)
             rows = build_rows(model, data, imgsz=args.imgsz, calib_images=args.calib_images, cache=args.cache,
                               work=Path(tmp), p3=args.p3, mixed=args.mixed,
                               ultralytics=not args.skip_ultralytics)

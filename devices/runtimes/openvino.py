@@ -168,11 +168,11 @@ class OpenVINOSession:
         self.threads_used = int(self._compiled.get_property("INFERENCE_NUM_THREADS"))
         self.streams = int(self._compiled.get_property("NUM_STREAMS"))
         port = self._compiled.input(0)
-        self.input_name: str = port.get_any_name()
+        self.input_name: str = _port_name(port, "input0")
         self.input_shape: tuple[int | None, ...] = tuple(
             d.get_length() if d.is_static else None for d in port.get_partial_shape())
         self.input_dtype: np.dtype = np.dtype(port.get_element_type().to_dtype())
-        self.output_names: list[str] = [o.get_any_name() for o in self._compiled.outputs]
+        self.output_names: list[str] = [_port_name(o, f"output{i}") for i, o in enumerate(self._compiled.outputs)]
         self.version = _version()
         self.last_split_ms: dict[str, float] | None = None
         self._request = self._compiled.create_infer_request()
@@ -227,6 +227,12 @@ class OpenVINOSession:
         """Release the request and the compiled model."""
         self._request = None
         self._compiled = None
+
+
+def _port_name(port: Any, default: str) -> str:
+    """A port's tensor name (sorted first of its names), or ``default`` for an unnamed tensor (some IRs have them)."""
+    names = sorted(port.get_names())
+    return names[0] if names else default
 
 
 def _type_name(value: str) -> str:
