@@ -85,7 +85,8 @@ def evaluate(args: argparse.Namespace) -> dict:
     classes = []
     for row, voc_ap in zip(coco.per_class(), voc.ap):
         classes.append({"id": row.category_id, "name": row.name, "n_gt": row.n_gt, "n_dt": row.n_dt,
-                        "ap": _num(row.ap), "ap50": _num(row.ap50), "ap75": _num(row.ap75), "voc_ap": _num(voc_ap)})
+                        "ap": _num(row.ap), "ap50": _num(row.ap50), "ap75": _num(row.ap75), "voc_ap": _num(voc_ap),
+                        "ar": _num(row.ar)})
     return {
         "schema": JSON_SCHEMA,
         "gt": str(args.gt),
@@ -97,6 +98,7 @@ def evaluate(args: argparse.Namespace) -> dict:
         "n_crowd": int(gt.iscrowd.sum()),
         "n_dt": len(dt),
         "coco": {name: (None if v == -1 else float(v)) for name, v in coco.as_dict().items()},
+        "coco_ap_per_iou": coco.ap_per_iou(),
         "voc": {"iou_threshold": args.iou_threshold, "method": args.voc_method, "map": _num(voc.mean_ap)},
         "localization": {
             "iou_threshold": args.iou_threshold,

@@ -72,6 +72,10 @@ class CocoParams:
         if not thr or not all(0.0 <= t <= 1.0 for t in thr):
             raise InputError(expected("IoU thresholds in [0, 1]", thr, "iou_thresholds"))
         object.__setattr__(self, "iou_thresholds", thr)
+        rec = tuple(float(r) for r in self.rec_thresholds)
+        if not rec or not all(0.0 <= r <= 1.0 for r in rec) or any(b <= a for a, b in zip(rec, rec[1:])):
+            raise InputError(expected("recall thresholds in [0, 1], strictly ascending", rec, "rec_thresholds"))
+        object.__setattr__(self, "rec_thresholds", rec)
         if not self.area_ranges:
             raise InputError(expected("at least one area range (the first one 'all')", "none", "area_ranges"))
         if len(self.area_ranges) != len(self.area_labels):
@@ -89,6 +93,8 @@ class ClassAP:
     ap75: float
     n_gt: int
     n_dt: int
+    ar: float = float("nan")
+    """AR: recall averaged over the IoU thresholds (area 'all', largest max_dets), pycocotools' AR100 for one class."""
 
 
 @dataclass(frozen=True)
@@ -152,8 +158,25 @@ class CocoResult:
         """
         return {row.name: (-1.0 if np.isnan(row.ap) else row.ap) for row in self.per_class()}
 
+    def ap_per_iou(self) -> dict:
+        """AP at each IoU threshold (area 'all', largest max_dets, mean over classes), keyed ``"0.50"``, ``"0.55"``...
+
+        None where no class has ground truth. Their mean is ``stats[0]``.
+
+        Example:
+            >>> gt = CocoGroundTruth.from_arrays([np.array([[0, 0, 10, 10.]])], [np.array([0])])
+            >>> dt = CocoDetections.from_arrays([np.array([[0, 0, 10, 8.]])], [np.array([0.9])], [np.array([0])])
+            >>> {k: round(v, 2) for k, v in evaluate_coco(gt, dt).ap_per_iou().items() if k in ("0.80", "0.85")}
+            {'0.80': 1.0, '0.85': 0.0}
+        """
+        out = {}
+        for t, thr in enumerate(self.params.iou_thresholds):
+            v = _mean_valid(self.precision[t, :, :, 0, -1])
+            out[f"{thr:.2f}"] = None if np.isnan(v) else v
+        return out
+
     def per_class(self) -> list:
-        """Per-class AP@[.50:.95], AP50 and AP75 (area 'all', largest max_dets), as :class:`ClassAP` rows."""
+        """Per-class AP@[.50:.95], AP50, AP75 and AR (area 'all', largest max_dets), as :class:`ClassAP` rows."""
         thr = np.asarray(self.params.iou_thresholds)
         rows = []
         for k, cid in enumerate(self.category_ids):
@@ -161,7 +184,7 @@ class CocoResult:
             rows.append(ClassAP(
                 int(cid), self.category_names[k], _mean_valid(p),
                 _mean_valid(p[np.where(thr == 0.5)[0]]), _mean_valid(p[np.where(thr == 0.75)[0]]),
-                int(self.n_gt[k]), int(self.n_dt[k]),
+                int(self.n_gt[k]), int(self.n_dt[k]), _mean_valid(self.recall[:, k, 0, -1]),
             ))
         return rows
 
@@ -226,6 +249,7 @@ def evaluate_coco(
     *,
     max_dets: tuple = (1, 10, 100),
     iou_thresholds: tuple | None = None,
+    rec_thresholds: tuple | None = None,
     area_ranges: tuple | None = None,
     area_labels: tuple | None = None,
 ) -> CocoResult:
@@ -237,6 +261,8 @@ def evaluate_coco(
         iou_type: ``"bbox"`` or ``"segm"`` (masks; needs pycocotools for rasterizing polygons).
         max_dets: detections kept per image and category, three values for the AR stats.
         iou_thresholds: default .50:.05:.95.
+        rec_thresholds: the recall points precision is interpolated at, ascending in [0, 1]; default
+            pycocotools' 101 points 0:.01:1 (e.g. ``np.linspace(0, 1, 11)`` for the 11-point variant).
         area_ranges: default COCO's all/small/medium/large (the first must be 'all').
         area_labels: names for custom ``area_ranges``.
 
@@ -256,6 +282,7 @@ def evaluate_coco(
     """
     params = CocoParams(
         iou_thresholds=_IOU_THRS if iou_thresholds is None else tuple(iou_thresholds),
+        rec_thresholds=_REC_THRS if rec_thresholds is None else tuple(rec_thresholds),
         max_dets=tuple(max_dets),
         area_ranges=_AREAS if area_ranges is None else tuple(tuple(float(v) for v in a) for a in area_ranges),
         area_labels=(_AREA_LABELS if area_ranges is None else tuple(area_labels or [f"area{i}" for i in range(len(area_ranges))])),
