@@ -1,7 +1,9 @@
 """Aggregate: turn each variant's stored detections into the record's accuracy, drops and agreement.
 
 Definitions live in :mod:`harness.scorer` (and the README); this module only applies them to every
-variant of a run, with the FP32 variant as the reference.
+variant of a run, with the FP32 variant as the reference. With ground truth, each variant's accuracy
+also carries ``yolo_val`` (:mod:`harness.metrics.yolo_val`: the detection confusion matrix, P/R/F1
+curves, the F1-optimal confidence and the per-class table, as ``yolo val`` shows them).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def score_variants(data, outcomes: Mapping, *, reference: str = "fp32", operatin
         seed: bootstrap seed.
     """
     from harness.metrics import evaluate_coco, localization_analysis
+    from harness.metrics.yolo_val import yolo_val_summary
 
     ran = {name: o for name, o in outcomes.items() if o.status == "ok" and o.detections is not None}
     ref = ran.get(reference)
@@ -66,6 +69,7 @@ def score_variants(data, outcomes: Mapping, *, reference: str = "fp32", operatin
                 "precision": op.precision, "recall": op.recall, "f1": op.f1,
                 "avg_iou_per_frame": op.avg_iou_per_frame, "mean_tp_iou": op.mean_tp_iou,
                 "per_class_ap": {k: _defined(v) for k, v in coco.per_class_ap().items()},
+                "yolo_val": yolo_val_summary(data.truth, o.detections, data.names, coco=coco),
             }
             per_frame = op.per_frame_iou()
             loc = localization_analysis(gt_cols, dt_cols, conf=operating_conf).to_dict()

@@ -23,7 +23,8 @@ from results.compare import Comparison
 from results.schema import Record
 from results.stats import pareto_front
 
-__all__ = ["comparison_bars", "fps_vs_map", "iou_histograms", "iou_per_frame", "latency_distributions"]
+__all__ = ["comparison_bars", "confusion_matrix", "fps_vs_map", "iou_histograms", "iou_per_frame", "latency_distributions",
+           "pr_f1_curves"]
 
 DPI = 100
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -186,4 +187,75 @@ def comparison_bars(comparison: Comparison, path: Path) -> Path | None:
     axes[0].legend(fontsize=8)
     fig.suptitle(f"{comparison.base.model} on {comparison.base.device}: "
                  f"{labels[0]} vs {labels[1]}", fontsize=10)
+    return _save(fig, path)
+
+
+def _yolo_val(v):
+    return v.accuracy.yolo_val if v.ok and v.accuracy is not None and v.accuracy.yolo_val is not None else None
+
+
+def pr_f1_curves(record: Record, path: Path) -> Path | None:
+    """Precision, recall and F1 against confidence (class means), one line per variant, the F1 optimum dotted."""
+    rows = [(v.name, _yolo_val(v)) for v in record.variants]
+    rows = [(n, y) for n, y in rows if y is not None and y.get("curves", {}).get("f1") is not None]
+    if not rows:
+        return None
+    fig = _figure(9.6, 3.4)
+    axes = fig.subplots(1, 3)
+    for i, (name, y) in enumerate(rows):
+        lo, hi, n = y["curves"]["conf"]
+        x = [lo + (hi - lo) * k / (n - 1) for k in range(int(n))]
+        color = COLORS[i % len(COLORS)]
+        for ax, key in zip(axes, ("precision", "recall", "f1")):
+            ax.plot(x, list(y["curves"][key]), color=color, linewidth=1.3, label=name)
+        best = y.get("f1_optimal")
+        if best is not None:
+            axes[2].axvline(best["conf"], color=color, linestyle=":", linewidth=1)
+    for ax, label in zip(axes, ("Precision", "Recall", "F1")):
+        ax.set_xlabel("confidence")
+        ax.set_title(label, fontsize=10)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        ax.grid(True, alpha=0.3)
+    axes[2].legend(fontsize=7, loc="lower center")
+    fig.suptitle(f"P, R, F1 vs confidence (class means, IoU 0.5; dotted: F1 optimum) — {_title(record)}", fontsize=10)
+    return _save(fig, path)
+
+
+def confusion_matrix(record: Record, variant: str, path: Path) -> Path | None:
+    """The variant's detection confusion matrix, each column normalised to its true class (background last)."""
+    v = record.variant(variant)
+    y = _yolo_val(v) if v is not None else None
+    names = list(record.model.classes or ())
+    if y is None or not names or "confusion" not in y:
+        return None
+    import numpy as np
+
+    nc = len(names)
+    m = np.zeros((nc + 1, nc + 1))
+    for p, t, n in y["confusion"]["cells"]:
+        m[p, t] = n
+    shown = [k for k in range(nc) if m[:, k].sum() or m[k, :].sum()] + [nc]  # classes that occur, and background
+    m = m[np.ix_(shown, shown)]
+    labels = [names[k] if k < nc else "background" for k in shown]
+    cols = m.sum(0, keepdims=True)
+    share = np.divide(m, cols, out=np.zeros_like(m), where=cols > 0)
+    side = min(2.2 + 0.42 * len(shown), 14.0)
+    fig = _figure(side + 1.2, side)
+    ax = fig.add_subplot()
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    if len(shown) <= 20:
+        for i in range(len(shown)):
+            for j in range(len(shown)):
+                if m[i, j]:
+                    ax.text(j, i, f"{int(m[i, j])}", ha="center", va="center", fontsize=7,
+                            color="white" if share[i, j] > 0.6 else "#222222")
+    ticks = list(range(len(shown)))
+    ax.set_xticks(ticks, labels, rotation=90, fontsize=7)
+    ax.set_yticks(ticks, labels, fontsize=7)
+    ax.set_xlabel("true")
+    ax.set_ylabel("predicted")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="share of the true class")
+    c = y["confusion"]
+    ax.set_title(f"{variant}: confusion matrix (conf > {c['conf']:g}, IoU > {c['iou']:g})", fontsize=10)
     return _save(fig, path)

@@ -25,46 +25,14 @@ from common.atomic import write_text_atomic
 from results import format as fmt
 from results import plots
 from results.answer import DEFAULT_MAX_DROP, answer
+from results.blocks import Bullets, Code, Heading, Image, Para, Table
 from results.compare import Comparison, Mark
 from results.render import run_table
+from results.report_val import val_blocks
 from results.schema import Record, Variant
 from results.validity import verdict
 
 __all__ = ["ReportFiles", "render_html", "render_markdown", "run_blocks", "write_report"]
-
-
-@dataclass(frozen=True)
-class Heading:
-    level: int
-    text: str
-
-
-@dataclass(frozen=True)
-class Para:
-    text: str
-
-
-@dataclass(frozen=True)
-class Table:
-    headers: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    row_classes: tuple[str, ...] = ()  # HTML only: "bad" / "good" highlight a row
-
-
-@dataclass(frozen=True)
-class Image:
-    path: str  # relative to the output directory, forward slashes
-    alt: str
-
-
-@dataclass(frozen=True)
-class Bullets:
-    items: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Code:
-    text: str
 
 
 @dataclass(frozen=True)
@@ -157,6 +125,9 @@ def run_blocks(record: Record, comparison: Comparison | None, *, out: Path,
         blocks.append(Heading(3, "Plots"))
         blocks += [Image(p.relative_to(out).as_posix(), alt) for p, alt in drawn]
     images = [p for p, _ in drawn]
+    section, written = val_blocks(record, out=out, stem=stem)
+    blocks += section
+    images += written
     blocks += [Heading(3, "Environment"), _environment_table(record)]
     if comparison is None and baseline_note:
         blocks += [Heading(3, "Baseline"), Para(baseline_note[0].upper() + baseline_note[1:] + ".")]

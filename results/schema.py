@@ -48,7 +48,14 @@ Variant::
        stage                   {"p50_ms","p90_ms","p95_ms","p99_ms","max_ms","mean_ms","std_ms","n"}
     accuracy                   {"map50_95","map50","coco_stats" (12 numbers, -1 = undefined),
                                 "precision","recall","f1","avg_iou_per_frame","mean_tp_iou",
-                                "per_class_ap": {class: ap | null}}   (null without ground truth)
+                                "per_class_ap": {class: ap | null},
+                                "yolo_val": optional, free-form (no version change: older records
+                                lack it): what ``yolo val`` shows, from :mod:`harness.metrics.yolo_val`
+                                {"confusion": {"conf", "iou", "cells": [[pred, true, count]]} (class
+                                index nc = background), "curves": {"conf": [0, 1, 101], "precision",
+                                "recall", "f1"} (class means), "f1_optimal": {"conf", "precision",
+                                "recall", "f1"}, "per_class": {class: {"n_gt", "precision", "recall",
+                                "map50", "map50_95"}}}}   (null without ground truth)
     vs_reference               {"reference": variant name, "map_drop_points", "map_drop_ci95": [lo, hi],
                                 "map_pct_of_reference", "iou_drop", "agreement_mean_iou",
                                 "agreement_recall"}
@@ -187,6 +194,7 @@ class Accuracy:
     mean_tp_iou: float | None = None
     coco_stats: tuple[float, ...] | None = None
     per_class_ap: Mapping[str, float | None] = field(default_factory=lambda: MappingProxyType({}))
+    yolo_val: Mapping | None = None  # optional (H8): confusion matrix, P/R/F1 curves, per-class table
 
 
 @dataclass(frozen=True)
@@ -638,7 +646,7 @@ def _timing(c: _Check, t, path: str) -> Timing | None:
 def _accuracy(c: _Check, a, path: str) -> Accuracy | None:
     if a is None:
         return None
-    c.obj(a, path, ACCURACY_FRACTIONS + ("coco_stats", "per_class_ap"))
+    c.obj(a, path, ACCURACY_FRACTIONS + ("coco_stats", "per_class_ap", "yolo_val"))
     values = {k: c.number(a.get(k), f"{path}.{k}", lo=0, hi=1) for k in ACCURACY_FRACTIONS}
     stats = a.get("coco_stats")
     if stats is not None:
@@ -650,7 +658,8 @@ def _accuracy(c: _Check, a, path: str) -> Accuracy | None:
             c.fail("numbers (-1 = undefined)", "null", f"{path}.coco_stats")
     per_class = c.obj(a.get("per_class_ap", {}), f"{path}.per_class_ap")
     per_class = {k: c.number(x, f"{path}.per_class_ap.{k}", lo=0, hi=1) for k, x in per_class.items()}
-    return Accuracy(**values, coco_stats=stats, per_class_ap=MappingProxyType(per_class))
+    return Accuracy(**values, coco_stats=stats, per_class_ap=MappingProxyType(per_class),
+                    yolo_val=c.free(a.get("yolo_val"), f"{path}.yolo_val"))
 
 
 def _ci95(c: _Check, ci, path: str) -> tuple[float, float] | None:
