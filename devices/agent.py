@@ -18,6 +18,9 @@ tensorrt with cuda-python) installed and ``PYTHONPATH`` at a bench checkout:
 A profile shipped as JSON (``--profile``) is used instead of the bundled YAML, so a device without
 PyYAML can load the profile the host resolved.
 
+:func:`execute` is the body of one fleet task (``bench run --cluster``): the host calls it through Ray on
+the device's node, and it runs ``run`` above under the interpreter the device joined with.
+
 Example:
     >>> frames = synthetic_frames(2, seed=0)
     >>> [f.shape for f in frames]
@@ -170,12 +173,13 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
         pass
 
 
-def execute(job_json: str, artifact: bytes, frames: bytes, *, profile_json: Optional[str] = None,
+def execute(job_json: str, files: Dict[str, bytes], frames: bytes, *, profile_json: Optional[str] = None,
             python: Optional[str] = None, timeout: float = 1800.0) -> Dict[str, Any]:
     """One fleet task, on the device: measure a job under the device's worker interpreter; never raises.
 
-    Called by the host through Ray on the device's node (the node's own Python), it writes the job,
-    artifact, frames and profile into a temporary folder and runs ``PYTHON -m devices.agent run ...``
+    Called by the host through Ray on the device's node (the node's own Python), it writes the job, the
+    artifact's files (``{file name: bytes}``: the one the job names and those beside it, e.g. an OpenVINO
+    IR's ``.bin``), the frames and the profile into a temporary folder and runs ``PYTHON -m devices.agent run ...``
     (``python``: the interpreter the device joined with, e.g. JetPack 5's Python 3.8 with its TensorRT
     bindings; None: this one), killed after ``timeout`` seconds or when this process dies.
 
@@ -200,7 +204,8 @@ def execute(job_json: str, artifact: bytes, frames: bytes, *, profile_json: Opti
         folder = Path(tmp)
         name = job.artifact.name if job.artifact is not None else "artifact"
         (folder / "job.json").write_text(job_json)
-        (folder / name).write_bytes(artifact)
+        for file_name, blob in files.items():
+            (folder / Path(file_name).name).write_bytes(blob)
         (folder / "frames.npz").write_bytes(frames)
         cmd = [interpreter, "-m", "devices.agent", "run", str(folder / "job.json"), "--artifact", str(folder / name),
                "--frames", str(folder / "frames.npz"), "--out", str(folder / "out")]

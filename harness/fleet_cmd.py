@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from common.errors import InputError, expected
@@ -39,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     join.add_argument("--device", default="auto", help="device profile, 'jetson' or 'auto' (default: detected here)")
     join.add_argument("--python", type=Path, help="the interpreter that runs the device worker (default: this one), "
                                                   "e.g. JetPack 5's /usr/bin/python3.8 with its TensorRT bindings")
+    join.add_argument("--runtime", help="the profile's runtime to use (default: its first one the worker "
+                                        "interpreter can import)")
     join.add_argument("--num-cpus", type=int, default=0,
                       help="CPUs this node offers to other Ray work (default 0: nothing else is scheduled here)")
     join.add_argument("--object-store-mb", type=int, default=None, help="Ray object store size of the node in MB")
@@ -106,6 +109,28 @@ def describe_interpreter(python: str, name: str) -> dict:
     return info
 
 
+def worker_runtime(profile, agent: dict, wanted: str | None, *, where: str):
+    """The profile's first runtime entry the worker interpreter can run (its accelerator provider included),
+    or ``wanted``'s.
+
+    Raises:
+        InputError: none can run there; the line names what to install for that interpreter.
+    """
+    runtimes = agent.get("runtimes") or {}
+    entries = [e for e in profile.runtimes if wanted is None or e.runtime == wanted]
+    if not entries:
+        raise InputError(expected(f"a runtime of profile {profile.name} "
+                                  f"({', '.join(dict.fromkeys(e.runtime for e in profile.runtimes))})", wanted, "--runtime"))
+    for e in entries:
+        status = runtimes.get(e.runtime) or {}
+        if status.get("available") and (e.accelerator is None or e.accelerator in (status.get("providers") or ())):
+            return e
+    need = " or ".join(dict.fromkeys("tensorrt and cuda-python (JetPack: the system packages)" if e.runtime == "tensorrt"
+                                     else e.label() for e in entries))
+    why = "; ".join(f"{e.runtime}: {(runtimes.get(e.runtime) or {}).get('reason') or 'provider missing'}" for e in entries)
+    raise InputError(expected(f"{need} importable by the worker interpreter (install it there)", why[:160], where))
+
+
 def join(args: argparse.Namespace) -> int:
     from devices.resolve import resolve_device
     from harness import fleet
@@ -116,12 +141,10 @@ def join(args: argparse.Namespace) -> int:
     python = str(args.python) if args.python is not None else sys.executable
     agent = describe_interpreter(python, name)
     resolved = resolve_device(args.device)
-    runtime = resolved.runtime.runtime
-    status = (agent.get("runtimes") or {}).get(runtime) or {}
-    if not status.get("available"):
-        pip = "tensorrt and cuda-python (JetPack: the system packages)" if runtime == "tensorrt" else runtime
-        raise InputError(expected(f"{runtime} importable by the worker interpreter (install {pip} for it)",
-                                  status.get("reason") or "not importable", f"device {name} ({python})"))
+    entry = worker_runtime(resolved.profile, agent, args.runtime, where=f"device {name} ({python})")
+    resolved = replace(resolved, runtime=entry)
+    runtime = entry.runtime
+    status = agent["runtimes"][runtime]
     fleet.connect(args.address)
     if any(d.name == name for d in fleet.list_devices()):
         raise InputError(expected("a device name not yet in the cluster", repr(name), "--name"))

@@ -17,7 +17,7 @@ cancels the remote tasks (the worker dies with its task). A plain ``bench run`` 
 module's Ray code: ``add_fleet_arguments`` is cheap and Ray is imported inside the functions.
 
 TensorRT rows are not run through the fleet yet (engines must be built on the device): they are
-skipped with that reason.
+skipped with that reason. Artifacts of several files (an OpenVINO IR's ``.xml`` + ``.bin``) travel whole.
 """
 
 from __future__ import annotations
@@ -235,9 +235,9 @@ def run_on_cluster(opts, fopts: FleetOptions, *, argv: list[str]) -> list[dict]:
         for row in plan:
             if row.reason is not None:
                 lane.outcomes[row.name] = Outcome.skipped(row.spec, row.reason)
-            elif row.spec.fmt != "onnx":
-                lane.outcomes[row.name] = Outcome.skipped(row.spec, f"{row.spec.fmt} engines are built on the device: "
-                                                                    "not run through the fleet yet")
+            elif row.spec.fmt == "trt":
+                lane.outcomes[row.name] = Outcome.skipped(row.spec, "TensorRT engines are built on the device: not run "
+                                                                    "through the fleet yet (join with --runtime onnxruntime)")
             else:
                 build, job, frames_root = make_task(opts, model, data, resolved, row, student)
                 key = json.dumps(asdict(build), sort_keys=True, default=str)  # one build for every device
@@ -259,7 +259,8 @@ def run_on_cluster(opts, fopts: FleetOptions, *, argv: list[str]) -> list[dict]:
 
         meta = art.manifest["artifact"]
         ref = ArtifactRef(Path(art.path).name, meta["sha256"], meta["format"])
-        shipped[key] = (ray.put(Path(art.path).read_bytes()), ref, art.manifest)
+        files = {p.name: p.read_bytes() for p in _artifact_files(Path(art.path))}
+        shipped[key] = (ray.put(files), ref, art.manifest)
     frames_ref = None
     if any(lane.todo for lane in lanes):
         from devices.worker import frame_reader
@@ -284,6 +285,14 @@ def run_on_cluster(opts, fopts: FleetOptions, *, argv: list[str]) -> list[dict]:
             archived = str(runloop._save(archive_root, record))
         out.append({"device": lane.device.name, "record": record, "archived": archived, "lost": lane.lost})
     return out
+
+
+COMPANIONS = {".xml": (".bin",)}  # files an artifact needs beside it: an OpenVINO IR's weights
+
+
+def _artifact_files(path: Path) -> list[Path]:
+    """The artifact and the files beside it that belong to it (an OpenVINO IR's ``.bin``)."""
+    return [path] + [path.with_suffix(s) for s in COMPANIONS.get(path.suffix, ()) if path.with_suffix(s).is_file()]
 
 
 def _profile_json(name: str) -> str:

@@ -155,6 +155,29 @@ def test_run_on_two_devices_archives_two_records_with_a_local_runs_accuracy(head
         assert _accuracy(record) == expected  # scored on the host from the device's detections: to the last digit
 
 
+def test_a_busy_device_is_waited_for_and_its_rows_fail_after_the_queue_timeout(head, devices):
+    ray.init(address=head, logging_level="ERROR", log_to_driver=False)
+    try:  # another benchmark holds device b: a task asking for its resource (a 40 s sleep, cancelled below)
+        hold = ray.remote(subprocess.call).options(num_cpus=0, resources={"bench-device:b": 1}, max_retries=0)
+        ref = hold.remote(["sleep", "40"])
+        deadline = time.monotonic() + 60
+        while ray.available_resources().get("bench-device:b", 0.0) >= 1.0:
+            assert time.monotonic() < deadline, "the holding task never started"
+            time.sleep(0.5)
+        nodes = _bench("fleet", "nodes", head).stdout.splitlines()
+        assert [ln.split()[-2] for ln in nodes[1:]] == ["free", "busy"]
+        proc = _bench("run", "--cluster", head, "--on", "b", "--variants", "fp32", "--limit", "2", "--min-iters", "10",
+                      "--min-seconds", "0.1", "--bootstrap", "0", "--queue-timeout", "2", "--no-archive")
+    finally:
+        ray.cancel(ref, force=True)
+        ray.shutdown()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "fleet: waiting for device b: busy with another benchmark" in proc.stderr
+    row = next(r for r in proc.stdout[proc.stdout.index("== all devices =="):].splitlines() if r.startswith("b "))
+    assert row.endswith("failed: device b stayed busy for 2 s (--queue-timeout): another benchmark holds it")
+    assert "not archived: device b stayed busy" in proc.stdout
+
+
 def test_a_device_killed_mid_run_fails_its_rows_and_the_other_record_is_complete(head, devices, tmp_path):
     victim = _join(head, "c")
     try:
