@@ -6,7 +6,8 @@ Two faces, chosen once per run from whether stderr is a terminal:
   (its count reaches its total, the same variant moves to its next stage, or the next variant starts);
 * anything else (CI logs, ``| tee``, a file): plain lines such as ``bench: [2/5] int8: calibrate 120/200``,
   one when a stage starts, one when it ends (with its seconds), and in between at most one every
-  :data:`LINE_INTERVAL_S` seconds per stage.
+  :data:`LINE_INTERVAL_S` seconds per stage; a stage that reports no progress for :data:`HEARTBEAT_S`
+  seconds gets a ``(still running, 95 s)`` line, so a log never looks hung.
 
 :func:`preparing` shows one line on a terminal at once, before the model, the data and the plan are
 resolved (a first run generates the synthetic dataset then), so a run is never blank from its first second.
@@ -25,10 +26,12 @@ Example:
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import Callable, TextIO
 
 LINE_INTERVAL_S = 5.0  # plain lines: at most one per stage this often between its start and end lines
+HEARTBEAT_S = 30.0  # plain lines: a stage that reports nothing (an INT8 calibration, an export) says so this often
 
 
 def preparing(*, quiet: bool = False) -> None:
@@ -117,34 +120,60 @@ class _RunProgress:
         self._clock, self._interval = clock, interval
         self._variants: list[str] = []
         self._current: dict[str, _Stage] = {}  # variant -> its running stage
+        self._lock = threading.RLock()  # the heartbeat thread and the worker's reader both print
+        self._stop = threading.Event()
+        self._beat: threading.Thread | None = None
 
     # -- the caller's side
     def callback(self, variant: str) -> Callable[[dict], None]:
         """The ``progress`` callback of one variant's worker: called with ``{"stage", "done", "total"}`` events."""
-        for other in self._variants:  # a new variant starts: the previous ones are over
-            if other != variant:
-                self._end(other)
-        if variant not in self._variants:
-            self._variants.append(variant)
+        with self._lock:
+            for other in self._variants:  # a new variant starts: the previous ones are over
+                if other != variant:
+                    self._end(other)
+            if variant not in self._variants:
+                self._variants.append(variant)
 
         def update(event: dict) -> None:
             if self._bars is None and self._stream is None:
                 return
-            self._event(variant, str(event.get("stage", "?")), event.get("done"), event.get("total"))
+            with self._lock:
+                self._event(variant, str(event.get("stage", "?")), event.get("done"), event.get("total"))
 
         return update
 
     def __enter__(self):
         if self._bars is not None:
             self._bars.__enter__()
+        if self._stream is not None and self._clock is time.monotonic:
+            self._beat = threading.Thread(target=self._beating, name="bench-progress", daemon=True)
+            self._beat.start()
         return self
 
     def __exit__(self, *exc):
-        for variant in self._variants:
-            self._end(variant)
+        self._stop.set()
+        if self._beat is not None:
+            self._beat.join(timeout=2)
+        with self._lock:
+            for variant in self._variants:
+                self._end(variant)
         if self._bars is not None:
             self._bars.__exit__(*exc)
         return False
+
+    def heartbeat(self) -> None:
+        """Plain lines only: one ``(still running, N s)`` line per stage silent for :data:`HEARTBEAT_S` seconds."""
+        if self._stream is None:
+            return
+        with self._lock:
+            now = self._clock()
+            for variant, stage in self._current.items():
+                if not stage.ended and now - stage.last_line >= HEARTBEAT_S:
+                    self._line(variant, stage, now, note=f" (still running, {now - stage.start:.0f} s)")
+
+    def _beating(self) -> None:
+        while not self._stop.wait(1.0):
+            self.heartbeat()
 
     # -- internals
     def _label(self, variant: str) -> str:
@@ -183,9 +212,9 @@ class _RunProgress:
         if self._stream is not None:
             self._line(variant, stage, self._clock(), end=True)
 
-    def _line(self, variant: str, stage: _Stage, now: float, *, end: bool = False) -> None:
+    def _line(self, variant: str, stage: _Stage, now: float, *, end: bool = False, note: str = "") -> None:
         count = f"{stage.done}/{stage.total}" if stage.total is not None else f"{stage.done}"
-        tail = f" done ({now - stage.start:.1f} s)" if end else ""
+        tail = f" done ({now - stage.start:.1f} s)" if end else note
         print(f"bench: {self._label(variant)}: {stage.name} {count}{tail}", file=self._stream, flush=True)
         stage.last_line = now
 

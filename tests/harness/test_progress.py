@@ -115,3 +115,22 @@ def test_on_a_terminal_a_line_at_once_erased_by_the_next_output(monkeypatch):
         assert p._bars is not None
         text = tty.getvalue()
         assert text.count("bench: preparing the run") == 2 and text.count("...\r\x1b[2K") == 2
+
+
+def test_a_silent_stage_gets_a_still_running_line(capsys):
+    clock = Clock()
+    with render.progress(rows=1, clock=clock) as p:
+        p.callback("int8")({"stage": "quantize int8", "done": 0, "total": 1})
+        clock.now = 10.0
+        p.heartbeat()  # not yet
+        clock.now = render.HEARTBEAT_S + 1
+        p.heartbeat()
+        p.heartbeat()  # once per HEARTBEAT_S, not per call
+        clock.now = 2 * render.HEARTBEAT_S + 2
+        p.heartbeat()
+        p.callback("int8")({"stage": "quantize int8", "done": 1, "total": 1})
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["bench: [1/1] int8: quantize int8 0/1",
+                   "bench: [1/1] int8: quantize int8 0/1 (still running, 31 s)",
+                   "bench: [1/1] int8: quantize int8 0/1 (still running, 62 s)",
+                   "bench: [1/1] int8: quantize int8 1/1 done (62.0 s)"]
