@@ -36,6 +36,7 @@ class RunOptions:
     model: Path | None = None
     variants: str | None = None  # comma-separated, as given (None: the default list)
     format: str | None = None
+    runtime: str | None = None  # --runtime: this runtime instead of the profile's first available one
     force: bool = False
     student: Path | None = None
     teacher: Path | None = None

@@ -145,28 +145,32 @@ def plan_variants(opts: RunOptions, model: ModelChoice, device,
         names = [n.strip() for n in opts.variants.split(",") if n.strip()]
         if not names:
             raise InputError(expected("at least one variant name", repr(opts.variants), "--variants"))
-    specs = [parse_variant(n, fmt=fmt) for n in names]
+    specs = []  # (row name, spec): NAME+RUNTIME runs NAME on that runtime (its format), named so in the table
+    for n in names:
+        base, plus, rt = (part.strip() for part in n.partition("+"))
+        s = parse_variant(base, fmt=runtime_info(rt, where="--variants").build_format if plus else fmt)
+        specs.append((f"{s.name}+{rt}" if plus else s.name, s))
     seen, unique = set(), []
-    for s in specs:
-        if s.name not in seen:
-            seen.add(s.name)
-            unique.append(s)
+    for row_name, s in specs:
+        if row_name not in seen:
+            seen.add(row_name)
+            unique.append((row_name, s))
     if REFERENCE not in seen:  # drops are measured against FP32: it always runs
-        unique.insert(0, parse_variant(REFERENCE, fmt=fmt))
-    unique.sort(key=lambda s: s.name != REFERENCE)
+        unique.insert(0, (REFERENCE, parse_variant(REFERENCE, fmt=fmt)))
+    unique.sort(key=lambda item: item[0] != REFERENCE)
     plan = []
-    for s in unique:
+    for row_name, s in unique:
         reason = None
         if s.needs_pytorch and model.kind != "pt":
             reason = f"{s.name} needs the PyTorch model (.pt); the source is {model.path.name}"
         elif s.kind == "student" and student is None:
             reason = (f"no distilled student for this model (train one: bench train --arch {model.arch or 'yolo11n'} "
                       "--teacher TEACHER.pt, or pass --student S.pt)")
-        elif not opts.force and s.name != REFERENCE:
+        elif not opts.force and row_name != REFERENCE:
             reason = device.skip_reason(s.precision)
             if reason is not None:
                 reason += " (--force runs it anyway)"
-        plan.append(Row(s.name, s, model.path, reason))
+        plan.append(Row(row_name, s, model.path, reason))
     runs_student = any(r.spec.kind == "student" and r.reason is None for r in plan)
     if runs_student and student.teacher is not None and not student.teacher_is_model:
         plan.append(Row(TEACHER, parse_variant(REFERENCE, fmt=fmt), student.teacher))

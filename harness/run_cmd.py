@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help=f"comma-separated variant names (default: {','.join(DEFAULT_VARIANTS)}[,student])")
     src.add_argument("--format", choices=("onnx", "trt"), default=None,
                      help="artifact format (default: the device profile's preferred one)")
+    src.add_argument("--runtime", default=None, help="onnxruntime, openvino or tensorrt instead of the profile's first "
+                                                     "available runtime; a row NAME+RUNTIME in --variants (int8+onnxruntime) runs there")
     src.add_argument("--force", action="store_true", help="run variants whose precision the device does not run fast")
     src.add_argument("--student", type=Path, help="distilled student .pt for the student variants (default: the shipped "
                                                   "<reference>-student.pt); adds 'student' to the default variants")

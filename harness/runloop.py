@@ -83,7 +83,7 @@ def run_benchmark(opts: RunOptions, *, argv: list[str]):
 
     render.preparing(quiet=opts.json)  # a line from the first second (a first run generates the dataset next)
     archive_root = preflight(opts)
-    device = resolve_device(opts.device)
+    device = resolve_device(opts.device, runtime=opts.runtime)
     model = resolve_model(opts)
     check_model_shape(model)
     data = load_data(opts, model)

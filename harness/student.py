@@ -194,7 +194,7 @@ def wants_student(opts: RunOptions, model: ModelChoice) -> bool:
     given = opts.student is not None or opts.teacher is not None
     if opts.variants is None:
         return given or shipped_student(model) is not None
-    if any(parse_variant(n).kind == "student" for n in opts.variants.split(",") if n.strip()):
+    if any(parse_variant(n.split("+")[0]).kind == "student" for n in opts.variants.split(",") if n.strip()):
         return True
     if given:
         raise InputError(expected("a student variant in --variants (student, student-fp16, student-int8) with "

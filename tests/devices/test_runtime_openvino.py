@@ -128,3 +128,49 @@ def test_without_openvino_asking_for_it_names_the_pip_extra(tmp_path, monkeypatc
     assert "\n" not in message and "pip install 'edge-bench[openvino]'" in message
     status = ovrt.probe()
     assert not status.available and "edge-bench[openvino]" in status.reason
+
+
+def _hardware(openvino: bool):
+    from devices.detect import detect_hardware
+    from devices.runtimes.base import RuntimeStatus
+
+    ov = (RuntimeStatus("openvino", True, "2026.4.1", ("CPU",), "importable") if openvino else
+          RuntimeStatus("openvino", False, reason="openvino not importable (No module named 'openvino'); install it "
+                                                  "with: pip install 'edge-bench[openvino]'"))
+    ort = RuntimeStatus("onnxruntime", True, "1.32.0", ("CPUExecutionProvider",), "importable")
+    return detect_hardware(root="/nonexistent", machine="x86_64", runtimes={"openvino": ov, "onnxruntime": ort})
+
+
+def test_cpu_profile_prefers_openvino_where_installed_and_runtime_overrides():
+    from devices.resolve import resolve_device
+
+    assert resolve_device("cpu", hardware=_hardware(True)).runtime.runtime == "openvino"
+    assert resolve_device("cpu", hardware=_hardware(False)).runtime.runtime == "onnxruntime"
+    assert resolve_device("cpu", runtime="onnxruntime", hardware=_hardware(True)).runtime.runtime == "onnxruntime"
+    with pytest.raises(InputError) as err:
+        resolve_device("cpu", runtime="openvino", hardware=_hardware(False))
+    assert "\n" not in str(err.value) and "pip install 'edge-bench[openvino]'" in str(err.value)
+
+
+def test_rows_name_plus_runtime_run_the_variant_on_that_runtime_in_one_run():
+    from pathlib import Path
+
+    from devices.resolve import resolve_device
+    from harness.options import RunOptions
+    from harness.plan import ModelChoice, ScoredData, make_task, plan_variants
+
+    device = resolve_device("cpu", hardware=_hardware(True))
+    model = ModelChoice(path=Path("m.pt"), kind="pt", name="m", family="yolo11", imgsz=320, names=("a",),
+                        sha256="0" * 64, reference=None)
+    plan = plan_variants(RunOptions(variants="int8, int8+onnxruntime, fp32+onnxruntime"), model, device)
+    assert [(r.name, r.spec.name, r.spec.fmt) for r in plan] == [
+        ("fp32", "fp32", "openvino"), ("int8", "int8", "openvino"),
+        ("int8+onnxruntime", "int8", "onnx"), ("fp32+onnxruntime", "fp32", "onnx")]
+    data = ScoredData("images", "val", ("/d/a.jpg",), None, 1, None, ("a",), None, None)
+    jobs = {r.name: make_task(RunOptions(), model, data, device, r) for r in plan}
+    assert {name: (build.variant, build.format, job.runtime) for name, (build, job, _) in jobs.items()} == {
+        "fp32": ("fp32", "openvino", "openvino"), "int8": ("int8", "openvino", "openvino"),
+        "int8+onnxruntime": ("int8", "onnx", "onnxruntime"), "fp32+onnxruntime": ("fp32", "onnx", "onnxruntime")}
+    assert jobs["int8+onnxruntime"][1].variant == "int8+onnxruntime"
+    with pytest.raises(InputError, match="--variants: expected a runtime, one of"):
+        plan_variants(RunOptions(variants="int8+tflite"), model, device)

@@ -110,7 +110,7 @@ def test_bad_artifacts_are_one_line_input_errors(tmp_path):
     engine.write_bytes(b"x")
     with pytest.raises(InputError, match=r"expected an artifact onnxruntime opens \(.onnx\), got .engine"):
         open_runtime(engine, runtime="onnxruntime", profile=cpu)
-    with pytest.raises(InputError, match=r"expected a runtime listed by profile cpu \(onnxruntime\), got tensorrt"):
+    with pytest.raises(InputError, match=r"expected a runtime listed by profile cpu \(openvino, onnxruntime\), got tensorrt"):
         open_runtime(engine, runtime="tensorrt", profile=cpu)
     with pytest.raises(InputError, match=r"runtime: expected a runtime, one of .*onnxruntime.*, got 'tflite'"):
         open_runtime(engine, runtime="tflite", profile=cpu)

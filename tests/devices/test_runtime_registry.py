@@ -41,7 +41,7 @@ def test_a_profile_with_an_unregistered_runtime_is_one_line(tmp_path):
     text = Path(load_profile("cpu").source).read_text()
     bad = tmp_path / "bad.yaml"
     bad.write_text(text.replace("name: cpu", "name: bad").replace("runtime: onnxruntime", "runtime: tflite"))
-    with pytest.raises(InputError, match=r"bad.yaml key 'runtimes\[0\].runtime': expected a runtime, one of .*onnxruntime.*, got 'tflite'"):
+    with pytest.raises(InputError, match=r"bad.yaml key 'runtimes\[1\].runtime': expected a runtime, one of .*onnxruntime.*, got 'tflite'"):
         load_profile(str(bad))
 
 
