@@ -15,8 +15,8 @@ Example:
     >>> inference_precision("int8")
     'f32'
     >>> s = open_session(Path("int8-320.xml"), profile=None, threads=2)  # doctest: +SKIP
-    >>> s.describe()["inference_precision"], s.describe()["threads"]  # doctest: +SKIP
-    ('f32', 2)
+    >>> s.describe()["precision"], s.describe()["inference_precision"], s.describe()["threads"]  # doctest: +SKIP
+    ('int8', 'f32', 2)
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def open_session(
     profile: Any = None,
     threads: int | None = None,
     providers: Sequence[str] | None = None,
-    precision: str = "fp32",
+    precision: str | None = None,
 ) -> OpenVINOSession:
     """The registry's entry point: an :class:`OpenVINOSession` (providers do not apply; the device is the CPU)."""
     return OpenVINOSession(path, threads=threads, precision=precision)
@@ -117,7 +117,8 @@ class OpenVINOSession:
         path: an ``.onnx`` model or an OpenVINO IR ``.xml`` (its ``.bin`` beside it).
         threads: ``INFERENCE_NUM_THREADS`` (None: OpenVINO's default, one per physical core).
         precision: the variant's precision (``fp32``, ``int8``, ``bf16``, ``fp16``); sets the inference
-            precision hint (:data:`INFERENCE_PRECISIONS`).
+            precision hint (:data:`INFERENCE_PRECISIONS`). None: ``int8`` for a quantized model (it has
+            FakeQuantize operations), else ``fp32`` -- both run at f32, never at OpenVINO's own choice.
         core: an ``openvino.Core`` to use (tests inject one; default a new one).
 
     Raises:
@@ -127,7 +128,7 @@ class OpenVINOSession:
             precision than asked, or compiling failed.
     """
 
-    def __init__(self, path: str | os.PathLike, *, threads: int | None = None, precision: str = "fp32",
+    def __init__(self, path: str | os.PathLike, *, threads: int | None = None, precision: str | None = None,
                  core: Any = None) -> None:
         import numpy as np
 
@@ -135,17 +136,22 @@ class OpenVINOSession:
         self.path = Path(path)
         if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
             raise InputError(expected("a thread count >= 1", threads, "threads"))
-        self.precision = precision
-        hint = inference_precision(precision)
+        if precision is not None:
+            inference_precision(precision)  # a precision OpenVINO runs: checked before reading the model
         core = core if core is not None else ov.Core()
-        if hint in _NATIVE and _NATIVE[hint] not in cpu_capabilities(core):
-            raise RuntimeFailure(f"{self.path}: this CPU has no native {_NATIVE[hint]} (OpenVINO's CPU capabilities: "
-                                 f"{', '.join(cpu_capabilities(core))}); {precision} would be emulated, not measured")
         try:
             model = core.read_model(str(self.path))
         except RuntimeError as exc:
             raise InputError(expected("an ONNX model or OpenVINO IR that OpenVINO can read",
                                       str(exc).strip().splitlines()[0], str(self.path))) from exc
+        quantized = any(op.get_type_name() == "FakeQuantize" for op in model.get_ops())
+        if precision == "int8" and not quantized:
+            raise InputError(expected("a quantized (INT8) model for an int8 row", "a float model", str(self.path)))
+        self.precision = precision or ("int8" if quantized else "fp32")
+        hint = inference_precision(self.precision)
+        if hint in _NATIVE and _NATIVE[hint] not in cpu_capabilities(core):
+            raise RuntimeFailure(f"{self.path}: this CPU has no native {_NATIVE[hint]} (OpenVINO's CPU capabilities: "
+                                 f"{', '.join(cpu_capabilities(core))}); {self.precision} would be emulated, not measured")
         if len(model.inputs) != 1:
             raise InputError(expected("a model with exactly one input", f"{len(model.inputs)} inputs", str(self.path)))
         config = {

@@ -65,13 +65,19 @@ def test_opens_an_onnx_made_on_the_fly_in_f32(tmp_path):
     session.close()
 
 
-@pytest.mark.parametrize("precision", ["fp32", "int8"])
+@pytest.mark.parametrize("precision", ["fp32", None])
 def test_precision_is_f32_when_asked_even_where_openvino_would_pick_bf16(tmp_path, precision):
     _needs_openvino()
     session = ovrt.OpenVINOSession(tiny_model(tmp_path / "tiny.onnx"), threads=1, precision=precision)
     compiled = str(session._compiled.get_property("INFERENCE_PRECISION_HINT"))
     assert "float32" in compiled or compiled == "f32"
-    assert session.describe()["inference_precision"] == "f32"
+    assert (session.describe()["precision"], session.describe()["inference_precision"]) == ("fp32", "f32")
+
+
+def test_an_int8_row_needs_a_quantized_model(tmp_path):
+    _needs_openvino()
+    with pytest.raises(InputError, match="a quantized \\(INT8\\) model for an int8 row, got a float model"):
+        ovrt.OpenVINOSession(tiny_model(tmp_path / "tiny.onnx"), precision="int8")
 
 
 def test_describe_names_runtime_version_precision_threads(tmp_path):
