@@ -2,9 +2,10 @@
 
 It starts a Ray head on this machine (``ray start --head``) and joins it with ``bench fleet join``
 (one device, or ``--devices 2``: two raylets on this machine, named ``a`` and ``b``), then runs, with
-the same options and the artifacts already cached: a local ``bench run`` (warm-up: builds what is
-missing), the fleet run, and the local run again. The overhead is the fleet run's wall time minus the
-mean of the two local runs. The fleet run's output (each device's table and the cross-device table)
+the same options: a local ``bench run`` as warm-up (it builds what is missing; not counted), then a
+local run, the fleet run and the local run again, artifacts cached. The overhead is the fleet run's
+wall time minus the mean of the two counted local runs; on a busy machine their spread is printed too,
+and an overhead inside it is noise. The fleet run's output (each device's table and the cross-device table)
 is printed at the end. Everything it started is stopped (process groups it created, nothing else).
 
 Usage::
@@ -110,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in names:  # one after the other: two raylets starting at once race
             joined.append(join(address, name))
+        warm, _ = timed_run(common)
         local1, _ = timed_run(common)
         fleet, out = timed_run(["--cluster", address, "--on", ",".join(names), *common])
         local2, _ = timed_run(common)
@@ -120,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     local = (local1 + local2) / 2
     print(out)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; options: {' '.join(common)}")
-    print(f"local bench run: {local1:.1f} s and {local2:.1f} s (mean {local:.1f} s)")
+    print(f"local bench run: warm-up {warm:.1f} s (not counted), then {local1:.1f} s and {local2:.1f} s "
+          f"(mean {local:.1f} s, spread {abs(local1 - local2):.1f} s)")
     print(f"fleet bench run on {len(names)} device(s) of this machine: {fleet:.1f} s")
     print(f"added by the fleet path: {fleet - local:+.1f} s ({fleet / local:.2f}x)")
     return 0
