@@ -12,10 +12,13 @@ The recipe keeps bench's INT8 rules:
   names (:func:`exporters.onnx_export.head_decode`) are NNCF's ignored scope;
 * the model is converted with ``openvino.convert_model`` (which fuses Sigmoid*x into Swish before
   NNCF places its quantizers: with ``Core.read_model`` the SiLUs stay split and only a few fuse);
-* NNCF's defaults otherwise (performance preset: symmetric 8-bit activations, per-channel weights,
-  fast bias correction);
-* YOLO12's float stride-8 neck block (:func:`exporters.int8.p3_neck_block`) only where it pays under
-  OpenVINO: :data:`FLOAT_P3_FAMILIES` (see docs/measurements-openvino.md for the measurement).
+* NNCF's performance preset (symmetric 8-bit activations, per-channel weights, fast bias correction):
+  the mixed preset (asymmetric activations, Ultralytics' choice) lost 0.1-0.2 points less but ran
+  1.2-1.3x slower here;
+* the float stride-8 neck block (:func:`exporters.int8.p3_neck_block`) only where it paid under
+  OpenVINO (:data:`FLOAT_P3_FAMILIES`; benchmarks/openvino_int8.py, docs/measurements-openvino.md): for
+  yolo11n the mAP50-95 drop went from 0.60 to 0.37 points at the same speed; for yolo12n, where ONNX
+  Runtime's INT8 needs it, it went from 0.75 to 0.85 (no gain), so YOLO12 keeps it quantized here.
 
 The artifact is an IR: ``<variant>-openvino-<imgsz>.xml`` plus its weights ``.bin`` beside it. The
 manifest (written last, the commit marker) records both files' SHA-256; a missing or changed ``.bin``
@@ -41,7 +44,7 @@ __all__ = ["FLOAT_P3_FAMILIES", "OPENVINO_TOOLS", "QuantizationFailed", "build_o
 
 PIP = "pip install 'edge-bench[openvino]'"
 # Families whose stride-8 neck block stays float under OpenVINO (measured; see the module docstring).
-FLOAT_P3_FAMILIES: tuple[str, ...] = ()
+FLOAT_P3_FAMILIES: tuple[str, ...] = ("yolo11",)
 OPENVINO_TOOLS = ("onnx", "openvino", "nncf")
 PRESETS = ("performance", "mixed")
 
