@@ -127,6 +127,7 @@ def _size(v: Variant) -> str:
     # exporters' manifests keep the file's size under "artifact" (older ones at the top)
     art = v.artifact or {}
     size = (art.get("artifact") or {}).get("size_bytes") or art.get("size_bytes")
+    size = size + (art.get("weights") or {}).get("size_bytes", 0) if isinstance(size, int) else size  # IR: .xml + .bin
     return f"{size / 1e6:.1f}" if isinstance(size, (int, float)) and not isinstance(size, bool) else fmt.DASH
 
 
