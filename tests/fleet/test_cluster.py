@@ -178,6 +178,41 @@ def test_a_busy_device_is_waited_for_and_its_rows_fail_after_the_queue_timeout(h
     assert "not archived: device b stayed busy" in proc.stdout
 
 
+def _agents() -> list:
+    """Device workers (``python -m devices.agent run``) alive on this machine."""
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = p.info.get("cmdline") or []
+        if "devices.agent" in cmd and "run" in cmd:
+            found.append(p)
+    return found
+
+
+def test_ctrl_c_on_the_host_cancels_the_remote_work(head, devices):
+    run = subprocess.Popen([sys.executable, "-m", "harness", "run", "--cluster", head, "--on", "a", "--variants", "fp32",
+                            "--limit", "2", "--min-iters", "10", "--min-seconds", "60", "--bootstrap", "0",
+                            "--no-archive"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                           env=ENV)
+    try:
+        for line in run.stderr:
+            if line.startswith("fleet: a: fp32 running"):
+                break
+        deadline = time.monotonic() + 120
+        while not _agents():
+            assert time.monotonic() < deadline, "the device worker never started"
+            time.sleep(0.5)
+        run.send_signal(signal.SIGINT)
+        assert run.wait(timeout=60) == 130
+        deadline = time.monotonic() + 30
+        while _agents() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert _agents() == [], "the device worker outlived the cancelled run"
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+
+
 def test_a_device_killed_mid_run_fails_its_rows_and_the_other_record_is_complete(head, devices, tmp_path):
     victim = _join(head, "c")
     try:
