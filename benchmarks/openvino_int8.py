@@ -5,9 +5,10 @@ For each model (default: the shipped yolo11n and yolo12n), the same input size a
 * ``ort fp32``       -- bench's ``fp32`` ONNX on ONNX Runtime (the reference of every ratio and drop);
 * ``ort int8``       -- bench's ``int8`` (QDQ, :mod:`exporters.int8`) on ONNX Runtime;
 * ``ov fp32``        -- the same FP32 ONNX on OpenVINO, inference precision f32;
-* ``ov int8``        -- bench's OpenVINO INT8 (:mod:`exporters.openvino_int8`: NNCF, same calibration
+* ``ov int8``        -- bench's OpenVINO INT8 recipe (:mod:`exporters.openvino_int8`: NNCF, same calibration
                         images and letterbox as ``ort int8``, decode float), f32 for what stays float;
-* ``ov int8 p3``     -- the same with the stride-8 neck block float (``--p3``: YOLO12's ORT rule, re-checked);
+                        always without the float stride-8 block (bench's build for YOLO12);
+* ``ov int8 p3``     -- the same with the stride-8 neck block float (``--p3``; bench's build for YOLO11);
 * ``ov int8 mixed``  -- the same with NNCF's mixed preset (``--mixed``: asymmetric activations, Ultralytics' choice);
 * ``ultralytics ov int8`` -- ``YOLO(pt).export(format="openvino", int8=True, data=...)``, run in the same
                         OpenVINO session settings;
