@@ -304,8 +304,15 @@ def rich_table(table: RunTable, columns: Sequence[Column] | None = None):
     columns = tuple(columns or table.columns)
     out = Table(title=table.title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
                 collapse_padding=True, padding=(0, 1))
-    for c in columns:
-        out.add_column(c.terminal, justify="right" if c.right else "left", no_wrap=True)
+    body = [table.cells(row, columns) for row in table.rows]
+    for i, c in enumerate(columns):
+        # numbers are never cut: a right-aligned column keeps its widest cell; when the table still does not
+        # fit, the text columns (variant, status) wrap instead
+        widest = max((len(cells[i]) for cells in body), default=0)
+        if c.right:
+            out.add_column(c.terminal, justify="right", no_wrap=True, min_width=widest)
+        else:
+            out.add_column(c.terminal, justify="left", overflow="fold")
     styles = {"ok": "green", "skipped": "yellow", "failed": "red"}
     for row in table.rows:
         cells = [Text(x) for x in table.cells(row, columns)]
