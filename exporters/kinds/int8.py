@@ -41,7 +41,8 @@ def _prepare(stage: Stage) -> None:
     from exporters.int8 import int8_settings
 
     if stage.data_yaml is None:
-        raise InputError(expected("a dataset YAML (--data) whose train images calibrate INT8", "none", "--data"))
+        raise InputError(expected("a dataset YAML whose train images calibrate INT8 (bench run: --calib-data or --data; "
+                                  "bench export: --data)", "none", "--data"))
     opts: Int8Options = stage.options["int8"]
     profile = stage.kinds["format"].int8_profile or "cpu"
     quant = int8_settings(method=opts.calib_method, profile=profile, calib_images=stage.calib_images)
