@@ -256,36 +256,8 @@ def _profile_json(name: str) -> str:
 
 
 def _record(opts, argv: list[str], lane, model, data, student, scored):
-    """The device's record, assembled as :func:`harness.runloop.run_benchmark` assembles a local one."""
-    from harness.plan import TEACHER
-    from harness.student import student_comparisons
-    from results.record import model_entry, new_record, variant_entry
+    """The device's record, assembled by the local run's :func:`harness.runloop.build_record`."""
+    from harness.runloop import build_record
 
-    plan, outcomes = lane.plan, lane.outcomes
-    vs_models = {} if student is None else student_comparisons(student, plan, outcomes, scored,
-                                                                bootstrap=opts.bootstrap)
-    entries = []
-    for row in plan:
-        spec = row.spec
-        o, s = outcomes[row.name], scored.get(row.name)
-        role = "teacher" if row.name == TEACHER else "student" if spec.kind == "student" and student else None
-        entries.append(variant_entry(
-            name=row.name, format=spec.fmt, precision=spec.precision, status=o.status, reason=o.reason,
-            error_tail=o.error_tail, artifact=o.manifest, timing=o.timing,
-            accuracy=None if s is None else s.accuracy, vs_reference=None if s is None else s.vs_reference,
-            localization=None if s is None else s.localization, telemetry=o.telemetry,
-            per_frame_iou=None if s is None or s.per_frame_iou is None else s.per_frame_iou,
-            extra={"runtime": o.runtime} if o.runtime else None,
-            source_model=None if role is None else student.source_model(role),
-            vs_models=vs_models.get(row.name)))
-    settings = {"conf": opts.conf, "iou": opts.iou, "max_det": opts.max_det, "operating_conf": opts.operating_conf,
-                "threads": opts.threads, "batch": 1, "imgsz": model.imgsz, "min_iters": opts.min_iters,
-                "min_seconds": opts.min_seconds, "bootstrap": opts.bootstrap, "force": opts.force,
-                "data_note": data.note}
-    return new_record(
-        release=opts.release, command=argv, device=lane.resolved.profile.name, hardware=lane.resolved.to_dict(),
-        runtime_versions={k: v for o in outcomes.values() for k, v in (o.versions or {}).items()},
-        model=model_entry(model.path, name=model.name, family=model.family, imgsz=model.imgsz,
-                          classes=model.names, sha256=model.sha256),
-        data={"kind": data.kind, "source": data.source, "count": data.count, "with_ground_truth": data.truth is not None},
-        variants=entries, settings=settings, extra={"fleet": {"device": lane.device.name, "lost": lane.lost}})
+    return build_record(opts, argv, lane.resolved, model, data, student, lane.plan, lane.outcomes, scored,
+                        extra={"fleet": {"device": lane.device.name, "lost": lane.lost}})

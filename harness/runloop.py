@@ -79,7 +79,6 @@ def run_benchmark(opts: RunOptions, *, argv: list[str]):
     from harness import render, worker
     from harness.evaluation import score_variants
     from harness.preflight import check_model_shape
-    from results.record import model_entry, new_record, variant_entry
 
     render.preparing(quiet=opts.json)  # a line from the first second (a first run generates the dataset next)
     archive_root = preflight(opts)
@@ -102,6 +101,26 @@ def run_benchmark(opts: RunOptions, *, argv: list[str]):
         _raise_common_input_error(outcomes)
         scored = score_variants(data, outcomes, reference=REFERENCE, operating_conf=opts.operating_conf,
                                 bootstrap=opts.bootstrap)
+    record = build_record(opts, argv, device, model, data, student, plan, outcomes, scored)
+    archived = None
+    if archive_root is not None:
+        archived = str(_save(archive_root, record))
+    lines = []
+    if opts.out is not None:
+        from harness.outputs import write_outputs
+
+        lines = write_outputs(opts.out, data, scored, outcomes, annotate=opts.annotate, conf=opts.operating_conf)
+    return record, archived, lines
+
+
+def build_record(opts: RunOptions, argv: list[str], device, model: ModelChoice, data: ScoredData, student, plan,
+                 outcomes: dict, scored: dict, *, extra: dict | None = None):
+    """The run's typed :class:`results.record.Record` (validated once) from its plan, outcomes and scores.
+
+    Used by the local run loop and, per device, by the fleet (``extra`` carries its ``fleet`` block).
+    """
+    from results.record import model_entry, new_record, variant_entry
+
     vs_models = ({} if student is None else
                  student_comparisons(student, plan, outcomes, scored, bootstrap=opts.bootstrap))
     entries = []
@@ -122,23 +141,13 @@ def run_benchmark(opts: RunOptions, *, argv: list[str]):
                 "threads": opts.threads, "batch": 1, "imgsz": model.imgsz, "min_iters": opts.min_iters,
                 "min_seconds": opts.min_seconds, "bootstrap": opts.bootstrap, "force": opts.force,
                 "data_note": data.note}
-    runtime_versions = {k: v for o in outcomes.values() for k, v in (o.versions or {}).items()}
-    record = new_record(
+    return new_record(
         release=opts.release, command=argv, device=device.profile.name, hardware=device.to_dict(),
-        runtime_versions=runtime_versions,
+        runtime_versions={k: v for o in outcomes.values() for k, v in (o.versions or {}).items()},
         model=model_entry(model.path, name=model.name, family=model.family, imgsz=model.imgsz,
                           classes=model.names, sha256=model.sha256),
         data={"kind": data.kind, "source": data.source, "count": data.count, "with_ground_truth": data.truth is not None},
-        variants=entries, settings=settings)
-    archived = None
-    if archive_root is not None:
-        archived = str(_save(archive_root, record))
-    lines = []
-    if opts.out is not None:
-        from harness.outputs import write_outputs
-
-        lines = write_outputs(opts.out, data, scored, outcomes, annotate=opts.annotate, conf=opts.operating_conf)
-    return record, archived, lines
+        variants=entries, settings=settings, extra=extra)
 
 
 def _raise_common_input_error(outcomes: dict) -> None:
