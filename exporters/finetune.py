@@ -170,6 +170,44 @@ def save_checkpoint(model, out: Path, *, train_args: dict | None = None) -> None
         torch.save(ckpt, tmp)
 
 
+def finetune_control(
+    source: Path,
+    *,
+    out: Path,
+    data_yaml: Path,
+    epochs: int,
+    imgsz: int | None = None,
+    batch: int = 16,
+    device: str = "cpu",
+    progress: Progress | None = None,
+) -> dict:
+    """Fine-tune the UNPRUNED source exactly as :func:`prune_and_finetune` fine-tunes a pruned one.
+
+    The like-for-like control of a pruned variant: the same trainer, data, input size, batch and
+    epochs, only without the pruning, so that ``pruned`` vs ``control`` is the pruning's cost and not
+    the extra training's gain. The record is saved on the model as ``bench_control``.
+
+    Returns:
+        The ``bench_control`` record: ``{"source_sha256", "source_file", "finetune": {...}}``.
+    """
+    from exporters.source import inspect_source, load_pytorch
+
+    src = inspect_source(Path(source))
+    if src.kind != "pt":
+        raise InputError(expected("a PyTorch .pt source", Path(source).suffix, str(source)))
+    if src.pruning:
+        raise InputError(expected("an unpruned source model", "a checkpoint that is already pruned", str(source)))
+    model, ckpt = load_pytorch(Path(source))
+    imgsz = imgsz or src.imgsz or 640
+    trained, ft = finetune(model, data_yaml=Path(data_yaml), epochs=epochs, imgsz=imgsz, batch=batch,
+                           device=device, source=Path(source), progress=progress)
+    record = {"kind": "fine-tune control (no pruning)", "source_sha256": sha256_file(Path(source)),
+              "source_file": Path(source).name, "finetune": ft}
+    trained.bench_control = record
+    save_checkpoint(trained, Path(out), train_args=dict(ckpt.get("train_args") or {}))
+    return record
+
+
 def prune_and_finetune(
     source: Path,
     ratio: float,

@@ -16,7 +16,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Prune a YOLO .pt by a fraction of its channels, fine-tune it, and save a reloadable checkpoint.",
     )
     p.add_argument("--model", required=True, type=Path, help="source Ultralytics .pt (YOLOv8/YOLO11/YOLO12 detect)")
-    p.add_argument("--ratio", required=True, type=float, help="fraction of channels removed, 0.05..0.9 (e.g. 0.30)")
+    p.add_argument("--ratio", type=float, help="fraction of channels removed, 0.05..0.9 (e.g. 0.30)")
+    p.add_argument("--control", action="store_true",
+                   help="no pruning: fine-tune the source with the same settings (the like-for-like control "
+                        "of a pruned variant's extra training)")
     p.add_argument("--data", type=Path, help="dataset YAML for fine-tuning (train split; the last epoch is kept)")
     p.add_argument("--epochs", type=int, default=30, help="fine-tuning epochs (0 = prune only; accuracy drops)")
     p.add_argument("--imgsz", type=int, default=None, help="fine-tuning input size (default: the source's training size)")
@@ -37,8 +40,21 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("YOLO_AUTOINSTALL", "false")
     args = build_parser().parse_args(argv)
     try:
-        from exporters.finetune import prune_and_finetune
+        from common.errors import InputError, expected
+        from exporters.finetune import finetune_control, prune_and_finetune
 
+        if args.control:
+            if args.ratio is not None:
+                raise InputError(expected("--control without --ratio (the control is not pruned)",
+                                          f"--ratio {args.ratio}", "--ratio"))
+            if args.data is None or args.epochs < 1:
+                raise InputError(expected("--data and --epochs >= 1 for the control", "none", "--control"))
+            rec = finetune_control(args.model, out=args.out, data_yaml=args.data, epochs=args.epochs,
+                                   imgsz=args.imgsz, batch=args.batch, device=args.device)
+            print(f"{args.out}: {args.model} fine-tuned {rec['finetune']['epochs']} epochs, unpruned (control)")
+            return 0
+        if args.ratio is None:
+            raise InputError(expected("--ratio (e.g. 0.30) or --control", "neither", "--ratio"))
         info = prune_and_finetune(
             args.model, args.ratio, out=args.out, data_yaml=args.data, epochs=args.epochs,
             imgsz=args.imgsz, batch=args.batch, device=args.device, round_to=args.round_to,
