@@ -501,6 +501,57 @@ def checkpoint_contents(path: Path) -> dict:
             "teacher_included": False, "projector_included": False, "training_state_included": False}
 
 
+PLATEAU_WINDOW = 10  # epochs
+PLATEAU_POINTS = 0.3  # mAP50-95 points: "flat" = the fitted rise over the window is within this
+
+
+def val_curve(workdir: Path) -> list[dict]:
+    """The per-epoch val mAP50-95 and mAP50 Ultralytics logged in ``workdir/train/results.csv``.
+
+    Empty when the training logged none (``val=False``). Ultralytics validates its EMA model on the
+    val split after every epoch; these are those figures, rounded to 5 digits.
+    """
+    import csv
+
+    path = Path(workdir) / "train" / "results.csv"
+    if not path.is_file():
+        return []
+    with path.open(newline="") as fh:
+        rows = [{k.strip(): v for k, v in row.items()} for row in csv.DictReader(fh)]
+    out = []
+    for row in rows:
+        try:
+            out.append({"epoch": int(float(row["epoch"])), "map50_95": round(float(row["metrics/mAP50-95(B)"]), 5),
+                        "map50": round(float(row["metrics/mAP50(B)"]), 5)})
+        except (KeyError, ValueError):
+            continue
+    return out
+
+
+def plateau(curve: list[dict], *, window: int = PLATEAU_WINDOW, points: float = PLATEAU_POINTS) -> dict | None:
+    """Whether the val curve is flat over its last ``window`` epochs.
+
+    ``rise_points``: the least-squares line through the last ``window`` values, its rise from the
+    first to the last of those epochs, in mAP50-95 points; ``spread_points``: max - min there.
+    ``flat`` when ``|rise_points| <= points``.
+
+        >>> plateau([{"epoch": i, "map50_95": 0.5} for i in range(12)])["flat"]
+        True
+        >>> plateau([{"epoch": i, "map50_95": 0.5 + 0.001 * i} for i in range(12)])["rise_points"]
+        0.9
+    """
+    if len(curve) < window:
+        return None
+    ys = [c["map50_95"] for c in curve[-window:]]
+    xs = list(range(window))
+    mx, my = sum(xs) / window, sum(ys) / window
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    rise = round(100 * slope * (window - 1), 2)
+    return {"window_epochs": window, "first_epoch": curve[-window]["epoch"], "last_epoch": curve[-1]["epoch"],
+            "rise_points": rise, "spread_points": round(100 * (max(ys) - min(ys)), 2),
+            "flat": abs(rise) <= points, "criterion": f"|fitted rise over the last {window} epochs| <= {points} points"}
+
+
 def finalize(last: Path, *, plan: dict, settings: dict, train_s: float, workdir: Path, teacher: dict | None = None,
              distillation: dict | None = None, resumed: bool = False, baseline_before: dict | None = None,
              threads: int | None = None) -> Path:
@@ -535,6 +586,8 @@ def finalize(last: Path, *, plan: dict, settings: dict, train_s: float, workdir:
         "train": {k: v for k, v in settings.items() if k not in ("project", "name", "exist_ok", "verbose", "data")},
         "checkpoint": "the last epoch (not selected on the val split)",
         "contents": contents,
+        "val_curve": val_curve(workdir),
+        "plateau": plateau(val_curve(workdir)),
         "val": {"map50_95": float(metrics.box.map), "map50": float(metrics.box.map50),
                 "precision": float(metrics.box.mp), "recall": float(metrics.box.mr),
                 "protocol": "ultralytics model.val(conf=0.001, iou=0.7) on the val split"},

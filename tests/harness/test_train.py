@@ -311,3 +311,33 @@ def test_distill_interrupt_resume_reload_export(tmp_path, capsys, synth, teacher
         art = build_variant(teachers["s"], variant, cache_dir=tmp_path / "cache", imgsz=32, data_yaml=synth,
                             calib_images=2, options={"student_source": student})
         assert art.path.is_file() and art.manifest["variant"]["kind"] == "student"
+
+
+def _results_csv(workdir: Path, values) -> None:
+    (workdir / "train").mkdir(parents=True)
+    head = "                  epoch,  metrics/mAP50(B),  metrics/mAP50-95(B)\n"  # Ultralytics pads its header
+    rows = "".join(f"{i + 1},{v + 0.2:.5f},{v:.5f}\n" for i, v in enumerate(values))
+    (workdir / "train" / "results.csv").write_text(head + rows)
+
+
+def test_val_curve_is_read_from_the_training_log(tmp_path):
+    from harness.reference.train import val_curve
+
+    _results_csv(tmp_path, [0.1, 0.2, 0.3])
+    assert val_curve(tmp_path) == [{"epoch": 1, "map50_95": 0.1, "map50": 0.3}, {"epoch": 2, "map50_95": 0.2, "map50": 0.4},
+                                   {"epoch": 3, "map50_95": 0.3, "map50": 0.5}]
+    assert val_curve(tmp_path / "none") == []
+
+
+def test_plateau_judges_the_fitted_rise_of_the_last_epochs(tmp_path):
+    from harness.reference.train import plateau, val_curve
+
+    rising = [0.60 + 0.001 * i for i in range(15)]  # +0.1 point per epoch: 0.9 points over 10 epochs
+    _results_csv(tmp_path / "a", rising)
+    verdict = plateau(val_curve(tmp_path / "a"))
+    assert (verdict["rise_points"], verdict["flat"], verdict["first_epoch"], verdict["last_epoch"]) == (0.9, False, 6, 15)
+    noisy_flat = [0.7, 0.702, 0.699, 0.701, 0.7, 0.698, 0.702, 0.7, 0.701, 0.699, 0.7]
+    _results_csv(tmp_path / "b", noisy_flat)
+    verdict = plateau(val_curve(tmp_path / "b"))
+    assert verdict["flat"] and verdict["spread_points"] == 0.4
+    assert plateau(val_curve(tmp_path / "b")[:5]) is None  # fewer epochs than the window: no verdict
