@@ -393,7 +393,7 @@ def _train(plan: dict, workdir: Path, *, resume: bool, threads: int | None = Non
             raise InputError(expected("a readable Ultralytics checkpoint", f"{type(exc).__name__}", str(last))) from None
         if not isinstance(ckpt, dict) or ckpt.get("optimizer") is None:  # ultralytics strips it when training ends
             print(f"{last}: the training already finished; finalizing it")
-            return last, 0.0, None
+            return last, None, None
         del ckpt
         model = ultralytics.YOLO(str(last))
         settings = dict(resume=True, device="cpu", workers=plan["workers"], plots=False, cache="ram")
@@ -552,7 +552,19 @@ def plateau(curve: list[dict], *, window: int = PLATEAU_WINDOW, points: float = 
             "flat": abs(rise) <= points, "criterion": f"|fitted rise over the last {window} epochs| <= {points} points"}
 
 
-def finalize(last: Path, *, plan: dict, settings: dict, train_s: float, workdir: Path, teacher: dict | None = None,
+def _earlier_environment(meta_path: Path, sha256: str) -> dict:
+    """``train_seconds``/``torch_threads``/``resumed`` of an earlier JSON that describes the same weights, else {}."""
+    try:
+        earlier = json.loads(meta_path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(earlier, dict) or earlier.get("sha256") != sha256:
+        return {}
+    env = earlier.get("environment") or {}
+    return {k: env[k] for k in ("train_seconds", "torch_threads", "resumed") if k in env}
+
+
+def finalize(last: Path, *, plan: dict, settings: dict, train_s: float | None, workdir: Path, teacher: dict | None = None,
              distillation: dict | None = None, resumed: bool = False, baseline_before: dict | None = None,
              threads: int | None = None) -> Path:
     """Validate the final checkpoint, copy it into the output folder and write its JSON beside it.
@@ -593,7 +605,7 @@ def finalize(last: Path, *, plan: dict, settings: dict, train_s: float, workdir:
                 "protocol": "ultralytics model.val(conf=0.001, iou=0.7) on the val split"},
         "environment": {"ultralytics": ultralytics.__version__, "torch": torch.__version__,
                         "python": platform.python_version(), "machine": platform.machine(),
-                        "train_seconds": round(train_s, 1), "resumed": resumed,
+                        "train_seconds": round(train_s, 1) if train_s is not None else None, "resumed": resumed,
                         "torch_threads": threads if threads is not None else "ultralytics default (cores - 1)"},
     }
     if teacher is not None:
@@ -603,13 +615,16 @@ def finalize(last: Path, *, plan: dict, settings: dict, train_s: float, workdir:
         if meta["baseline"] != baseline_before:
             _warn_about_baseline(meta["baseline"], plan["arch"], out)
     meta_path = dest.with_suffix(".json")
+    if train_s is None:  # finalizing a finished training again: keep what the first finalize measured
+        meta["environment"].update(_earlier_environment(meta_path, sha256_file(final)))
     # the checkpoint is renamed into place first, then its JSON; a failure leaves neither temporary behind
     with atomic_path(meta_path) as tmp_json, atomic_path(dest) as tmp_pt:
         shutil.copyfile(final, tmp_pt)
         meta.update(sha256=sha256_file(tmp_pt), size_bytes=tmp_pt.stat().st_size)
         tmp_json.write_text(json.dumps(meta, indent=2) + "\n")
     print(f"{name}: mAP50-95 {meta['val']['map50_95']:.4f}, mAP50 {meta['val']['map50']:.4f} "
-          f"after {plan['epochs']} epochs in {train_s / 60:.1f} min -> {dest}")
+          f"after {plan['epochs']} epochs" + (f" in {train_s / 60:.1f} min" if train_s is not None else "")
+          + f" -> {dest}")
     return dest
 
 

@@ -341,3 +341,16 @@ def test_plateau_judges_the_fitted_rise_of_the_last_epochs(tmp_path):
     verdict = plateau(val_curve(tmp_path / "b"))
     assert verdict["flat"] and verdict["spread_points"] == 0.4
     assert plateau(val_curve(tmp_path / "b")[:5]) is None  # fewer epochs than the window: no verdict
+
+
+def test_finalizing_a_finished_training_again_keeps_its_measured_time(tmp_path):
+    from harness.reference.train import _earlier_environment
+
+    meta = tmp_path / "m.json"
+    meta.write_text(json.dumps({"sha256": "abc", "environment": {"train_seconds": 8809.6, "torch_threads": 2,
+                                                                 "resumed": False, "python": "3.11"}}))
+    assert _earlier_environment(meta, "abc") == {"train_seconds": 8809.6, "torch_threads": 2, "resumed": False}
+    assert _earlier_environment(meta, "other weights") == {}
+    assert _earlier_environment(tmp_path / "missing.json", "abc") == {}
+    meta.write_text("{not json")
+    assert _earlier_environment(meta, "abc") == {}
