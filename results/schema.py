@@ -74,7 +74,10 @@ Variant::
                                 when reference is null), "note"}
                                "plain" is the same-size plain model (the run's ``fp32`` row,
                                only when the run's model has the student's architecture),
-                               "teacher" the distillation teacher's FP32 (the ``teacher`` row)
+                               "teacher" the distillation teacher's FP32 (the ``teacher`` row);
+                               "control" (on a pruned row) the run's model fine-tuned as many
+                               epochs as the pruned one, unpruned (the ``fp32+ftE`` row, source
+                               role "control"; reference null with the reason when none was found)
 
 An *array* is ``{"encoding": "list" | "f4-zlib-b64", "n": count, "data": ...}``
 (see :mod:`results.encoding`).
@@ -119,8 +122,8 @@ MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2}
 """``{v: f}``: ``f`` turns a version-``v`` record (a dict) into a version ``v + 1`` one.
 Add an entry (and a frozen example in ``tests/results/data/``) for each bump."""
 
-VS_MODEL_ROLES = ("plain", "teacher")
-SOURCE_ROLES = ("student", "teacher")
+VS_MODEL_ROLES = ("plain", "teacher", "control")
+SOURCE_ROLES = ("student", "teacher", "control")
 
 RELEASE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
 NAME_RE = RELEASE_RE
