@@ -14,6 +14,8 @@ beside it in ``detections.npz`` (arrays ``frame``, ``boxes``, ``scores``, ``clas
 Both are JSON files with a ``version`` field. Versions:
 
 * 1: the first typed version (replaced the untyped ``job.json`` dict, whose ``job_version`` was never read).
+  Added within version 1 (optional, with defaults, so older jobs load unchanged): ``batch`` and
+  ``batch_artifact`` (the throughput pass at batch N); the result's ``timing.batch`` block.
 
 Reading an unknown version is one clear line (:class:`common.errors.InputError`). Change fields only
 additively within a version (new fields with defaults); anything else bumps the version.
@@ -41,11 +43,12 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from common.errors import InputError, expected
 
-__all__ = ["ArtifactRef", "FrameSet", "JOB_VERSION", "Job", "NmsSettings", "RESULT_VERSION", "TimingOptions",
+__all__ = ["ArtifactRef", "FrameSet", "JOB_VERSION", "Job", "MAX_BATCH", "NmsSettings", "RESULT_VERSION", "TimingOptions",
            "WorkerResult", "DETECTIONS_FILE", "FRAME_KINDS"]
 
 JOB_VERSION = 1
 RESULT_VERSION = 1
+MAX_BATCH = 256  # --batch N: images per call of the throughput pass, 1..MAX_BATCH
 DETECTIONS_FILE = "detections.npz"  # beside the result: arrays frame, boxes (xyxy pixels), scores, classes
 FRAME_KINDS = ("images", "video")
 
@@ -123,6 +126,9 @@ class Job:
         threads: inference threads (None: the runtime's default).
         providers: ONNX Runtime execution providers in priority order, as resolved by the parent
             (empty: the profile's, or not ONNX Runtime).
+        batch: images per call of the throughput pass (1: single stream only, as before this field).
+        batch_artifact: the artifact with a static batch of ``batch`` for that pass, beside ``artifact``
+            (same folder); None with ``batch`` 1, or until the local child has built it.
         version: the file format version (:data:`JOB_VERSION`).
     """
 
@@ -138,6 +144,8 @@ class Job:
     timing: TimingOptions = field(default_factory=TimingOptions)
     threads: Optional[int] = None
     providers: Tuple[str, ...] = ()
+    batch: int = 1
+    batch_artifact: Optional[ArtifactRef] = None
     version: int = JOB_VERSION
 
     def with_artifact(self, artifact: ArtifactRef) -> "Job":
@@ -145,8 +153,12 @@ class Job:
         return replace(self, artifact=artifact)
 
     def to_dict(self) -> Dict[str, Any]:
-        """JSON-ready form (tuples become lists)."""
-        return _plain(asdict(self))
+        """JSON-ready form (tuples become lists); ``batch``/``batch_artifact`` only when a batch pass is asked
+        for, so a single-stream job is written exactly as before those fields existed."""
+        out = _plain(asdict(self))
+        if self.batch == 1 and self.batch_artifact is None:
+            del out["batch"], out["batch_artifact"]
+        return out
 
     def to_json(self) -> str:
         """The job as one JSON document."""
@@ -157,11 +169,11 @@ class Job:
         """Validate a decoded job; unknown versions and wrong types are one-line :class:`InputError`."""
         r = _Reader(data, where)
         r.version(JOB_VERSION, "job")
-        art = data.get("artifact")
-        artifact = None
-        if art is not None:
-            a = _Reader(art, where + ".artifact")
-            artifact = ArtifactRef(a.text("name"), a.text("sha256"), a.text("format"))
+        artifact = _artifact_ref(data.get("artifact"), where + ".artifact")
+        batch_artifact = _artifact_ref(data.get("batch_artifact"), where + ".batch_artifact")
+        batch = r.integer("batch", minimum=1, default=1)
+        if batch > MAX_BATCH:
+            raise InputError(expected(f"a batch in 1..{MAX_BATCH}", batch, where + ".batch"))
         f = _Reader(data.get("frames"), where + ".frames")
         kind = f.text("kind")
         if kind not in FRAME_KINDS:
@@ -182,7 +194,8 @@ class Job:
                                  min_seconds=t.number("min_seconds", TimingOptions.min_seconds),
                                  warmup_max_s=t.number("warmup_max_s", TimingOptions.warmup_max_s),
                                  frames=t.integer("frames", minimum=1, default=TimingOptions.frames)),
-            threads=r.integer("threads", minimum=1, none_ok=True), providers=r.texts("providers"))
+            threads=r.integer("threads", minimum=1, none_ok=True), providers=r.texts("providers"),
+            batch=batch, batch_artifact=batch_artifact)
 
     @classmethod
     def from_json(cls, text: str, where: str = "job") -> "Job":
@@ -250,6 +263,13 @@ class WorkerResult:
 
 
 # ---------------------------------------------------------------------------------------- helpers
+
+def _artifact_ref(art: Any, where: str) -> Optional[ArtifactRef]:
+    if art is None:
+        return None
+    a = _Reader(art, where)
+    return ArtifactRef(a.text("name"), a.text("sha256"), a.text("format"))
+
 
 def _plain(value: Any) -> Any:
     if isinstance(value, dict):

@@ -6,6 +6,10 @@ folder the job's frame names are relative to, or a frame reader), and leaves in 
 * ``detections.npz`` (arrays ``frame``, ``boxes`` (xyxy pixels), ``scores``, ``classes``), and
 * ``result.json``, a :class:`devices.job.WorkerResult`, written last (its presence means success).
 
+With ``job.batch`` N > 1 it also times the throughput pass on the batch-N artifact (named by the job,
+lying beside the batch-1 one): ``timing.batch`` in the result. Detections (accuracy) always come from
+the batch-1 pass.
+
 It builds nothing and never imports the exporters or the harness app: locally :mod:`harness.worker`
 builds the artifact and calls :func:`run_job` in the same child process; remotely a device agent calls
 ``python -m devices.worker JOB.json --artifact FILE --frames-root DIR --out DIR``. The device profile
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional
 
@@ -163,6 +168,8 @@ def run_job(job: Job, *, artifact: Path, out: Path, frames: FrameReader, progres
               "fps": timed.fps, "pipelined_fps": timed.pipelined_fps,
               "warmup_iterations": timed.end_to_end.warmup_iterations, "timed_seconds": timed.end_to_end.window_s,
               "preprocess": timed.preprocess.to_dict(), "postprocess": timed.postprocess.to_dict()}
+    if job.batch > 1:
+        timing["batch"] = _time_batch(job, Path(artifact), profile, frames, verify=verify, progress=emit)
     telemetry_dict = telemetry.to_dict()
     jpf = telemetry.per_frame(n)
     if jpf is not None:
@@ -195,6 +202,45 @@ def run_job(job: Job, *, artifact: Path, out: Path, frames: FrameReader, progres
                           versions=versions(), n_frames=n_frames)
     write_text_atomic(out / RESULT_FILE, result.to_json() + "\n")
     return result
+
+
+def batch_artifact_path(job: Job, artifact: Path) -> Path:
+    """Where the job's batch-N artifact lies: beside its batch-1 artifact, by the name the job gives.
+
+    Raises:
+        InputError: a job with ``batch`` > 1 but no batch artifact.
+    """
+    if job.batch_artifact is None:
+        raise InputError(expected(f"a batch-{job.batch} artifact in the job", "none", f"job {job.variant}"))
+    return Path(artifact).parent / job.batch_artifact.name
+
+
+def _time_batch(job: Job, artifact: Path, profile, frames: FrameReader, *, verify: bool, progress: Progress) -> Dict:
+    """The throughput pass at ``job.batch``: the batch-N artifact, N frames per call (the record's ``timing.batch``).
+
+    It times at least as many frames as the single-stream pass (``min_iters / batch`` calls, at least 10)
+    and at least ``min_seconds``, on ``max(timing frames, batch)`` distinct frames decoded up front.
+    """
+    from harness.pipeline.runner import Pipeline, time_batch
+
+    path = batch_artifact_path(job, artifact)
+    if verify:
+        check_artifact(replace(job, artifact=job.batch_artifact), path)
+    session = _open(job, path, profile)
+    pipeline = Pipeline(session, imgsz=job.imgsz, nc=job.nc, conf=job.nms.conf, iou=job.nms.iou,
+                        max_det=job.nms.max_det)
+    batch_frames = list(frames(max(job.timing.frames, job.batch)))
+    calls = max(10, -(-job.timing.min_iters // job.batch))
+
+    def on_progress(phase: str, n: int, seconds: float) -> None:
+        if n % 5 == 0:
+            progress(f"batch {job.batch} {phase}", n, None)
+
+    timed = time_batch(pipeline, batch_frames, batch=job.batch, min_iters=calls, min_seconds=job.timing.min_seconds,
+                       warmup_max_s=job.timing.warmup_max_s, progress=on_progress)
+    out = timed.to_dict()
+    out["artifact"] = job.batch_artifact.name
+    return out
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,9 @@ class BuildRequest:
         student_source: the distilled student ``.pt`` for ``student*`` variants (resolved by the plan).
         options: the variant kinds' options (:func:`exporters.kinds.options_mapping`: ``finetune_epochs``,
             ``calib_method``, ``workspace_mib``...), JSON-ready; absent ones take the kind's default.
+
+    The throughput pass's batch is the Job's (``job.batch``): with N > 1 the child also builds the
+    artifact exported with a static batch N (keyed apart: ``fp32-320-b8.onnx``).
     """
 
     source: str
@@ -195,7 +198,7 @@ def timing_block(raw: dict) -> dict:
 
     timing = timing_entry(raw["stages_ms"], fps=raw.get("fps"), pipelined_fps=raw.get("pipelined_fps"),
                           warmup_iterations=raw.get("warmup_iterations"), timed_seconds=raw.get("timed_seconds"))
-    for scope in ("preprocess", "postprocess"):
+    for scope in ("preprocess", "postprocess", "batch"):
         if raw.get(scope) is not None:
             timing[scope] = raw[scope]
     return timing
@@ -324,8 +327,11 @@ def _open_files() -> tuple[set[str], bool]:
     return paths, complete
 
 
-def build_artifact(build: BuildRequest, progress=_emit):
-    """Build (or reuse from the cache) the artifact of ``build`` with the exporters; returns their ``Artifact``."""
+def build_artifact(build: BuildRequest, progress=_emit, *, batch: int = 1):
+    """Build (or reuse from the cache) the artifact of ``build`` with the exporters; returns their ``Artifact``.
+
+    ``batch``: the artifact's static batch (the Job's ``batch`` for the throughput pass's one; 1 by default).
+    """
     from exporters.build import build_variant
     from exporters.spec import parse_variant
 
@@ -336,7 +342,8 @@ def build_artifact(build: BuildRequest, progress=_emit):
         options["student_source"] = build.student_source
     return build_variant(Path(build.source), spec, cache_dir=Path(build.cache_dir), imgsz=build.imgsz,
                          data_yaml=None if build.data_yaml is None else Path(build.data_yaml),
-                         calib_images=build.calib_images, progress=progress, options=options)
+                         calib_images=build.calib_images, progress=progress, options=options,
+                         **({"batch": batch} if batch != 1 else {}))
 
 
 def work(task: dict, out: Path) -> WorkerResult:
@@ -352,6 +359,10 @@ def work(task: dict, out: Path) -> WorkerResult:
     write_json_atomic(out / "artifact.json", artifact.manifest)
     meta = artifact.manifest["artifact"]
     job = job.with_artifact(ArtifactRef(Path(artifact.path).name, meta["sha256"], meta["format"]))
+    if job.batch > 1:
+        batched = build_artifact(build, batch=job.batch)
+        meta = batched.manifest["artifact"]
+        job = replace(job, batch_artifact=ArtifactRef(Path(batched.path).name, meta["sha256"], meta["format"]))
     return run_job(job, artifact=Path(artifact.path), out=out, frames=frame_reader(job, Path(task["frames_root"])),
                    progress=_emit, verify=False)
 

@@ -7,6 +7,10 @@ file is *not* timed, for every variant alike):
 * ``inference``: ``session.run`` (for ONNX Runtime: host input to host output);
 * ``postprocess``: decode + class-aware NMS + undo the letterbox;
 * ``end_to_end``: one frame through all three, one after the other.
+* ``batch`` (:func:`time_batch`, with ``--batch N``): N frames per call, the throughput scenario
+  (MLPerf's Offline): preprocess of the N frames + one inference on the stacked ``N x 3 x H x W``
+  input + postprocess of the N outputs, timed as one sample; images per second = N x calls / the
+  timed window.
 
 *Pipelined throughput* runs the three stages the way a deployed camera pipeline does: a thread
 preprocesses frame *i+1* and another postprocesses frame *i-1* while frame *i* is in inference,
@@ -29,7 +33,7 @@ from harness.pipeline.postprocess import MAX_NMS, Detections, check_settings, po
 from harness.pipeline.preprocess import LetterboxInfo, preprocess
 from harness.pipeline.timing import Clock, LatencyStats, Progress, TimingResult, measure
 
-__all__ = ["Pipeline", "PipelineTiming", "pipelined_throughput", "time_pipeline"]
+__all__ = ["BatchTiming", "Pipeline", "PipelineTiming", "pipelined_throughput", "time_batch", "time_pipeline"]
 
 
 class Pipeline:
@@ -111,6 +115,25 @@ class Pipeline:
         x, info = self.preprocess(image)
         return self.postprocess(self.infer(x), info)
 
+    def run_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
+        """``len(images)`` frames in one inference call (a model exported with that static batch).
+
+        Each frame is letterboxed on its own, the tensors are stacked into ``N x 3 x H x W``, and
+        output ``i`` is postprocessed with frame ``i``'s letterbox.
+
+        Raises:
+            InputError: no images, or an output whose batch is not ``len(images)``.
+        """
+        if len(images) == 0:
+            raise InputError(expected("at least one frame", "0 frames", "batch"))
+        prepared = [self.preprocess(image) for image in images]
+        x = prepared[0][0] if len(prepared) == 1 else np.concatenate([p[0] for p in prepared], axis=0)
+        out = self.infer(x)
+        if not isinstance(out, np.ndarray) or out.ndim != 3 or out.shape[0] != len(images):
+            got = f"shape {getattr(out, 'shape', None)}"
+            raise InputError(expected(f"a raw output of batch {len(images)}", got, "model output"))
+        return [self.postprocess(out[i : i + 1], info) for i, (_, info) in enumerate(prepared)]
+
 
 @dataclass(frozen=True, eq=False)
 class PipelineTiming:
@@ -165,6 +188,70 @@ class PipelineTiming:
                 "frames": self.frames,
             },
         }
+
+
+@dataclass(frozen=True, eq=False)
+class BatchTiming:
+    """The throughput pass: ``batch`` frames per timed call (see the module docstring).
+
+    Attributes:
+        batch: frames per call.
+        calls: the timed loop over whole batches (its samples are per-batch latencies).
+
+    Example:
+        >>> t = [0.0]
+        >>> def tick():
+        ...     t[0] += 0.040  # a fake clock: a batch of 8 takes 40 ms
+        >>> bt = BatchTiming(8, measure(tick, min_iters=10, min_seconds=0, clock=lambda: t[0]))
+        >>> round(bt.images_per_s, 3), round(bt.calls.latency.p50, 6)
+        (200.0, 40.0)
+    """
+
+    batch: int
+    calls: TimingResult
+
+    @property
+    def images_per_s(self) -> float:
+        """Frames per second at this batch: ``batch`` x timed calls / the timed window."""
+        return self.batch * self.calls.fps
+
+    def to_dict(self) -> dict:
+        """The record's ``timing.batch`` block (:mod:`results.schema`)."""
+        lat = self.calls.latency
+        return {"batch": self.batch, "images_per_s": self.images_per_s, "batch_p50_ms": lat.p50,
+                "batch_p99_ms": lat.p99, "batch_mean_ms": lat.mean, "n": lat.n,
+                "timed_seconds": self.calls.window_s, "warmup_iterations": self.calls.warmup_iterations}
+
+
+def time_batch(
+    pipeline: Pipeline,
+    frames: Sequence[np.ndarray],
+    *,
+    batch: int,
+    clock: Clock = time.perf_counter,
+    progress: Progress | None = None,
+    **timing_options,
+) -> BatchTiming:
+    """Time a batch-``batch`` pipeline on in-memory frames, ``batch`` frames per call.
+
+    Frames are cycled in order (fewer distinct frames than ``batch`` repeat within a call). Each
+    sample is one :meth:`Pipeline.run_batch`: the N preprocesses, the one inference and the N
+    postprocesses; warm-up and the timed run follow :func:`measure` (``timing_options``).
+
+    Raises:
+        InputError: no frames, a batch below 1, or a timing setting out of range.
+    """
+    if len(frames) == 0:
+        raise InputError(expected("at least one frame to time", "0 frames", "timing frames"))
+    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
+        raise InputError(expected("a batch of at least 1", batch, "batch"))
+    source = itertools.cycle(frames)
+    run = pipeline.run_batch
+
+    def one_batch() -> None:
+        run([next(source) for _ in range(batch)])
+
+    return BatchTiming(int(batch), measure(one_batch, clock=clock, progress=progress, **timing_options))
 
 
 def time_pipeline(
