@@ -57,12 +57,18 @@ class ResolvedDevice:
         """
         return self._rules().runs_fast(precision)
 
-    def skip_reason(self, precision: str) -> str | None:
-        """The run table's reason text for skipping a variant of this precision, or None."""
+    def skip_reason(self, precision: str, *, fmt: str | None = None) -> str | None:
+        """The run table's reason text for skipping a variant of this precision, or None.
+
+        The profile's rule first (``fp16`` is not fast on a CPU), then the runtime's: the one that
+        loads the row's format ``fmt`` (default: the chosen one) must run the precision, natively
+        (``bf16``: OpenVINO on a CPU with BF16; :meth:`devices.runtimes.RuntimeInfo.precision_reason`).
+        """
         rules = self._rules()
         reason = rules.slow_reason(precision)
         if reason is None:
-            return None
+            entry = self.runtime if fmt is None else runtime_for(self, fmt)
+            return runtime_info(entry.runtime).precision_reason(precision, self.hardware.runtimes.get(entry.runtime))
         via = f" (runtime {self.runtime.label()})" if rules is not self.profile else ""
         return f"{precision} is not fast on {self.profile.name}{via}: {reason}"
 

@@ -82,11 +82,11 @@ def versions() -> Dict[str, str]:
 
 
 def _open(job: Job, artifact: Path, profile):
-    """Open ``artifact`` with the runtime (and providers) the parent chose, by name."""
+    """Open ``artifact`` with the runtime (and providers) the parent chose, by name, at the job's precision."""
     from devices.runtimes import open_runtime
 
     return open_runtime(artifact, runtime=job.runtime, profile=profile, threads=job.threads,
-                        providers=list(job.providers) or None)
+                        providers=list(job.providers) or None, precision=job.precision)
 
 
 def check_artifact(job: Job, artifact: Path) -> None:

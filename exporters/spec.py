@@ -3,13 +3,15 @@
 Grammar (case-insensitive, surrounding spaces ignored)::
 
     variant   := base [ "-" precision ]
-    base      := "fp32" | "fp16" | "int8"            (the source model itself)
+    base      := "fp32" | "fp16" | "int8" | "bf16"   (the source model itself)
                | "pruned" NN                         (NN % of channels removed, 5 <= NN <= 90)
                | "student"                           (a distilled student checkpoint)
-    precision := "fp16" | "int8"                     (only after pruned NN or student)
+    precision := "fp16" | "int8" | "bf16"            (only after pruned NN or student)
 
-So ``fp32``, ``fp16``, ``int8``, ``pruned30``, ``pruned30-int8``, ``pruned30-fp16``, ``student``,
-``student-int8``, ``student-fp16``. A pruned or student variant without a precision is FP32.
+So ``fp32``, ``fp16``, ``int8``, ``bf16``, ``pruned30``, ``pruned30-int8``, ``pruned30-fp16``,
+``pruned30-bf16``, ``student``, ``student-int8``, ``student-fp16``, ``student-bf16``. A pruned or
+student variant without a precision is FP32. ``bf16`` is the FP32 ONNX run by OpenVINO at its bf16
+inference precision (format ``openvino`` only: :mod:`exporters.kinds.bf16`).
 The precisions and formats are the registered kinds of those roles (:mod:`exporters.kinds`): the
 format is ``onnx`` (ONNX Runtime), ``trt`` (a TensorRT engine built on the target device), ...
 
@@ -19,6 +21,8 @@ Example:
     ('pruned30-int8', 'int8', 0.3, True)
     >>> parse_variant("int8", fmt="trt").fmt
     'trt'
+    >>> default_variants("openvino")
+    ('fp32', 'fp16', 'bf16', 'int8', 'pruned30')
 """
 
 from __future__ import annotations
@@ -30,24 +34,28 @@ from common.errors import InputError, expected
 from exporters.kinds import kinds_of_role
 
 __all__ = [
+    "DEFAULT_VARIANTS",
     "FORMATS",
     "PRECISIONS",
     "PRUNE_MAX",
     "PRUNE_MIN",
     "VALID_FORMS",
     "VariantSpec",
+    "default_variants",
     "parse_variant",
 ]
 
 FORMATS = tuple(k.name for k in kinds_of_role("format"))
 """The format kinds' names: what ``--format`` accepts (``onnx``, ``trt``, ...)."""
 PRECISIONS = tuple(k.name for k in kinds_of_role("precision"))
-"""The precision kinds' names (``fp32``, ``fp16``, ``int8``)."""
+"""The precision kinds' names (``fp32``, ``fp16``, ``int8``, ``bf16``)."""
 PRUNE_MIN, PRUNE_MAX = 5, 90
 VALID_FORMS = (
-    "fp32, fp16, int8, prunedNN, prunedNN-fp16, prunedNN-int8, student, student-fp16, student-int8 "
-    f"(NN = percent of channels removed, {PRUNE_MIN}..{PRUNE_MAX})"
+    "fp32, fp16, int8, bf16, prunedNN, prunedNN-fp16, prunedNN-int8, prunedNN-bf16, student, student-fp16, "
+    f"student-int8, student-bf16 (NN = percent of channels removed, {PRUNE_MIN}..{PRUNE_MAX}; bf16: OpenVINO only)"
 )
+DEFAULT_VARIANTS = ("fp32", "fp16", "int8", "pruned30")
+"""The rows of a default ``bench run`` (plus ``student`` with a student, ``bf16`` on OpenVINO: :func:`default_variants`)."""
 
 _ANY, _REDUCED = "|".join(PRECISIONS), "|".join(p for p in PRECISIONS if p != "fp32")
 _PATTERN = re.compile(rf"^(?:(?P<plain>{_ANY})|(?P<base>pruned(?P<pct>\d{{1,3}})|student)(?:-(?P<prec>{_REDUCED}))?)$")
@@ -59,8 +67,8 @@ class VariantSpec:
 
     Attributes:
         kind: ``"plain"`` (the source weights), ``"pruned"`` or ``"student"``.
-        precision: ``"fp32"``, ``"fp16"`` or ``"int8"``.
-        fmt: ``"onnx"`` or ``"trt"``.
+        precision: a precision kind's name: ``"fp32"``, ``"fp16"``, ``"int8"`` or ``"bf16"``.
+        fmt: a format kind's name: ``"onnx"``, ``"trt"`` or ``"openvino"``.
         prune_percent: percent of channels removed (pruned variants), else ``None``.
     """
 
@@ -118,7 +126,7 @@ def parse_variant(text: str, *, fmt: str = "onnx") -> VariantSpec:
 
     Args:
         text: the variant name (see the module docstring for the grammar).
-        fmt: ``"onnx"`` or ``"trt"``.
+        fmt: a format kind's name (``"onnx"``, ``"trt"``, ``"openvino"``).
 
     Returns:
         The frozen :class:`VariantSpec`.
@@ -148,3 +156,21 @@ def parse_variant(text: str, *, fmt: str = "onnx") -> VariantSpec:
             expected(f"a pruning percentage between {PRUNE_MIN} and {PRUNE_MAX}", f"{percent} in {text!r}", "variant")
         )
     return VariantSpec("pruned", precision, fmt_clean, percent)
+
+
+def default_variants(fmt: str) -> tuple[str, ...]:
+    """The variants of a default ``bench run`` whose rows run artifacts of format ``fmt``.
+
+    :data:`DEFAULT_VARIANTS`, and ``bf16`` (after ``fp16``) where ``fmt`` is one its runtime runs
+    (OpenVINO's): an ONNX Runtime or TensorRT table gains no row that could only be skipped.
+
+    Example:
+        >>> default_variants("onnx")
+        ('fp32', 'fp16', 'int8', 'pruned30')
+    """
+    from exporters.kinds.bf16 import FORMATS as BF16_FORMATS
+
+    names = list(DEFAULT_VARIANTS)
+    if fmt in BF16_FORMATS:
+        names.insert(names.index("fp16") + 1, "bf16")
+    return tuple(names)

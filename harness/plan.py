@@ -134,11 +134,11 @@ def plan_variants(opts: RunOptions, model: ModelChoice, device,
     ``student``: the run's :class:`harness.student.StudentSetup`, or None.
     """
     from devices.runtimes import runtime_info
-    from exporters.spec import parse_variant
+    from exporters.spec import default_variants, parse_variant
 
     fmt = opts.format or runtime_info(device.runtime.runtime).build_format  # the format its runtime loads
     if opts.variants is None:
-        names = ["fp32", "fp16", "int8", "pruned30"]
+        names = list(default_variants(fmt))  # bf16 too where the run's format is OpenVINO's
         if student is not None:
             names.append("student")
     else:
@@ -167,7 +167,7 @@ def plan_variants(opts: RunOptions, model: ModelChoice, device,
             reason = (f"no distilled student for this model (train one: bench train --arch {model.arch or 'yolo11n'} "
                       "--teacher TEACHER.pt, or pass --student S.pt)")
         elif not opts.force and row_name != REFERENCE:
-            reason = device.skip_reason(s.precision)
+            reason = device.skip_reason(s.precision, fmt=s.fmt)
             if reason is not None:
                 reason += " (--force runs it anyway)"
         plan.append(Row(row_name, s, model.path, reason))

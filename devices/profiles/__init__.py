@@ -62,8 +62,10 @@ __all__ = [
 PROFILE_VERSION = 1
 """The profile file format this code reads."""
 
-PRECISIONS = ("fp32", "fp16", "int8")
+PRECISIONS = ("fp32", "fp16", "int8", "bf16")
 """Numeric precisions a variant can run in; every profile classifies each as fast or slow."""
+UNCLASSIFIED = {"bf16": "this profile does not classify bf16 (bf16 runs with OpenVINO on a CPU with native BF16 only)"}
+"""Precisions added after profile_version 1 files were written: slow, with this reason, where a file omits them."""
 
 TELEMETRY_SOURCES = ("psutil", "thermal", "nvml", "tegrastats", "ina3221")
 KINDS = ("cpu", "gpu", "jetson")
@@ -406,6 +408,7 @@ def _validate(raw: Any, path: Path) -> DeviceProfile:
         if not isinstance(reason, str) or not reason.strip():
             raise InputError(expected("a reason text", repr(reason), f"{path} key 'precisions.slow.{key}'"))
         slow[key] = " ".join(reason.split())
+    slow.update({p: why for p, why in UNCLASSIFIED.items() if p not in fast and p not in slow})
     missing = [p for p in PRECISIONS if p not in fast and p not in slow]
     if missing:
         raise InputError(expected("every precision listed as fast or slow (with a reason)", f"{', '.join(missing)} in neither", f"{path} key 'precisions'"))

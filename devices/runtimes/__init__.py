@@ -30,8 +30,9 @@ Adding a runtime (e.g. ``openvino``): one module, one registry line, profile dat
    extra (``common.errors.require(module, pip=...)``).
 2. One :class:`RuntimeInfo` line in ``_RUNTIMES`` below: name, module, the artifact suffixes it
    opens, the exporter format that builds them (``VariantSpec.fmt``), whether profile entries list
-   providers, which of those providers run on the CPU, a title, and the pip distributions whose
-   versions a run records.
+   providers, which of those providers run on the CPU, a title, the pip distributions whose
+   versions a run records, and the precisions it runs (with the device capability a precision
+   needs natively, e.g. OpenVINO's ``bf16`` needs ``BF16``; see :meth:`RuntimeInfo.precision_reason`).
 3. Profile data: a ``- {runtime: <name>}`` entry in ``devices/profiles/<device>.yaml`` where the
    device should use it (in order of preference).
 
@@ -40,6 +41,8 @@ Example:
     True
     >>> runtime_info("tensorrt").formats
     ('.engine', '.plan', '.trt')
+    >>> runtime_info("onnxruntime").precision_reason("bf16")
+    'OpenVINO-only here; onnxruntime has no bf16 inference precision'
 """
 
 from __future__ import annotations
@@ -83,6 +86,12 @@ class RuntimeInfo:
         cpu_only: it always runs on the CPU (an entry without providers is then a CPU entry).
         title: one line for humans.
         packages: the pip distributions whose installed versions a run records.
+        label: its name in sentences (``"ONNX Runtime"``); default :attr:`name`.
+        precisions: the bench precisions it runs (``fp32``, ``int8``, ``bf16``...); empty: any.
+        native: ``(precision, capability)`` pairs: a precision it runs only where its probe reports
+            that capability (:attr:`RuntimeStatus.capabilities`), never emulated.
+        takes_precision: ``open_session`` takes the variant's ``precision`` (it sets the inference
+            precision itself, as OpenVINO does); other runtimes read it from the artifact.
     """
 
     name: str
@@ -94,6 +103,10 @@ class RuntimeInfo:
     cpu_only: bool = False
     title: str = ""
     packages: Tuple[str, ...] = ()
+    label: str = ""
+    precisions: Tuple[str, ...] = ()
+    native: Tuple[Tuple[str, str], ...] = ()
+    takes_precision: bool = False
 
     def load(self) -> ModuleType:
         """The runtime's module (cheap: heavy imports happen inside its functions)."""
@@ -111,6 +124,34 @@ class RuntimeInfo:
         """Whether ``path``'s suffix is one of :attr:`formats`."""
         return Path(path).suffix.lower() in self.formats
 
+    def runs(self, precision: str) -> bool:
+        """Whether it runs ``precision`` at all (a CPU without a native capability aside: :meth:`precision_reason`)."""
+        return not self.precisions or precision in self.precisions
+
+    def precision_reason(self, precision: str, status: RuntimeStatus | None = None) -> str | None:
+        """Why it cannot run ``precision`` here, or None when it can.
+
+        Args:
+            precision: a bench precision (``"bf16"``).
+            status: its probe on this machine (the capabilities); None: the capability is not checked.
+
+        Example:
+            >>> ov = RuntimeStatus("openvino", True, "2026.4.1", ("CPU",), capabilities=("FP32", "INT8"))
+            >>> runtime_info("openvino").precision_reason("bf16", ov)
+            'this CPU has no native BF16 (OpenVINO would emulate it)'
+            >>> runtime_info("openvino").precision_reason("fp32", ov) is None
+            True
+        """
+        label = self.label or self.name
+        if not self.runs(precision):
+            others = [r.label or r.name for r in REGISTRY.values() if r.precisions and precision in r.precisions]
+            where = f"{'/'.join(others)}-only here" if others else "no runtime runs it here"
+            return f"{where}; {self.name} has no {precision} inference precision"
+        needs = dict(self.native).get(precision)
+        if needs is not None and status is not None and needs not in status.capabilities:
+            return f"this CPU has no native {needs} ({label} would emulate it)"
+        return None
+
     def is_cpu(self, entry: Any) -> bool:
         """Whether a profile entry (:class:`devices.profiles.RuntimeChoice`) of this runtime runs on the CPU."""
         return self.cpu_only or (entry.accelerator is not None and entry.accelerator in self.cpu_providers)
@@ -118,14 +159,16 @@ class RuntimeInfo:
 
 _RUNTIMES = (
     RuntimeInfo("tensorrt", "devices.runtimes.tensorrt", formats=(".engine", ".plan", ".trt"), build_format="trt",
-                title="NVIDIA TensorRT 8.5+ engines (built on the device)", packages=("tensorrt",)),
+                title="NVIDIA TensorRT 8.5+ engines (built on the device)", packages=("tensorrt",),
+                label="TensorRT", precisions=("fp32", "fp16", "int8")),
     RuntimeInfo("onnxruntime", "devices.runtimes.onnxrt", formats=(".onnx",), build_format="onnx",
                 takes_providers=True, cpu_providers=("CPUExecutionProvider",),
                 title="ONNX Runtime with the profile's execution providers",
-                packages=("onnxruntime", "onnxruntime-gpu")),
+                packages=("onnxruntime", "onnxruntime-gpu"), label="ONNX Runtime", precisions=("fp32", "fp16", "int8")),
     RuntimeInfo("openvino", "devices.runtimes.openvino", formats=(".xml", ".onnx"), build_format="openvino",
                 cpu_only=True, title="OpenVINO on the CPU (IR or ONNX), inference precision fixed per variant",
-                packages=("openvino",)),
+                packages=("openvino",), label="OpenVINO", precisions=("fp32", "int8", "bf16", "fp16"),
+                native=(("bf16", "BF16"), ("fp16", "FP16")), takes_precision=True),
 )
 
 REGISTRY: Mapping[str, RuntimeInfo] = MappingProxyType({r.name: r for r in _RUNTIMES})
@@ -170,6 +213,7 @@ def open_runtime(
     profile: Any,
     threads: int | None = None,
     providers: Sequence[str] | None = None,
+    precision: str | None = None,
 ) -> Session:
     """Open an artifact in the named runtime on the device profile.
 
@@ -179,13 +223,15 @@ def open_runtime(
         profile: the :class:`devices.profiles.DeviceProfile` to run on; it must list ``runtime``.
         threads: CPU threads for the runtime's intra-op pool (None: the runtime's default).
         providers: execution providers instead of the profile's (runtimes that take providers).
+        precision: the variant's precision (the job's): it must be one the runtime runs; a runtime
+            that sets its inference precision itself (OpenVINO) runs at exactly this one.
 
     Returns:
         A :class:`Session`.
 
     Raises:
-        InputError: missing file, unknown runtime, a runtime the profile does not list, or an
-            artifact format the runtime does not open.
+        InputError: missing file, unknown runtime, a runtime the profile does not list, an
+            artifact format the runtime does not open, or a precision it does not run.
         MissingDependency: the runtime is not installed.
         RuntimeFailure: the runtime rejected the artifact or the device failed.
     """
@@ -204,4 +250,8 @@ def open_runtime(
                                   path.suffix or "no suffix", str(path)))
     if providers and not info.takes_providers:
         raise InputError(expected(f"no providers for {runtime}", ", ".join(providers), "providers"))
-    return info.load().open_session(path, profile=profile, threads=threads, providers=providers)
+    if precision is not None and not info.runs(precision):
+        raise InputError(expected(f"a precision {runtime} runs ({', '.join(info.precisions)})", repr(precision),
+                                  str(path)))
+    extra = {"precision": precision} if info.takes_precision and precision is not None else {}
+    return info.load().open_session(path, profile=profile, threads=threads, providers=providers, **extra)

@@ -46,6 +46,8 @@ class RuntimeStatus:
         version: its version, when importable.
         providers: ONNX Runtime's available execution providers.
         reason: why it is unavailable, or a short description when available.
+        capabilities: what the runtime's device reports it runs natively (OpenVINO's CPU
+            ``OPTIMIZATION_CAPABILITIES``: ``"BF16"``, ``"FP32"``, ...); empty where not probed.
     """
 
     name: str
@@ -53,6 +55,7 @@ class RuntimeStatus:
     version: str | None = None
     providers: tuple[str, ...] = ()
     reason: str = ""
+    capabilities: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -61,6 +64,8 @@ class RuntimeStatus:
             out["version"] = self.version
         if self.providers:
             out["providers"] = list(self.providers)
+        if self.capabilities:
+            out["capabilities"] = list(self.capabilities)
         if not self.available:
             out["reason"] = self.reason
         return out

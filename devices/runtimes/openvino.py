@@ -95,7 +95,8 @@ def probe() -> RuntimeStatus:
         caps = cpu_capabilities(core)
     except RuntimeError as exc:
         return RuntimeStatus(NAME, False, version, reason=f"openvino {version}: {str(exc).splitlines()[0]}")
-    return RuntimeStatus(NAME, True, version, (_DEVICE,), f"importable; CPU capabilities {', '.join(caps)}")
+    return RuntimeStatus(NAME, True, version, (_DEVICE,), f"importable; CPU capabilities {', '.join(caps)}",
+                         capabilities=caps)
 
 
 def open_session(

@@ -49,6 +49,7 @@ from typing import Any
 
 from common.errors import InputError, expected
 from exporters.kinds.base import ROLES, Kind, Option, option
+from exporters.kinds.bf16 import KIND as BF16
 from exporters.kinds.fp16 import KIND as FP16
 from exporters.kinds.int8 import KIND as INT8
 from exporters.kinds.onnx import KIND as ONNX
@@ -75,7 +76,7 @@ __all__ = [
 ]
 
 _METAVARS = {Path: "FILE", int: "N", float: "X"}
-_KINDS = (PLAIN, PRUNED, STUDENT, FP32, FP16, INT8, ONNX, TRT, OPENVINO)  # the registry: one entry per kind
+_KINDS = (PLAIN, PRUNED, STUDENT, FP32, FP16, INT8, BF16, ONNX, TRT, OPENVINO)  # the registry: one entry per kind
 
 REGISTRY: Mapping[str, Kind] = MappingProxyType({k.name: k for k in _KINDS})
 """Kind name -> :class:`Kind`, in registration order."""

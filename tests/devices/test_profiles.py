@@ -86,7 +86,7 @@ def test_load_by_path(tmp_path):
     (("profile_version: 1", "profile_version: 0"), r"expected profile_version 1 \(rewrite"),
     (("kind: jetson", "kind: fpga"), r"key 'kind': expected kind, one of cpu, gpu, jetson, got 'fpga'"),
     (("slow: {int8: no int8 units}", "slow: {}"), r"key 'precisions': expected every precision .* int8 in neither"),
-    (("fast: [fp32, fp16]", "fast: [fp32, fp64]"), r"key 'precisions.fast\[1\]': expected precisions: one of fp32, fp16, int8, got 'fp64'"),
+    (("fast: [fp32, fp16]", "fast: [fp32, fp64]"), r"key 'precisions.fast\[1\]': expected precisions: one of fp32, fp16, int8, bf16, got 'fp64'"),
     (("telemetry: [psutil, tegrastats]", "telemetry: [psutil, jtop]"), r"key 'telemetry\[1\]'"),
     (("{runtime: tensorrt}", "{runtime: tflite}"), r"key 'runtimes\[0\].runtime': expected a runtime, one of .*, got 'tflite'"),
     (("providers: [CPUExecutionProvider]", "providers: []"), r"key 'runtimes\[1\].providers'"),

@@ -49,7 +49,7 @@ def _args(**over):
 
 CPU = NS(runtime=NS(runtime="onnxruntime", providers=("CPUExecutionProvider",)), profile=NS(name="cpu"),
          hardware=NS(runtimes={"onnxruntime": NS(providers=("CPUExecutionProvider",))}),
-         skip_reason=lambda precision: "slow" if precision == "fp16" else None)
+         skip_reason=lambda precision, fmt=None: "slow" if precision == "fp16" else None)
 
 
 def test_default_run_adds_the_shipped_student_and_its_teacher_row(shipped):
