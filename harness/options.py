@@ -40,6 +40,7 @@ class RunOptions:
     force: bool = False
     student: Path | None = None
     teacher: Path | None = None
+    control: Path | None = None  # --control: the pruned rows' like-for-like control (harness.control)
     # what to score on
     data: Path | None = None
     split: str = "val"

@@ -45,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                   "<reference>-student.pt); adds 'student' to the default variants")
     src.add_argument("--teacher", type=Path, help="the student's teacher .pt, scored at FP32 as the 'teacher' row (default: "
                                                   "the teacher named in the student's JSON, from the shipped models)")
+    src.add_argument("--control", type=Path, help="the pruned rows' like-for-like control .pt, scored at FP32 as the "
+                                                  "'fp32+ftE' row (default: <model>-ftE.pt beside the model)")
     data = parser.add_argument_group("what to score on (default: the synthetic val split)")
     data.add_argument("--data", type=Path, help="Ultralytics data.yaml (scored on --split)")
     data.add_argument("--split", default="val")
@@ -127,7 +129,7 @@ def _check_args(args: RunOptions) -> None:
         raise InputError(expected("a .pt or .onnx model", args.model.name, "--model"))
     if args.model is not None and not args.model.is_file():
         raise InputError(expected("an existing model file", "a folder" if args.model.is_dir() else "no such file", str(args.model)))
-    for name in ("student", "teacher"):
+    for name in ("student", "teacher", "control"):
         path = getattr(args, name)
         if path is not None and path.suffix.lower() != ".pt":
             raise InputError(expected(f"a {name} .pt checkpoint", path.name, f"--{name}"))

@@ -27,6 +27,7 @@ from harness.options import RunOptions
 from harness.plan import (REFERENCE, TEACHER, ModelChoice, Row, ScoredData, load_data, make_task,  # noqa: F401
                           plan_variants, resolve_model)
 from harness.student import resolve_student, shipped_student, student_comparisons, wants_student  # noqa: F401
+from harness.control import control_entries, resolve_controls, with_control_rows
 
 TERMINATED_EXIT = 143  # 128 + SIGTERM
 
@@ -88,6 +89,8 @@ def run_benchmark(opts: RunOptions, *, argv: list[str]):
     data = load_data(opts, model)
     student = resolve_student(opts, model) if wants_student(opts, model) else None
     plan = plan_variants(opts, model, device, student)
+    controls = resolve_controls(opts, model, data, plan)  # the pruned rows' like-for-like control (harness.control)
+    plan = with_control_rows(plan, controls)
     outcomes: dict[str, worker.Outcome] = {}
     with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp, render.progress(
             quiet=opts.json, rows=sum(row.reason is None for row in plan)) as progress:
@@ -101,7 +104,7 @@ def run_benchmark(opts: RunOptions, *, argv: list[str]):
         _raise_common_input_error(outcomes)
         scored = score_variants(data, outcomes, reference=REFERENCE, operating_conf=opts.operating_conf,
                                 bootstrap=opts.bootstrap)
-    record = build_record(opts, argv, device, model, data, student, plan, outcomes, scored)
+    record = build_record(opts, argv, device, model, data, student, plan, outcomes, scored, controls=controls)
     archived = None
     if archive_root is not None:
         archived = str(_save(archive_root, record))
@@ -114,7 +117,7 @@ def run_benchmark(opts: RunOptions, *, argv: list[str]):
 
 
 def build_record(opts: RunOptions, argv: list[str], device, model: ModelChoice, data: ScoredData, student, plan,
-                 outcomes: dict, scored: dict, *, extra: dict | None = None):
+                 outcomes: dict, scored: dict, *, extra: dict | None = None, controls: tuple = ()):
     """The run's typed :class:`results.record.Record` (validated once) from its plan, outcomes and scores.
 
     Used by the local run loop and, per device, by the fleet (``extra`` carries its ``fleet`` block).
@@ -123,6 +126,8 @@ def build_record(opts: RunOptions, argv: list[str], device, model: ModelChoice, 
 
     vs_models = ({} if student is None else
                  student_comparisons(student, plan, outcomes, scored, bootstrap=opts.bootstrap))
+    control_vs, control_sources = control_entries(controls, model, plan, outcomes, scored, bootstrap=opts.bootstrap)
+    vs_models = {**vs_models, **control_vs}  # pruned rows vs the control; student rows keep theirs
     entries = []
     for row in plan:
         spec = row.spec
@@ -135,7 +140,7 @@ def build_record(opts: RunOptions, argv: list[str], device, model: ModelChoice, 
             localization=None if s is None else s.localization, telemetry=o.telemetry,
             per_frame_iou=None if s is None or s.per_frame_iou is None else s.per_frame_iou,
             extra={"runtime": o.runtime} if o.runtime else None,
-            source_model=None if role is None else student.source_model(role),
+            source_model=control_sources.get(row.name) if role is None else student.source_model(role),
             vs_models=vs_models.get(row.name)))
     settings = {"conf": opts.conf, "iou": opts.iou, "max_det": opts.max_det, "operating_conf": opts.operating_conf,
                 "threads": opts.threads, "batch": 1, "imgsz": model.imgsz, "min_iters": opts.min_iters,

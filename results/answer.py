@@ -2,8 +2,10 @@
 
 A variant is within budget when the upper end of its mAP50-95 drop's 95% CI is at most the
 budget (``--max-drop``, :data:`DEFAULT_MAX_DROP` points), so that noise cannot let a worse variant
-in. FP32 (the reference) is within budget by definition; the distillation teacher (another model)
-is not a candidate. The line carries the winner's validity marks (:mod:`results.validity`) and says
+in. FP32 (the reference) is within budget by definition; the distillation teacher and the pruned
+rows' fine-tune control (other models) are not candidates. A pruned row with a measured control
+(:mod:`harness.control`) is judged on its drop against the control, pruning's own cost, and the
+line says so when it wins. The line carries the winner's validity marks (:mod:`results.validity`) and says
 "no variant within budget" plainly. :mod:`results.render` prints it under the run table and
 :mod:`results.report` at the top of the report.
 """
@@ -15,10 +17,13 @@ from results.schema import Record, Variant, VsModel, VsReference
 from results.stats import DEFAULT_FACTOR
 from results.validity import verdict
 
-__all__ = ["DEFAULT_MAX_DROP", "answer", "drop_source", "reference_name"]
+__all__ = ["DEFAULT_MAX_DROP", "OTHER_MODELS", "answer", "budget_source", "drop_source", "reference_name"]
 
 DEFAULT_MAX_DROP = 1.0
 """The accuracy budget of the answer line: mAP50-95 points, judged on the upper end of the drop's CI."""
+
+OTHER_MODELS = ("teacher", "control")
+"""``source_model`` roles of rows that are other models, never candidates of the answer line."""
 
 
 def reference_name(record: Record) -> str | None:
@@ -33,11 +38,18 @@ def drop_source(v: Variant) -> VsReference | VsModel | None:
     return plain if plain is not None else v.vs_reference
 
 
+def budget_source(v: Variant) -> VsReference | VsModel | None:
+    """What the answer line judges the row on: a pruned row's drop against its measured fine-tune control
+    (pruning's own cost), else its drop column (:func:`drop_source`)."""
+    control = v.vs_models.get("control")
+    return control if control is not None and control.reference is not None else drop_source(v)
+
+
 def _budget_drop(v: Variant, reference: str | None) -> tuple[float | None, bool]:
     """The drop the budget is judged on (the upper end of the CI) and whether a CI was there."""
     if v.name == reference:
         return 0.0, True
-    vs = drop_source(v)
+    vs = budget_source(v)
     if vs is None or vs.map_drop_points is None or (isinstance(vs, VsModel) and vs.reference is None):
         return None, False
     if vs.map_drop_ci95 is not None:
@@ -50,7 +62,9 @@ def answer(record: Record, *, max_drop: float = DEFAULT_MAX_DROP, factor: float 
 
     A variant is within budget when the upper end of its mAP50-95 drop's 95% CI is at most
     ``max_drop`` points (the point estimate when no CI was computed, said so). FP32 (the
-    reference) is within budget by definition; the teacher (another model) is not a candidate.
+    reference) is within budget by definition; the teacher and the fine-tune control (other models)
+    are not candidates. A pruned row with a measured control is judged on its drop against it
+    (:func:`budget_source`), and a winning one says so.
 
     Example:
         >>> import json, pathlib
@@ -67,7 +81,7 @@ def answer(record: Record, *, max_drop: float = DEFAULT_MAX_DROP, factor: float 
     budget = f"mAP50-95 drop <= {max_drop:g} point{'s' if max_drop != 1 else ''} at the upper end of its 95% CI"
     head = f"answer ({record.device.profile}, {budget})"
     candidates = [v for v in record.variants if v.ok and v.timing and v.timing.fps is not None
-                  and not (v.source_model and v.source_model.role == "teacher")]
+                  and not (v.source_model and v.source_model.role in OTHER_MODELS)]
     judged = [(v, *_budget_drop(v, reference)) for v in candidates]
     if not any(d is not None for v, d, _ in judged if v.name != reference):
         why = "no ground truth" if not record.data.with_ground_truth else "no variant has a measured mAP drop"
@@ -87,4 +101,8 @@ def answer(record: Record, *, max_drop: float = DEFAULT_MAX_DROP, factor: float 
     if ref is not None and ref.ok and ref.timing and ref.timing.fps:
         speed = f", {best.timing.fps / ref.timing.fps:.2f}x {reference}"
     ci = "" if with_ci else f" (drop {drop:+.2f}, no CI computed)"
-    return f"{head}: {best.name}, {fmt.fps(best.timing.fps)} FPS{speed}{mark}{ci}"
+    control, against = best.vs_models.get("control"), ""
+    if control is not None:  # a pruned winner: against its control, or said to have had more training
+        against = (f" (judged on its drop vs {control.reference}, its fine-tune control)" if control.reference else
+                   f" (judged vs {reference}, which had less training; no fine-tune control, see its note)")
+    return f"{head}: {best.name}, {fmt.fps(best.timing.fps)} FPS{speed}{mark}{ci}{against}"

@@ -199,6 +199,7 @@ def _notes(record: Record, verdicts: Mapping[str, Validity]) -> tuple[dict[str, 
     marks: dict[str, list[int]] = {}
     lines: list[str] = []
     student_note = None
+    control_notes: dict[str, int] = {}  # a pruned row's control note (harness.control), shared by its rows
 
     def add(text: str) -> int:
         lines.append(f"({len(lines) + 1}) {text}")
@@ -208,10 +209,17 @@ def _notes(record: Record, verdicts: Mapping[str, Validity]) -> tuple[dict[str, 
         marks[v.name] = []
         if not v.ok:
             marks[v.name].append(add(f"{v.name}: {v.reason or 'no reason recorded'}"))
-        if v.vs_models:
+        if "plain" in v.vs_models or "teacher" in v.vs_models:
             if student_note is None:
                 student_note = add(_student_note(v, record))
             marks[v.name].append(student_note)
+        if (control := v.vs_models.get("control")) is not None:
+            text = (control.note if control.reference else control.reason) or f"{v.name}: {control.label}"
+            marks[v.name].append(control_notes.get(text) or control_notes.setdefault(text, add(text)))
+        if v.source_model is not None and v.source_model.role == "control":
+            marks[v.name].append(add(f"{v.name}: {Path(v.source_model.path or '').name or v.source_model.name}, the "
+                                     "like-for-like control of the pruned rows (the run's model fine-tuned as long, "
+                                     "unpruned), at FP32; its mAP drop, %FP32 and agree are against the fp32 row"))
         if v.source_model is not None and v.source_model.role == "teacher":
             s = v.source_model
             arch = f" ({s.arch})" if s.arch else ""
@@ -286,6 +294,11 @@ def run_table(record: Record, *, max_drop: float = DEFAULT_MAX_DROP, factor: flo
         teacher = v.vs_models.get("teacher")
         if teacher is not None:  # the student against its teacher's FP32, on a line of its own
             rows.append(Row(v.name, {**_sub_cells(teacher), "status": f"({student_note})"}, "sub"))
+        control = v.vs_models.get("control")
+        if control is not None and control.reference is not None:  # a pruned row against its control
+            text = control.note or f"{v.name}: {control.label}"
+            n = next((f"({i + 1})" for i, line in enumerate(notes) if line.endswith(f") {text}")), "")
+            rows.append(Row(v.name, {**_sub_cells(control), "variant": f"  └ {control.label}", "status": n}, "sub"))
     formats = "/".join(sorted({v.format for v in record.variants}))
     d = record.data
     title = (f"{record.model.name} on {record.device.profile} ({formats}) — {d.count} "

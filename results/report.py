@@ -151,7 +151,7 @@ STUDENT_ROLES = (("plain", "the same-size plain model's FP32"), ("teacher", "the
 
 def _student_blocks(record: Record) -> list:
     """What distillation bought: each student row against the same-size plain model's and the teacher's FP32."""
-    students = [v for v in record.variants if v.vs_models]
+    students = [v for v in record.variants if any(role in v.vs_models for role, _ in STUDENT_ROLES)]
     if not students:
         return []
     rows = []

@@ -1,0 +1,297 @@
+"""The pruned rows' like-for-like control in `bench run` (harness/control.py): discovery (match, SHA mismatch,
+settings mismatch, absent, --control), the `fp32+ftE` row, the `└ vs fp32 +E ep` sub-line and its footnote, the
+answer line judging a pruned row on its drop against the control, and the footnote when there is none."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace as NS
+
+import pytest
+
+from common.errors import InputError
+from common.hashing import file_sha256
+from harness import control as ctl
+from harness import plan as run_plan
+from harness.cli import main
+from harness.control import Checkpoint
+from harness.options import RunOptions
+from harness.plan import ModelChoice
+from results.answer import answer
+from results.render import run_table
+from results.schema import validate_record
+from tests.results.conftest import make_record, make_variant
+
+NAMES = ("circle", "rectangle", "triangle", "star", "ring", "cross")
+FT = {"epochs": 20, "data_yaml": "/data/synth/data.yaml", "imgsz": 320, "batch": 16, "checkpoint": "last epoch (EMA)",
+      "distilled_from": None, "val_metrics": {"metrics/mAP50-95(B)": 0.7}}
+CPU = NS(runtime=NS(runtime="onnxruntime", providers=("CPUExecutionProvider",)), profile=NS(name="cpu"),
+         hardware=NS(runtimes={"onnxruntime": NS(providers=("CPUExecutionProvider",))}),
+         skip_reason=lambda precision, fmt=None: None)
+DATA = run_plan.ScoredData("images", "val", ("/v/a.jpg", "/v/b.jpg"), None, 2, None, NAMES, None, None)
+
+
+class Files:
+    """Stand-in checkpoints: files on disk (discovery looks for them) whose facts a fake reader returns."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.facts, self.reads = folder, {}, []
+
+    def add(self, name: str, *, pruning=None, control=None, names=NAMES) -> Path:
+        path = self.folder / name
+        path.write_bytes(name.encode())
+        self.facts[path] = Checkpoint(file_sha256(path), tuple(names), pruning, control)
+        return path
+
+    def read(self, path: Path) -> Checkpoint:
+        self.reads.append(path)
+        if path not in self.facts:
+            raise InputError(f"{path}: expected a loadable checkpoint, got garbage")
+        return self.facts[path]
+
+
+@pytest.fixture
+def shipped(tmp_path):
+    """yolo11n.pt, its pruned30 (pruned + fine-tuned 20 epochs) and its control yolo11n-ft20.pt, side by side."""
+    files = Files(tmp_path)
+    model_path = files.add("yolo11n.pt")
+    sha = file_sha256(model_path)
+    model = ModelChoice(path=model_path, kind="pt", name="yolo11n", family="yolo11", imgsz=320, names=NAMES,
+                        sha256=sha, reference=None, arch="yolo11n")
+    files.add("yolo11n-pruned30.pt", pruning={"ratio": 0.3, "source_sha256": sha, "finetune": dict(FT)})
+    control = files.add("yolo11n-ft20.pt", control={"kind": "fine-tune control (no pruning)", "source_sha256": sha,
+                                                    "source_file": "yolo11n.pt", "finetune": dict(FT)})
+    return NS(files=files, model=model, control=control)
+
+
+def _resolve(shipped, **opts):
+    args = RunOptions(variants=opts.pop("variants", "fp32,int8,pruned30,pruned30-int8"), **opts)
+    plan = run_plan.plan_variants(args, shipped.model, CPU, None)
+    controls = ctl.resolve_controls(args, shipped.model, DATA, plan, read=shipped.files.read)
+    return args, plan, controls
+
+
+# ------------------------------------------------------------------------------------------- discovery
+
+def test_found_control_adds_its_fp32_row_after_the_pruned_rows(shipped):
+    args, plan, controls = _resolve(shipped)
+    (c,) = controls
+    assert c.path == shipped.control and c.reason is None and c.epochs == 20 and c.row == "fp32+ft20"
+    assert c.pruned_rows == ("pruned30", "pruned30-int8") and c.sha256 == file_sha256(shipped.control)
+    rows = ctl.with_control_rows(plan, controls)
+    assert [r.name for r in rows] == ["fp32", "int8", "pruned30", "pruned30-int8", "fp32+ft20"]
+    row = rows[-1]
+    assert row.spec == plan[0].spec and row.source == shipped.control and row.reason is None
+    build, job, _ = run_plan.make_task(args, shipped.model, DATA, CPU, row)
+    assert build.source == str(shipped.control) and build.variant == "fp32" and job.variant == "fp32+ft20"
+    assert job.runtime == "onnxruntime" and job.precision == "fp32"
+    assert c.source_model(shipped.model)["role"] == "control"
+
+
+def test_control_from_another_model_is_not_used(shipped):
+    shipped.files.add("yolo11n-ft20.pt", control={"source_sha256": "e" * 64, "finetune": dict(FT)})
+    _, plan, (c,) = _resolve(shipped)
+    assert c.path is None and "fine-tuned from another model (sha256 eeeeeeeeeeee)" in c.reason
+    assert ctl.with_control_rows(plan, (c,)) == plan
+
+
+def test_control_with_other_finetune_settings_is_not_used(shipped):
+    shipped.files.add("yolo11n-ft20.pt", control={"source_sha256": shipped.model.sha256,
+                                                  "finetune": {**FT, "batch": 8, "imgsz": 416}})
+    _, _, (c,) = _resolve(shipped)
+    assert c.path is None and "other settings" in c.reason and "imgsz 416 vs 320" in c.reason
+    assert "batch 8 vs 16" in c.reason
+
+
+@pytest.mark.parametrize("spoil, needle", [
+    (lambda p: p.unlink(), "no yolo11n-ft20.pt beside yolo11n.pt"),
+    ("not a control", "is not a fine-tune control"),
+    ("garbage", "cannot be read"),
+])
+def test_absent_or_unusable_control_says_why_and_how_to_make_one(shipped, spoil, needle):
+    if spoil == "not a control":
+        shipped.files.add("yolo11n-ft20.pt")
+    elif spoil == "garbage":
+        del shipped.files.facts[shipped.control]
+    else:
+        spoil(shipped.control)
+    _, _, (c,) = _resolve(shipped)
+    assert c.path is None and needle in c.reason
+    assert c.command.startswith("python -m exporters.prune_cli --control --model ")
+    assert "--data /data/synth/data.yaml --epochs 20 --imgsz 320 --batch 16 --out " in c.command
+    assert c.command.endswith("yolo11n-ft20.pt")
+
+
+def test_no_control_without_a_finetuned_pruned_row(shipped):
+    assert _resolve(shipped, variants="fp32,int8")[2] == ()
+    shipped.files.add("yolo11n-pruned30.pt", pruning={"ratio": 0.3, "source_sha256": shipped.model.sha256,
+                                                      "finetune": {"epochs": 0}})
+    assert _resolve(shipped)[2] == ()  # pruned without fine-tuning: no extra training to control
+    assert shipped.files.reads.count(shipped.control) == 0
+
+
+def test_pruned_row_built_in_the_run_looks_for_its_own_epochs(shipped):
+    """No usable pruned30 beside the model: the run prunes it and fine-tunes --finetune-epochs (default 10)
+    on the calibration YAML; its control is <stem>-ft10.pt with those settings."""
+    shipped.files.add("yolo11n-pruned30.pt", pruning={"ratio": 0.3, "source_sha256": "f" * 64, "finetune": FT})
+    data = replace(DATA, calib_yaml=Path("/data/other/data.yaml"))
+    args = RunOptions(variants="fp32,pruned30")
+    plan = run_plan.plan_variants(args, shipped.model, CPU, None)
+    (c,) = ctl.resolve_controls(args, shipped.model, data, plan, read=shipped.files.read)
+    assert c.epochs == 10 and "no yolo11n-ft10.pt beside" in c.reason and "--epochs 10 " in c.command
+    assert c.finetune["data_yaml"] == str(Path("/data/other/data.yaml").resolve()) and c.finetune["batch"] == 16
+    ft10 = {**FT, "epochs": 10, "data_yaml": c.finetune["data_yaml"]}
+    shipped.files.add("yolo11n-ft10.pt", control={"source_sha256": shipped.model.sha256, "finetune": ft10})
+    (c,) = ctl.resolve_controls(args, shipped.model, data, plan, read=shipped.files.read)
+    assert c.path == shipped.files.folder / "yolo11n-ft10.pt" and c.row == "fp32+ft10"
+    args = RunOptions(variants="fp32,pruned30", variant_options={"finetune_epochs": 0})
+    assert ctl.resolve_controls(args, shipped.model, data, plan, read=shipped.files.read) == ()
+
+
+def test_explicit_control_is_used_or_refused_in_one_line(shipped):
+    other = shipped.files.add("mine.pt", control={"source_sha256": shipped.model.sha256, "finetune": dict(FT)})
+    _, _, (c,) = _resolve(shipped, control=other)
+    assert c.path == other and c.row == "fp32+ft20"
+    bad = shipped.files.add("bad.pt", control={"source_sha256": shipped.model.sha256,
+                                               "finetune": {**FT, "epochs": 30}})
+    with pytest.raises(InputError, match=r"^--control: expected the like-for-like control of pruned30, "
+                                         r"pruned30-int8 .*epochs 30 vs 20"):
+        _resolve(shipped, control=bad)
+    with pytest.raises(InputError, match="^--control: expected a pruned variant fine-tuned after pruning"):
+        _resolve(shipped, control=other, variants="fp32,int8")
+
+
+def _run(capsys, *argv):
+    code = main(["run", *map(str, argv)])
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+@pytest.mark.parametrize("name, needle", [("c.onnx", "--control: expected a control .pt checkpoint"),
+                                          ("nope.pt", "nope.pt: expected an existing control .pt file")])
+def test_bad_control_argument_is_one_line(tmp_path, capsys, monkeypatch, name, needle):
+    monkeypatch.chdir(tmp_path)
+    code, err = _run(capsys, "--control", name, "--archive", tmp_path / "arch")
+    assert code == 2 and len(err) == 1 and needle in err[0], err
+    assert not (tmp_path / "arch").exists()
+
+
+# ------------------------------------------------------------------------------- comparisons, record, table
+
+def _scored(map50_95):
+    from harness.evaluation import Scored
+
+    return Scored({"map50_95": map50_95, "avg_iou_per_frame": None}, None, None, None, None, None, None)
+
+
+def _ok(fps):
+    return NS(status="ok", reason=None, timing={"fps": fps})
+
+
+def test_pruned_rows_are_measured_against_the_control_row(shipped):
+    _, plan, controls = _resolve(shipped)
+    plan = ctl.with_control_rows(plan, controls)
+    outcomes = {"fp32": _ok(50.0), "int8": _ok(80.0), "pruned30": _ok(75.0), "pruned30-int8": _ok(100.0),
+                "fp32+ft20": _ok(50.0)}
+    scored = {"fp32": _scored(0.66), "int8": _scored(0.65), "pruned30": _scored(0.69),
+              "pruned30-int8": _scored(0.68), "fp32+ft20": _scored(0.71)}
+    vs, sources = ctl.control_entries(controls, shipped.model, plan, outcomes, scored, bootstrap=0)
+    assert set(vs) == {"pruned30", "pruned30-int8"} and set(sources) == {"fp32+ft20"}
+    v = vs["pruned30"]["control"]
+    assert v["reference"] == "fp32+ft20" and v["label"] == "vs fp32 +20 ep" and v["reason"] is None
+    assert v["map_drop_points"] == pytest.approx(2.0) and v["fps_ratio"] == pytest.approx(1.5)
+    assert v["model"]["name"] == "yolo11n-ft20" and "pruning's own cost" in v["note"]
+    assert sources["fp32+ft20"]["sha256"] == file_sha256(shipped.control)
+    outcomes["fp32+ft20"] = NS(status="failed", reason="export crashed", timing=None)
+    v = ctl.control_entries(controls, shipped.model, plan, outcomes, scored, bootstrap=0)[0]["pruned30"]["control"]
+    assert v["reference"] is None and v["reason"] == "the fp32+ft20 row did not run (export crashed)"
+
+
+def _record(shipped, *, found: bool, control_drop=(2.0, [1.4, 2.6])):
+    """A record whose pruned30 row carries the harness's own control entry (found or not)."""
+    if not found:
+        shipped.control.unlink()
+    _, plan, controls = _resolve(shipped, variants="fp32,int8,pruned30")
+    plan = ctl.with_control_rows(plan, controls)
+    outcomes = {r.name: _ok(50.0) for r in plan}
+    scored = {r.name: _scored(0.6) for r in plan}
+    vs, sources = ctl.control_entries(controls, shipped.model, plan, outcomes, scored, bootstrap=0)
+    variants = {"fp32": (20.0, 0.52, 0.81), "int8": (16.0, 0.47, 0.79), "pruned30": (9.0, 0.545, 0.8)}
+    if found:
+        variants["fp32+ft20"] = (20.0, 0.565, 0.82)
+    raw = make_record(variants=variants, skipped=())
+    by = {v["name"]: v for v in raw["variants"]}
+    by["pruned30"]["vs_models"] = vs["pruned30"]
+    if found:
+        by["pruned30"]["vs_models"]["control"].update(map_drop_points=control_drop[0],
+                                                       map_drop_ci95=control_drop[1])
+        by["fp32+ft20"]["source_model"] = sources["fp32+ft20"]
+    return validate_record(json.loads(json.dumps(raw)), "test")
+
+
+def test_table_shows_the_control_row_the_sub_line_and_its_footnote(shipped):
+    table = run_table(_record(shipped, found=True))
+    names = [r.cells["variant"] for r in table.rows]
+    assert names == ["fp32", "int8", "pruned30", "  └ vs fp32 +20 ep", "fp32+ft20"]
+    sub = table.rows[3]
+    assert sub.status == "sub" and sub.cells["drop"] == "+2.00 [+1.40, +2.60]" and sub.cells["fps"] == "1.00x"
+    pruned, control = table.rows[2], table.rows[4]
+    assert table.rows[2].cells["drop"].startswith("-2.50")  # the drop column stays against fp32
+    note = table.notes[pruned.notes[0] - 1]
+    assert sub.cells["status"] == f"({pruned.notes[0]})" and "'└ vs fp32 +20 ep' is against the fp32+ft20 row" in note
+    assert "yolo11n-ft20.pt" in table.notes[control.notes[0] - 1] and "like-for-like control" in \
+        table.notes[control.notes[0] - 1]
+    assert not any("student rows" in n for n in table.notes)
+
+
+def test_the_answer_judges_a_pruned_row_on_its_drop_against_the_control(shipped):
+    # pruned30 is 2.5 points ABOVE fp32 (extra training) but 2.0 [1.4, 2.6] below its control: out of budget
+    record = _record(shipped, found=True)
+    line = answer(record, max_drop=1.0)
+    assert "pruned30" not in line and "fp32+ft20" not in line  # the control is another model, not a candidate
+    # within budget against the control: pruned30 wins and the line says what it was judged on
+    record = _record(shipped, found=True, control_drop=(0.3, [-0.2, 0.8]))
+    line = answer(record, max_drop=1.0)
+    assert ": pruned30, " in line and line.endswith("(judged on its drop vs fp32+ft20, its fine-tune control)")
+
+
+def test_without_a_control_the_pruned_row_says_it_had_more_training(shipped):
+    record = _record(shipped, found=False)
+    table = run_table(record)
+    assert [r.cells["variant"] for r in table.rows] == ["fp32", "int8", "pruned30"]
+    pruned = table.rows[2]
+    note = table.notes[pruned.notes[0] - 1]
+    assert "pruned30 had 20 more epochs of training (fine-tuning after pruning) than the fp32 row" in note
+    assert "no like-for-like control was found (no yolo11n-ft20.pt beside yolo11n.pt)" in note
+    assert "python -m exporters.prune_cli --control" in note
+    line = answer(record, max_drop=1.0)
+    assert ": pruned30, " in line and "no fine-tune control, see its note" in line
+
+
+def test_the_table_with_a_control_fits_80_columns(shipped):
+    from rich.console import Console
+
+    from results.render import print_run
+
+    console = Console(width=80, record=True, color_system=None)
+    print_run(_record(shipped, found=True), console=console)
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80 and "└ vs fp32 +20 ep" in text.replace("\n", " ")
+
+
+# ------------------------------------------------------------------------------------ a real checkpoint
+
+def test_read_checkpoint_reads_the_control_record_of_a_real_checkpoint(tmp_path):
+    """The one reader that loads PyTorch: a tiny random YOLO11n saved as prune_cli --control saves it."""
+    from tests.exporters.conftest import save_random_model
+
+    import torch
+
+    path = save_random_model("yolo11n.yaml", tmp_path / "m-ft20.pt")
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt["model"].bench_control = {"source_sha256": "a" * 64, "finetune": dict(FT)}
+    torch.save(ckpt, path)
+    facts = ctl.read_checkpoint(path)
+    assert facts.control["finetune"]["epochs"] == 20 and facts.pruning is None
+    assert facts.sha256 == file_sha256(path) and len(facts.names) > 0
