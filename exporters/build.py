@@ -39,9 +39,10 @@ from exporters.source import SourceModel, inspect_source
 from exporters.spec import VariantSpec, parse_variant
 from exporters.stage import Progress, Stage, common_fields
 
-__all__ = ["IMGSZ_MAX", "IMGSZ_MIN", "build_variant"]
+__all__ = ["BATCH_MAX", "IMGSZ_MAX", "IMGSZ_MIN", "build_variant"]
 
 IMGSZ_MIN, IMGSZ_MAX = 32, 2048
+BATCH_MAX = 256
 _EXPORT_TOOLS = ("ultralytics", "torch", "onnx", "onnxslim")
 _PREPARE_ORDER = ("model", "format", "precision")  # cheap input checks first, then a missing TensorRT, then data
 
@@ -75,6 +76,7 @@ def build_variant(
     calib_images: int = 200,
     progress: Progress | None = None,
     options: Any = None,
+    batch: int = 1,
 ) -> Artifact:
     """Build (or reuse) the artifact of one variant.
 
@@ -86,6 +88,8 @@ def build_variant(
         data_yaml: dataset YAML; its TRAIN split calibrates INT8 and fine-tunes pruned models.
         calib_images: INT8 calibration image count (fewer if the train split is smaller).
         progress: optional ``callable(stage, done, total)``; bench prints nothing itself.
+        batch: the exported graph's static batch (1..256): N > 1 builds the artifacts of ``bench run --batch N``'s
+            throughput pass, keyed apart (``fp32-320-b8.onnx``); the checkpoint stage is shared.
         options: the kinds' options: one mapping ``{option name: value}`` (e.g. from
             :func:`exporters.kinds.options_mapping`; options of kinds this variant does not use are
             ignored, unknown names refused), or kind options dataclasses (``PrunedOptions(...)``).
@@ -101,6 +105,8 @@ def build_variant(
     if not isinstance(spec, VariantSpec):
         spec = parse_variant(spec)
     imgsz = _check_imgsz(imgsz)
+    if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= BATCH_MAX:
+        raise InputError(expected(f"a batch in 1..{BATCH_MAX}", batch, "--batch"))
     values = _option_values(options)
     kinds = kinds_of(spec)
     opts = {k.name: options_from(values, k.name) for k in kinds.values()}
@@ -111,10 +117,13 @@ def build_variant(
                                       "an .onnx file", str(source)))
         if src.imgsz != imgsz:
             raise InputError(expected(f"--imgsz {src.imgsz} (the ONNX input is fixed)", imgsz, "--imgsz"))
+        if batch != 1:
+            raise InputError(expected("a PyTorch .pt source for --batch above 1 (an ONNX's batch is fixed)", batch,
+                                      "--batch"))
     root = Path(cache_dir) if cache_dir else default_cache_dir()
     stage = Stage(src=src, spec=spec, dir=root / f"{src.path.stem}-{src.sha256[:12]}", imgsz=imgsz,
                   data_yaml=None if data_yaml is None else Path(data_yaml), calib_images=calib_images,
-                  options=opts, kinds=kinds, progress_fn=progress)
+                  options=opts, kinds=kinds, progress_fn=progress, batch=batch)
     # validate every input before minutes of work: TensorRT, dataset, calibration images, options
     for role in _PREPARE_ORDER:
         if kinds[role].prepare is not None:
@@ -131,8 +140,10 @@ def _fp32_onnx(stage: Stage, base: SourceModel) -> Artifact:
     from exporters.onnx_export import describe_io, export_fp32, graph_cost
 
     spec = stage.spec
-    final = stage.dir / f"{spec.base_name}-{stage.imgsz}.onnx"
+    final = stage.dir / f"{spec.base_name}-{stage.size}.onnx"
     key = {"stage": "onnx-fp32", "model_sha256": base.sha256, "imgsz": stage.imgsz, "kind": base.kind}
+    if stage.batch != 1:
+        key["batch"] = stage.batch
     if base.kind == "pt":
         from exporters.onnx_export import GRAPH_REWRITES, OPSET
 
@@ -140,7 +151,7 @@ def _fp32_onnx(stage: Stage, base: SourceModel) -> Artifact:
 
     def build(tmp: Path) -> dict:
         if base.kind == "pt":
-            onnx_info = export_fp32(base.path, tmp, imgsz=stage.imgsz)
+            onnx_info = export_fp32(base.path, tmp, imgsz=stage.imgsz, **({"batch": stage.batch} if stage.batch != 1 else {}))
         else:
             shutil.copyfile(base.path, tmp)
             onnx_info = {"exporter": "supplied by the user (copied)"}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from common.errors import InputError, expected
 
-__all__ = ["IMAGE_SUFFIXES", "CalibrationSet", "ImageCalibrationReader", "files_digest", "select_calibration_images", "train_images"]
+__all__ = ["IMAGE_SUFFIXES", "CalibrationSet", "ImageCalibrationReader", "batched_reader", "files_digest", "select_calibration_images", "train_images"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -176,6 +176,14 @@ class ImageCalibrationReader:
         imgsz: network input side.
         input_name: the graph input.
         progress: optional ``callable(stage, done, total)``.
+        batch: images per item, stacked ``batch x 3 x S x S`` (a model exported with that static batch);
+            the last item is completed with the first images again, so every image is seen and every item
+            has the model's shape. Ranges (:meth:`set_range`) and ``len`` count items.
+
+    Example:
+        >>> reader = ImageCalibrationReader(["a.jpg"] * 5, imgsz=64, batch=2)
+        >>> len(reader), reader.batch
+        (3, 2)
     """
 
     def __init__(
@@ -185,30 +193,47 @@ class ImageCalibrationReader:
         imgsz: int,
         input_name: str = "images",
         progress: Callable[[str, int, int | None], None] | None = None,
+        batch: int = 1,
     ):
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise InputError(expected("a calibration batch of at least 1", batch, "batch"))
         self.files = list(files)
         self.imgsz = imgsz
         self.input_name = input_name
         self.progress = progress
+        self.batch = batch
+        self._items = -(-len(self.files) // batch)
         self._index = 0
-        self._stop = len(self.files)
+        self._stop = self._items
         self._done = 0
 
+    def batched(self, batch: int) -> ImageCalibrationReader:
+        """A reader over the same images (same input name and progress) yielding ``batch`` images per item."""
+        return ImageCalibrationReader(self.files, imgsz=self.imgsz, input_name=self.input_name, progress=self.progress,
+                                      batch=batch)
+
     def get_next(self) -> dict | None:
-        """The next preprocessed image as ``{input_name: 1x3xSxS float32}``, or ``None`` at the end."""
+        """The next item as ``{input_name: Bx3xSxS float32}`` (B = :attr:`batch`), or ``None`` at the end."""
         if self._index >= self._stop:
             return None
-        tensor = load_tensor(self.files[self._index], self.imgsz)
+        if self.batch == 1:
+            tensor = load_tensor(self.files[self._index], self.imgsz)
+        else:
+            import numpy as np
+
+            first = self._index * self.batch
+            picks = [self.files[(first + i) % len(self.files)] for i in range(self.batch)]
+            tensor = np.concatenate([load_tensor(f, self.imgsz) for f in picks], axis=0)
         self._index += 1
         self._done += 1
         if self.progress is not None:
-            self.progress("calibrate", min(self._done, len(self.files)), len(self.files))
+            self.progress("calibrate", min(self._done * self.batch, len(self.files)), len(self.files))
         return {self.input_name: tensor}
 
     def set_range(self, start_index: int, end_index: int) -> None:
-        """Restrict the next pass to images ``start_index:end_index`` (ONNX Runtime's chunked calibration)."""
+        """Restrict the next pass to items ``start_index:end_index`` (ONNX Runtime's chunked calibration)."""
         self._index = max(0, start_index)
-        self._stop = min(len(self.files), end_index)
+        self._stop = min(self._items, end_index)
 
     def __iter__(self):
         return self
@@ -220,11 +245,21 @@ class ImageCalibrationReader:
         return item
 
     def __len__(self) -> int:
-        return len(self.files)
+        return self._items
 
     def rewind(self) -> None:
         """Start again from the first image."""
-        self._index, self._stop, self._done = 0, len(self.files), 0
+        self._index, self._stop, self._done = 0, self._items, 0
+
+
+def batched_reader(reader, batch: int):
+    """``reader`` yielding ``batch`` images per item: the model to calibrate has that static batch.
+
+    A reader without :meth:`ImageCalibrationReader.batched` (a test's stand-in) is returned as it is.
+    """
+    if batch == getattr(reader, "batch", 1) or not hasattr(reader, "batched"):
+        return reader
+    return reader.batched(batch)
 
 
 def load_tensor(path: Path, imgsz: int):

@@ -165,7 +165,8 @@ def quantize_int8(fp32_path: Path, out: Path, reader, *, settings: Int8Settings,
         fp32_path: the FP32 export (static shapes).
         out: where to write the INT8 model.
         reader: a calibration reader (``get_next()`` -> ``{input: tensor}`` or ``None``), e.g.
-            :class:`exporters.calibration.ImageCalibrationReader`.
+            :class:`exporters.calibration.ImageCalibrationReader`; for a graph with a static batch N it
+            is re-read N images per item (the same images).
         settings: validated :class:`Int8Settings`.
         family: the source's family; for :data:`FLOAT_P3_FAMILIES` (``cpu`` profile) the stride-8 neck
             block stays float.
@@ -178,9 +179,11 @@ def quantize_int8(fp32_path: Path, out: Path, reader, *, settings: Int8Settings,
     """
     onnx = require("onnx", extra="export")
     quant = require("onnxruntime.quantization", pip="pip install onnxruntime")
-    from exporters.onnx_export import head_decode
+    from exporters.calibration import batched_reader
+    from exporters.onnx_export import head_decode, input_batch
 
     model = onnx.load(str(fp32_path))
+    reader = batched_reader(reader, input_batch(model))  # a batch-N export calibrates on N images per item
     _name_nodes(model)
     decode, head_convs = head_decode(model)
     if not head_convs or not any(model_node.op_type == "Sigmoid" for model_node in model.graph.node if model_node.name in decode):

@@ -6,6 +6,9 @@ rewrite (:func:`rewrite_dfl_softmax`, listed in the manifest's ``onnx.rewrites``
 value and makes ONNX Runtime CPU 1.1-1.2x faster. FP16
 converts that graph's weights and arithmetic to float16 but keeps float32 input/output.
 
+``bench run --batch N`` exports the same graph with a static batch N (``Nx3xSxS``): YOLO's Detect head
+bakes the batch into its Reshape ops, so a batch-1 graph cannot run N frames per call.
+
 Example:
     >>> info = export_fp32(Path("yolo11n.pt"), Path("out/fp32.onnx"), imgsz=320)  # doctest: +SKIP
     >>> info["opset"]  # doctest: +SKIP
@@ -30,6 +33,7 @@ __all__ = [
     "export_fp32",
     "graph_cost",
     "head_decode",
+    "input_batch",
     "rewrite_dfl_softmax",
 ]
 
@@ -44,13 +48,14 @@ GRAPH_REWRITES = ("dfl-softmax-last-axis",)
 INPUT_LAYOUT = "NCHW float32 RGB in [0, 1], letterboxed (pad value 114) as harness.pipeline.preprocess"
 
 
-def export_fp32(model_or_path, out: Path, *, imgsz: int) -> dict:
+def export_fp32(model_or_path, out: Path, *, imgsz: int, batch: int = 1) -> dict:
     """Export an Ultralytics detection model to a static FP32 ONNX file.
 
     Args:
         model_or_path: a validated ``.pt`` path or an already loaded ``DetectionModel`` (not modified).
         out: where to write the ``.onnx`` (written through a temporary directory, then moved).
         imgsz: the square input side (a multiple of the model stride, 32).
+        batch: the static batch of the input (``batch x 3 x imgsz x imgsz``) and of the output.
 
     Returns:
         ``{"opset", "simplified"}`` for the manifest.
@@ -77,7 +82,7 @@ def export_fp32(model_or_path, out: Path, *, imgsz: int) -> dict:
             "opset": OPSET,
             "simplify": True,
             "dynamic": False,
-            "batch": 1,
+            "batch": int(batch),
             "device": "cpu",
             "nms": False,
             "verbose": False,
@@ -99,7 +104,10 @@ def export_fp32(model_or_path, out: Path, *, imgsz: int) -> dict:
             onnx.save(graph, str(out))
         else:
             shutil.move(str(produced), str(out))
-    return {"opset": OPSET, "simplified": True, "exporter": "ultralytics.engine.exporter.Exporter", "rewrites": rewrites}
+    info = {"opset": OPSET, "simplified": True, "exporter": "ultralytics.engine.exporter.Exporter", "rewrites": rewrites}
+    if batch != 1:
+        info["batch"] = int(batch)
+    return info
 
 
 def rewrite_dfl_softmax(model) -> bool:
@@ -229,6 +237,13 @@ def _is_dfl_conv(node, initializers: dict, producer: dict) -> bool:
     if weight.ndim != 4 or weight.shape[0] != 1 or weight.shape[2:] != (1, 1) or weight.shape[1] < 2:
         return False
     return bool(np.allclose(weight.reshape(-1), np.arange(weight.shape[1])))
+
+
+def input_batch(model) -> int:
+    """The static batch of an ``onnx.ModelProto``'s first input (1 when it is dynamic or unknown)."""
+    dims = model.graph.input[0].type.tensor_type.shape.dim if model.graph.input else ()
+    value = dims[0].dim_value if len(dims) else 0
+    return int(value) if value and value > 0 else 1
 
 
 def convert_fp16(fp32_path: Path, out: Path) -> dict:

@@ -176,7 +176,10 @@ def quantize_openvino_int8(fp32_onnx: Path, out_xml: Path, calibration: Iterable
         prefix = float_block["block"]
         float_block["ops"] = sum(name.startswith(prefix) for name in names)
         float_block["convolutions"] = "8-bit (their OpenVINO names differ from the ONNX node names)"
-    data = _Tensors(calibration)
+    from exporters.calibration import batched_reader
+    from exporters.onnx_export import input_batch
+
+    data = _Tensors(batched_reader(calibration, input_batch(onnx_model)))  # a batch-N export: N images per item
     try:
         with _quiet_nncf(nncf):
             quantized = nncf.quantize(model, nncf.Dataset(data), subset_size=len(data),
@@ -228,7 +231,7 @@ def build_openvino_int8(stage, fp32, calib, *, float_p3: bool | None = None):
     from harness.pipeline.preprocess import PREPROCESS_VERSION
 
     spec, family = stage.spec, stage.src.family
-    final = stage.dir / f"{spec.name}-openvino-{stage.imgsz}.xml"
+    final = stage.dir / f"{spec.name}-openvino-{stage.size}.xml"
     weights = ir_weights(final)
     previous = read_manifest(final)
     if previous is not None and (not weights.is_file() or

@@ -62,6 +62,12 @@ class Stage:
     kinds: Mapping[str, Any]
     progress_fn: Progress | None = None
     prepared: dict[str, Any] = field(default_factory=dict)
+    batch: int = 1  # the static batch of the exported graph (bench run --batch N's throughput artifact)
+
+    @property
+    def size(self) -> str:
+        """The input size as artifact names carry it: ``"320"``, or ``"320-b8"`` for a static batch of 8."""
+        return str(self.imgsz) if self.batch == 1 else f"{self.imgsz}-b{self.batch}"
 
     def progress(self, stage: str, done: int, total: int | None) -> None:
         """Report progress to the caller's callback, if any (bench prints nothing itself)."""

@@ -221,6 +221,9 @@ def _make_logger(trt):
 def make_calibrator(trt, reader, *, cache_file: Path, cudart=None):
     """An ``IInt8EntropyCalibrator2`` feeding ``reader``'s images from device memory.
 
+    Its batch is the reader's (``reader.batch``, 1 for a plain reader); :func:`build_engine` calls
+    ``use_batch(N)`` for a network with a static batch N, so the same images are fed N per call.
+
     Raises:
         MissingDependency: this TensorRT has no calibrators, or cuda-python is missing.
     """
@@ -237,12 +240,18 @@ def make_calibrator(trt, reader, *, cache_file: Path, cudart=None):
             base.__init__(self)
             self.pointer = None
             self.nbytes = 0
+            self.reader = reader
+
+        def use_batch(self, batch: int) -> None:
+            from exporters.calibration import batched_reader
+
+            self.reader = batched_reader(self.reader, batch)
 
         def get_batch_size(self):
-            return 1
+            return int(getattr(self.reader, "batch", 1))
 
         def get_batch(self, names):  # noqa: ARG002 - one input
-            item = reader.get_next()
+            item = self.reader.get_next()
             if item is None:
                 return None
             array = next(iter(item.values()))
@@ -299,6 +308,7 @@ def build_engine(
     calibrator=None,
     compute_capability: tuple[int, int] | None = None,
     trt=None,
+    batch: int | None = None,
 ) -> dict:
     """Build and serialize a TensorRT engine from an ONNX file.
 
@@ -310,6 +320,9 @@ def build_engine(
         calibrator: from :func:`make_calibrator`, only for ``int8_mode="calibrator"``.
         compute_capability: of the target GPU, to refuse 2:4 sparsity before Ampere.
         trt: the ``tensorrt`` module (tests inject a fake).
+        batch: images per inference. A network with a static batch (bench's exports: ``Nx3xSxS``) runs
+            at that batch whatever this says; one with a dynamic batch gets an optimization profile
+            fixed at ``batch`` (default 1). INT8 calibration feeds that many images per call.
 
     Returns:
         The ``tensorrt`` section of the manifest.
@@ -331,6 +344,9 @@ def build_engine(
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors)) or "unknown parser error"
         raise BenchError(f"TensorRT could not parse {onnx_path}: {errors}")
     config = builder.create_builder_config()
+    batch = _batch_profile(trt, builder, network, config, batch)
+    if calibrator is not None and hasattr(calibrator, "use_batch"):
+        calibrator.use_batch(batch)
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, settings.workspace_mib << 20)
     for name in builder_flag_names(settings):
         config.set_flag(getattr(trt.BuilderFlag, name))
@@ -371,6 +387,27 @@ def build_engine(
         "timing_cache": str(timing_cache) if timing_cache else None,
         "io": _engine_io(trt, logger, bytes(serialized)),
     }
+
+
+def _batch_profile(trt, builder, network, config, batch: int | None) -> int:
+    """The network's batch: its static one, or ``batch`` fixed by an optimization profile when it is dynamic.
+
+    Raises:
+        InputError: a static batch that differs from an explicit ``batch``.
+    """
+    if not getattr(network, "num_inputs", 0):  # nothing to read (a fake network): the caller's batch
+        return batch or 1
+    tensor = network.get_input(0)
+    shape = tuple(int(d) for d in tensor.shape)
+    if shape and shape[0] > 0:
+        if batch is not None and batch != shape[0]:
+            raise InputError(expected(f"batch {shape[0]} (the ONNX input is fixed)", batch, "--batch"))
+        return shape[0]
+    fixed = (batch or 1,) + tuple(d if d > 0 else 1 for d in shape[1:])
+    profile = builder.create_optimization_profile()
+    profile.set_shape(tensor.name, fixed, fixed, fixed)
+    config.add_optimization_profile(profile)
+    return fixed[0]
 
 
 def _engine_io(trt, logger, blob: bytes) -> list[dict]:

@@ -25,7 +25,7 @@ def fp16_onnx(stage: Stage, fp32: Artifact) -> Artifact:
     from exporters.onnx_export import convert_fp16, describe_io
 
     spec = stage.spec
-    final = stage.dir / f"{spec.name}-{stage.imgsz}.onnx"
+    final = stage.dir / f"{spec.name}-{stage.size}.onnx"
     key = {"stage": "onnx-fp16", "parent_sha256": fp32.manifest["artifact"]["sha256"], "imgsz": stage.imgsz,
            "tools": tool_versions(_ORT_TOOLS)}
 

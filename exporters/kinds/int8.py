@@ -79,7 +79,7 @@ def int8_onnx(stage: Stage, fp32: Artifact) -> Artifact:
     settings, calib = stage.prepared["int8"]
     spec = stage.spec
     suffix = "" if settings.profile == "cpu" else f"-qdq-{settings.profile}"
-    final = stage.dir / f"{spec.with_(fmt='onnx').name}{suffix}-{stage.imgsz}.onnx"
+    final = stage.dir / f"{spec.with_(fmt='onnx').name}{suffix}-{stage.size}.onnx"
     key = int8_cache_key(stage, fp32, settings, calib)
 
     def build(tmp: Path) -> dict:

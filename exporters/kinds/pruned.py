@@ -33,7 +33,7 @@ class PrunedOptions:
     finetune_epochs: int = option(int, 10, "fine-tuning epochs after pruning, 0 for none",
                                   flags=("--finetune-epochs", "--epochs"), check=lambda v: v >= 0,
                                   expect="an epoch count >= 0")
-    finetune_batch: int = option(int, 16, "fine-tuning batch size", flags=("--finetune-batch", "--batch"),
+    finetune_batch: int = option(int, 16, "fine-tuning batch size", flags=("--finetune-batch",),
                                  check=lambda v: v >= 1, expect="a batch size >= 1")
     train_device: str = option(str, "cpu", "fine-tuning device (cpu, 0, ...)", flags=("--train-device",))
 

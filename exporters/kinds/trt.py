@@ -62,7 +62,7 @@ def _engine(stage: Stage, onnx_in: Artifact) -> Artifact:
     settings, trt, (tag, capability) = stage.prepared["trt"]
     spec = stage.spec
     version = str(trt.__version__)
-    final = stage.dir / f"{spec.name}-{stage.imgsz}-{tag}-trt{version}{settings.tag}.engine"
+    final = stage.dir / f"{spec.name}-{stage.size}-{tag}-trt{version}{settings.tag}.engine"
     key = {
         "stage": "tensorrt-engine",
         "parent_sha256": onnx_in.manifest["artifact"]["sha256"],
@@ -85,7 +85,7 @@ def _engine(stage: Stage, onnx_in: Artifact) -> Artifact:
             from exporters.calibration import ImageCalibrationReader
 
             reader = ImageCalibrationReader(calib.files, imgsz=stage.imgsz, progress=stage.progress)
-            cache_file = stage.dir / f"{spec.name}-{stage.imgsz}-{tag}-trt{version}-{calib.digest[:12]}.calib"
+            cache_file = stage.dir / f"{spec.name}-{stage.size}-{tag}-trt{version}-{calib.digest[:12]}.calib"
             calibrator = make_calibrator(trt, reader, cache_file=cache_file)
         section = build_engine(onnx_in.path, tmp, settings, timing_cache=timing, calibrator=calibrator,
                                compute_capability=capability, trt=trt)
