@@ -35,6 +35,9 @@ Accuracy (mAP50-95, average IoU per frame): worse or better when the change is b
 the same every time, so there is no sampling test. Accuracy is not compared when the two
 runs used different data.
 
+Throughput at batch N (``batch_fps``, ``bench run --batch N``): compared only when both rows measured
+it at the same N; shown with its ratio, never a regression (no samples are stored to test it).
+
 Throttling: when either run's row was throttled (:func:`results.validity.verdict`: a clock fell
 or sat under 75 % of its maximum, or the device reported throttling), a speed change beyond the
 factor is *load differed*, not worse or better: the device changed, not necessarily the variant.
@@ -300,7 +303,7 @@ def _variant(b: Variant | None, c: Variant | None, name: str, limits: Thresholds
     wait = (_cpu_wait(b), _cpu_wait(c))
     validity = (verdict(b, factor=limits.factor), verdict(c, factor=limits.factor))
     metrics = tuple(_throttled(_speed(b, c, m, limits, judge=comparable, wait=wait), validity) for m in SPEED) + tuple(
-        _accuracy(b, c, m, limits, judge=comparable and same_data) for m in ACCURACY)
+        _accuracy(b, c, m, limits, judge=comparable and same_data) for m in ACCURACY) + _batch(b, c, limits)
     if not comparable:
         return VariantComparison(name, Mark.NOT_COMPARABLE, "ok", "ok", metrics, None, *wait, *validity)
     marks = {m.mark for m in metrics}
@@ -311,6 +314,24 @@ def _variant(b: Variant | None, c: Variant | None, name: str, limits: Thresholds
         return VariantComparison(name, Mark.NOT_COMPARABLE, "ok", "ok", metrics, "nothing measured in both runs",
                                  *wait, *validity)
     return VariantComparison(name, Mark.SAME, "ok", "ok", metrics, None, *wait, *validity)
+
+
+def _batch(b: Variant, c: Variant, limits: Thresholds) -> tuple[MetricChange, ...]:
+    """``batch_fps`` (images per second at batch N) when both rows measured it at the same N, else nothing.
+
+    Shown, never gating: the batch pass stores no samples to test, so a change beyond the factor is
+    ``not significant`` (the factor alone cannot make a regression), within it ``same``.
+    """
+    bb = b.timing.batch if b.timing else None
+    bc = c.timing.batch if c.timing else None
+    if bb is None or bc is None or bb.batch != bc.batch or not bb.images_per_s or not bc.images_per_s:
+        return ()
+    ratio = bc.images_per_s / bb.images_per_s
+    beyond = ratio > limits.factor or ratio < 1 / limits.factor
+    note = (f"images per second at batch {bb.batch}: no samples stored for a significance test, so it is shown but "
+            "never gates") if beyond else None
+    return (MetricChange("batch_fps", bb.images_per_s, bc.images_per_s, ratio, None,
+                         Mark.UNSURE if beyond else Mark.SAME, note, limits.factor),)
 
 
 def _throttled(m: MetricChange, validity: tuple[Validity, Validity]) -> MetricChange:

@@ -22,7 +22,7 @@ DASH = "—"
 # The prefix of a reason that says a comparison cannot be made at all (not merely "not measured").
 NOT_COMPARABLE = "not comparable"
 METRIC_LABELS = {"fps": "FPS", "p50_ms": "inf p50 ms", "p99_ms": "inf p99 ms", "map50_95": "mAP50-95",
-                 "avg_iou": "avg IoU"}
+                 "avg_iou": "avg IoU", "batch_fps": "FPS@bN"}
 """Labels of the compared metrics: ``inf`` = the inference call alone, ``e2e`` = one frame end to end."""
 
 
@@ -100,7 +100,7 @@ def number(x: object, digits: int = 4) -> str:
 
 def value(metric: str, x: float | None) -> str:
     """Format a value of one of the compared metrics."""
-    return {"fps": fps, "p50_ms": ms, "p99_ms": ms}.get(metric, map_)(x)
+    return {"fps": fps, "p50_ms": ms, "p99_ms": ms, "batch_fps": fps}.get(metric, map_)(x)
 
 
 def change(m: MetricChange) -> str:

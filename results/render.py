@@ -28,7 +28,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from results import format as fmt
@@ -72,6 +72,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("variant", "variant", "variant", "", right=False),
     Column("mb", "MB", "MB", "artifact size in MB", leave_out=1),
     Column("fps", "FPS", "FPS", "frames per second, one frame end to end in sequence (decode excluded)"),
+    Column("fps_batch", "FPS@bN", "FPS\n@bN", "images per second at batch N (bench run --batch N): N frames per "
+           "call on the artifact exported with a static batch N", needs="batch"),
     Column("e2e_p50", "e2e p50 ms", "e2e p50\nms", "one frame end to end (preprocess + inference + "
            "postprocess), median latency"),
     Column("e2e_p99", "e2e p99 ms", "e2e p99\nms", "the same, 99th percentile", leave_out=3),
@@ -148,6 +150,7 @@ def _cells(v: Variant, reference: str | None) -> dict[str, str]:
     vs = drop_source(v)
     return {
         "variant": v.name, "mb": _size(v), "fps": fmt.fps(t.fps if t else None),
+        "fps_batch": fmt.fps(t.batch.images_per_s if t and t.batch else None),
         "e2e_p50": fmt.ms(e2e.p50_ms if e2e else None), "e2e_p99": fmt.ms(e2e.p99_ms if e2e else None),
         "inf_p50": fmt.ms(inf.p50_ms if inf else None),
         "map": fmt.map_(a.map50_95 if a else None), "drop": _drop_cell(v, reference),
@@ -250,6 +253,11 @@ def _legend(record: Record, columns: Sequence[Column]) -> list[str]:
                      f"avg IoU and agree(ment with FP32 boxes): conf>={s.get('operating_conf')}, IoU>=0.5 "
                      f"matches. FPS and e2e: one frame end to end (decode excluded); inf: the inference call "
                      f"alone; {threads} inference threads.")
+    batch = next((c.header[len("FPS@b"):] for c in columns if c.key == "fps_batch"), None)
+    if batch is not None:
+        lines.append(f"FPS@b{batch}: images per second at batch {batch} (one call: preprocess of {batch} frames, one "
+                     f"inference, {batch} postprocesses), on the artifact exported with a static batch {batch}; "
+                     f"mAP, drops and agree are scored by the batch-1 pass.")
     if not any(c.key == "w" for c in columns):
         lines.append("power and J/frame: not measured on this device (no power sensor was readable).")
     lines.append(f"marks: C contended (threads waited for a CPU over {CONTENDED_WAIT_SHARE:.0%} of their ready "
@@ -265,7 +273,32 @@ def _measured(record: Record, needs: str | None) -> bool:
         return any(v.accuracy is not None and v.accuracy.map50_95 is not None for v in record.variants)
     if needs == "power":
         return any(_num(((v.telemetry or {}).get("power") or {}).get("mean_w")) is not None for v in record.variants)
+    if needs == "batch":
+        return _batch_of(record) is not None
     return True
+
+
+def _batch_of(record: Record) -> int | None:
+    """The run's throughput batch N (> 1) when any row measured it, else None."""
+    sizes = [v.timing.batch.batch for v in record.variants if v.timing is not None and v.timing.batch is not None]
+    return max(sizes) if sizes else None
+
+
+def _with_batch(columns: Sequence[Column], batch: int | None) -> tuple[Column, ...]:
+    """The FPS@bN column named for the run's N."""
+    if batch is None:
+        return tuple(columns)
+    return tuple(replace(c, header=f"FPS@b{batch}", terminal=f"FPS\n@b{batch}",
+                         definition=c.definition.replace("batch N", f"batch {batch}").replace(" N ", f" {batch} "))
+                 if c.key == "fps_batch" else c for c in columns)
+
+
+def _size_note(record: Record) -> str:
+    """``", 416 px"`` in the title when the run's input size is not the model's own."""
+    size = (record.settings or {}).get("imgsz")
+    if isinstance(size, int) and not isinstance(size, bool) and size != record.model.imgsz:
+        return f", {size} px"
+    return ""
 
 
 def run_table(record: Record, *, max_drop: float = DEFAULT_MAX_DROP, factor: float = DEFAULT_FACTOR) -> RunTable:
@@ -283,7 +316,8 @@ def run_table(record: Record, *, max_drop: float = DEFAULT_MAX_DROP, factor: flo
         (['fp32', 'int8', 'pruned50'], '+1.50 [+1.10, +1.90]')
     """
     reference = reference_name(record)
-    columns = tuple(c for c in COLUMNS if _measured(record, c.needs))
+    batch = _batch_of(record)
+    columns = _with_batch([c for c in COLUMNS if _measured(record, c.needs)], batch)
     verdicts = {v.name: verdict(v, factor=factor) for v in record.variants}
     marks, notes, student_note = _notes(record, verdicts)
     rows = []
@@ -302,7 +336,7 @@ def run_table(record: Record, *, max_drop: float = DEFAULT_MAX_DROP, factor: flo
     formats = "/".join(sorted({v.format for v in record.variants}))
     d = record.data
     title = (f"{record.model.name} on {record.device.profile} ({formats}) — {d.count} "
-             f"{'frames' if d.kind == 'video' else 'images'}"
+             f"{'frames' if d.kind == 'video' else 'images'}{_size_note(record)}"
              f"{'' if d.with_ground_truth else ', no ground truth: agreement with FP32 only'}")
     return RunTable(title, columns, tuple(rows), tuple(notes), tuple(_legend(record, columns)),
                     answer(record, max_drop=max_drop, factor=factor))

@@ -46,6 +46,12 @@ Variant::
                                predates the marker: ``bench compare`` then says it assumed
                                that order)
        stage                   {"p50_ms","p90_ms","p95_ms","p99_ms","max_ms","mean_ms","std_ms","n"}
+       batch                   optional (no version change: older records lack it; ``bench run --batch N``,
+                               N > 1): the throughput pass on the artifact exported with a static batch N
+                               {"batch": N, "images_per_s", "batch_p50_ms", "batch_p99_ms", "batch_mean_ms",
+                                "n" (timed calls), "timed_seconds", "warmup_iterations", "artifact" (file name)}
+                               (one sample = preprocess of N frames + one inference + N postprocesses;
+                               images_per_s = N x calls / the timed window)
     accuracy                   {"map50_95","map50","coco_stats" (12 numbers, -1 = undefined),
                                 "precision","recall","f1","avg_iou_per_frame","mean_tp_iou",
                                 "per_class_ap": {class: ap | null},
@@ -103,7 +109,7 @@ from results.encoding import decode_floats
 
 __all__ = [
     "SAMPLES_ORDER", "SCHEMA_VERSION", "MIGRATIONS", "RELEASE_RE", "RUN_ID_RE", "STATUSES", "STAGES",
-    "Accuracy", "DataInfo", "DeviceInfo", "HarnessInfo", "ModelInfo", "Record", "StageStats",
+    "Accuracy", "BatchTiming", "DataInfo", "DeviceInfo", "HarnessInfo", "ModelInfo", "Record", "StageStats",
     "RowSource", "Timing", "Variant", "VsModel", "VsReference", "check_name", "migrate", "validate_record",
 ]
 
@@ -166,6 +172,21 @@ class StageStats:
 
 
 @dataclass(frozen=True)
+class BatchTiming:
+    """The throughput pass at batch N: N frames per call (None = not measured)."""
+
+    batch: int
+    images_per_s: float | None = None
+    batch_p50_ms: float | None = None
+    batch_p99_ms: float | None = None
+    batch_mean_ms: float | None = None
+    n: int | None = None
+    timed_seconds: float | None = None
+    warmup_iterations: int | None = None
+    artifact: str | None = None
+
+
+@dataclass(frozen=True)
 class Timing:
     """Per-stage latency summaries, throughput, and the raw samples when stored."""
 
@@ -178,6 +199,8 @@ class Timing:
     end_to_end_samples_ms: tuple[float, ...] | None = None
     samples_order: str | None = None
     """``"call"`` when the record says the samples are in measurement order; None when it does not say."""
+    batch: BatchTiming | None = None
+    """The throughput pass at batch N (``bench run --batch N``); None when not measured."""
 
     def stage(self, name: str) -> StageStats | None:
         """The summary of stage ``name`` (``"inference"``, ...) or None if not measured."""
@@ -612,7 +635,7 @@ def _timing(c: _Check, t, path: str) -> Timing | None:
     if t is None:
         return None
     keys = STAGES + ("fps", "pipelined_fps", "warmup_iterations", "timed_seconds",
-                     "inference_samples_ms", "end_to_end_samples_ms")
+                     "inference_samples_ms", "end_to_end_samples_ms", "batch")
     c.obj(t, path, keys)
     stages = {}
     for stage in STAGES:
@@ -642,7 +665,29 @@ def _timing(c: _Check, t, path: str) -> Timing | None:
         pipelined_fps=c.number(t.get("pipelined_fps"), f"{path}.pipelined_fps", positive=True),
         warmup_iterations=c.integer(t.get("warmup_iterations"), f"{path}.warmup_iterations"),
         timed_seconds=c.number(t.get("timed_seconds"), f"{path}.timed_seconds", lo=0),
+        batch=_batch_timing(c, t.get("batch"), f"{path}.batch"),
         **samples,
+    )
+
+
+def _batch_timing(c: _Check, b, path: str) -> BatchTiming | None:
+    if b is None:
+        return None
+    c.obj(b, path, ("batch", "images_per_s", "batch_p50_ms", "batch_p99_ms", "batch_mean_ms", "n", "timed_seconds",
+                    "warmup_iterations", "artifact"), required=("batch",))
+    p50 = c.number(b.get("batch_p50_ms"), f"{path}.batch_p50_ms", positive=True)
+    p99 = c.number(b.get("batch_p99_ms"), f"{path}.batch_p99_ms", positive=True)
+    if p50 is not None and p99 is not None and p50 > p99 * (1 + 1e-6) + 1e-9:
+        c.fail("batch_p50_ms <= batch_p99_ms", f"{p50} > {p99}", path)
+    return BatchTiming(
+        batch=c.integer(b.get("batch"), f"{path}.batch", lo=1, null=False),
+        images_per_s=c.number(b.get("images_per_s"), f"{path}.images_per_s", positive=True),
+        batch_p50_ms=p50, batch_p99_ms=p99,
+        batch_mean_ms=c.number(b.get("batch_mean_ms"), f"{path}.batch_mean_ms", positive=True),
+        n=c.integer(b.get("n"), f"{path}.n", lo=1),
+        timed_seconds=c.number(b.get("timed_seconds"), f"{path}.timed_seconds", lo=0),
+        warmup_iterations=c.integer(b.get("warmup_iterations"), f"{path}.warmup_iterations"),
+        artifact=c.string(b.get("artifact"), f"{path}.artifact", null=True),
     )
 
 

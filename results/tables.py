@@ -62,7 +62,7 @@ def comparison_table(c: Comparison):
     table.add_column("Variant", no_wrap=True)
     table.add_column("Verdict", no_wrap=True)
     # leave out metrics neither run measured for any variant (e.g. accuracy without ground truth)
-    metrics = tuple(m for m in ("fps", "p50_ms", "p99_ms", "map50_95", "avg_iou")
+    metrics = tuple(m for m in ("fps", "p50_ms", "p99_ms", "map50_95", "avg_iou", "batch_fps")
                     if any((x := v.metric(m)) and (x.base is not None or x.candidate is not None)
                            for v in c.variants)) or ("fps",)
     for metric in metrics:
