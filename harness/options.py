@@ -49,6 +49,8 @@ class RunOptions:
     video: Path | None = None
     gt: Path | None = None
     limit: int | None = None
+    imgsz: int | None = None  # --imgsz: the network input side for every row (None: the model's own)
+    batch: int = 1  # --batch N: also measure throughput at N frames per call (1: single stream only)
     # scoring
     conf: float = 0.001
     iou: float = 0.7

@@ -9,7 +9,7 @@ and the device's :class:`devices.job.Job`, with frames named relative to a frame
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
 
 from common.errors import InputError, expected
@@ -35,6 +35,24 @@ class ModelChoice:
     sha256: str
     reference: str | None  # the shipped reference's name when it is one
     arch: str | None = None  # the architecture config ("yolo11n"), None when unknown (ONNX, pruned)
+    own_imgsz: int | None = None  # the model's own (training) size when --imgsz overrides it, else None
+
+    def with_imgsz(self, imgsz: int | None) -> ModelChoice:
+        """This model run at ``--imgsz`` (every row: export, calibration, preprocessing, scoring).
+
+        A ``.pt`` is exported at any size; an ``.onnx`` has a fixed input, so another size is one line.
+
+        Example:
+            >>> m = ModelChoice(Path("m.pt"), "pt", "m", "yolo11", 640, ("a",), "0" * 64, None)
+            >>> m.with_imgsz(416).imgsz, m.with_imgsz(416).own_imgsz, m.with_imgsz(640).own_imgsz
+            (416, 640, None)
+        """
+        if imgsz is None or imgsz == self.imgsz:
+            return self
+        if self.kind == "onnx":
+            raise InputError(expected(f"--imgsz {self.imgsz} or none (the input of {self.path.name} is fixed at "
+                                      f"{self.imgsz} px; export it at {imgsz} or pass the .pt)", imgsz, "--imgsz"))
+        return replace(self, imgsz=int(imgsz), own_imgsz=self.imgsz)
 
 
 @dataclass(frozen=True)
@@ -53,7 +71,11 @@ class ScoredData:
 
 
 def resolve_model(opts: RunOptions) -> ModelChoice:
-    """The model to benchmark: ``--model`` or the shipped reference YOLO11n."""
+    """The model to benchmark: ``--model`` or the shipped reference YOLO11n, at ``--imgsz`` when given."""
+    return _source_model(opts).with_imgsz(opts.imgsz)
+
+
+def _source_model(opts: RunOptions) -> ModelChoice:
     from harness.reference import reference_model
 
     if opts.model is None:
@@ -235,7 +257,7 @@ def make_task(opts: RunOptions, model: ModelChoice, data: ScoredData, device, ro
               nms=NmsSettings(conf=opts.conf, iou=opts.iou, max_det=opts.max_det),
               timing=TimingOptions(min_iters=opts.min_iters, min_seconds=opts.min_seconds,
                                    warmup_max_s=opts.warmup_max_s),
-              threads=opts.threads, providers=_providers(device, entry))
+              threads=opts.threads, providers=_providers(device, entry), batch=opts.batch)
     return build, job, root
 
 

@@ -65,6 +65,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     timing = parser.add_argument_group("timing")
     timing.add_argument("--threads", type=int, help="inference threads, 1 to 4 x the CPU count (default: the "
                                                     "runtime's default)")
+    timing.add_argument("--imgsz", type=int, default=None,
+                        help="network input side for every variant, a multiple of 32 in 32..2048 (default: the "
+                             "model's training size)")
+    timing.add_argument("--batch", type=int, default=1,
+                        help="also measure throughput at N frames per call (1..256; default 1: single stream only)")
     timing.add_argument("--min-iters", type=int, default=100, help="timed iterations at least (default 100)")
     timing.add_argument("--min-seconds", type=float, default=3.0, help="timed seconds at least (default 3)")
     timing.add_argument("--warmup-max-s", type=float, default=10.0)
@@ -104,6 +109,7 @@ def _check_args(args: RunOptions) -> None:
         options_from(args.variant_options, kind)
     if args.limit is not None and args.limit < 1:
         raise InputError(expected("a positive integer", args.limit, "--limit"))
+    check_size_options(args)
     max_threads = MAX_THREADS_PER_CPU * (os.cpu_count() or 1)
     if args.threads is not None and not 1 <= args.threads <= max_threads:
         raise InputError(expected(f"a thread count in 1..{max_threads} ({MAX_THREADS_PER_CPU} x the {os.cpu_count() or 1} "
@@ -136,6 +142,31 @@ def _check_args(args: RunOptions) -> None:
         if path is not None and not path.is_file():
             raise InputError(expected(f"an existing {name} .pt file", "a folder" if path.is_dir() else "no such file",
                                       str(path)))
+
+
+def check_size_options(opts: RunOptions) -> None:
+    """``--imgsz`` (a multiple of 32 in 32..2048) and ``--batch`` (1..256; above 1 needs a .pt model).
+
+    Raises:
+        InputError: one line naming the option.
+
+    Example:
+        >>> check_size_options(RunOptions(imgsz=416, batch=8))
+        >>> check_size_options(RunOptions(imgsz=100))
+        Traceback (most recent call last):
+        ...
+        common.errors.InputError: --imgsz: expected a multiple of 32 in 32..2048, got 100
+    """
+    from devices.job import MAX_BATCH
+    from exporters.build import IMGSZ_MAX, IMGSZ_MIN
+
+    if opts.imgsz is not None and (not IMGSZ_MIN <= opts.imgsz <= IMGSZ_MAX or opts.imgsz % 32):
+        raise InputError(expected(f"a multiple of 32 in {IMGSZ_MIN}..{IMGSZ_MAX}", opts.imgsz, "--imgsz"))
+    if not 1 <= opts.batch <= MAX_BATCH:
+        raise InputError(expected(f"a batch in 1..{MAX_BATCH}", opts.batch, "--batch"))
+    if opts.batch > 1 and opts.model is not None and opts.model.suffix.lower() == ".onnx":
+        raise InputError(expected("a .pt model for --batch above 1 (an ONNX's batch is fixed when it is exported)",
+                                  opts.model.name, "--batch"))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -143,13 +143,13 @@ def build_record(opts: RunOptions, argv: list[str], device, model: ModelChoice, 
             source_model=control_sources.get(row.name) if role is None else student.source_model(role),
             vs_models=vs_models.get(row.name)))
     settings = {"conf": opts.conf, "iou": opts.iou, "max_det": opts.max_det, "operating_conf": opts.operating_conf,
-                "threads": opts.threads, "batch": 1, "imgsz": model.imgsz, "min_iters": opts.min_iters,
+                "threads": opts.threads, "batch": opts.batch, "imgsz": model.imgsz, "min_iters": opts.min_iters,
                 "min_seconds": opts.min_seconds, "bootstrap": opts.bootstrap, "force": opts.force,
                 "data_note": data.note}
     return new_record(
         release=opts.release, command=argv, device=device.profile.name, hardware=device.to_dict(),
         runtime_versions={k: v for o in outcomes.values() for k, v in (o.versions or {}).items()},
-        model=model_entry(model.path, name=model.name, family=model.family, imgsz=model.imgsz,
+        model=model_entry(model.path, name=model.name, family=model.family, imgsz=model.own_imgsz or model.imgsz,
                           classes=model.names, sha256=model.sha256),
         data={"kind": data.kind, "source": data.source, "count": data.count, "with_ground_truth": data.truth is not None},
         variants=entries, settings=settings, extra=extra)
