@@ -33,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="; ".join(f"{k.name}: {k.help}" for k in kinds_of_role("format")) + " (default onnx)")
     parser.add_argument("--imgsz", type=int, default=None,
                         help="input size (default: the ONNX input, or the .pt training size, else 640)")
+    parser.add_argument("--batch", type=int, default=1, help="static batch of the exported graph, 1..256 (default 1; "
+                                                             "bench run --batch N's artifact: fp32-320-b8.onnx)")
     parser.add_argument("--data", type=Path, default=None, help="dataset YAML: train images calibrate INT8 / fine-tune pruned")
     parser.add_argument("--out", type=Path, default=None, help="also copy the artifact and its manifest into this directory")
     parser.add_argument("--cache", type=Path, default=None,
@@ -77,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     imgsz = args.imgsz if args.imgsz is not None else _default_imgsz(args.model)
     artifact = build_variant(
         args.model, spec, cache_dir=args.cache, imgsz=imgsz, data_yaml=args.data,
-        calib_images=args.calib_images, progress=_StderrProgress(), options=options_mapping(args),
+        calib_images=args.calib_images, progress=_StderrProgress(), options=options_mapping(args), batch=args.batch,
     )
     path = artifact.path
     if args.out is not None:
