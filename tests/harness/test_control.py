@@ -22,7 +22,7 @@ from harness.plan import ModelChoice
 from results.answer import answer
 from results.render import run_table
 from results.schema import validate_record
-from tests.results.conftest import make_record, make_variant
+from tests.results.conftest import make_record
 
 NAMES = ("circle", "rectangle", "triangle", "star", "ring", "cross")
 FT = {"epochs": 20, "data_yaml": "/data/synth/data.yaml", "imgsz": 320, "batch": 16, "checkpoint": "last epoch (EMA)",
@@ -295,3 +295,53 @@ def test_read_checkpoint_reads_the_control_record_of_a_real_checkpoint(tmp_path)
     facts = ctl.read_checkpoint(path)
     assert facts.control["finetune"]["epochs"] == 20 and facts.pruning is None
     assert facts.sha256 == file_sha256(path) and len(facts.names) > 0
+
+
+def test_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(ctl, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+
+
+# ------------------------------------------------------------------------ end to end, random weights
+
+@pytest.mark.slow
+def test_control_row_end_to_end(tmp_path, capsys, monkeypatch):
+    """Plumbing with random-weight 64 px models standing in for the trio: discovery from the real checkpoints'
+    records, the fp32+ft20 row run like fp32, the pruned row's comparison in the record, the table's sub-line."""
+    import torch
+
+    from tests.exporters.conftest import save_random_model
+    from tests.exporters.synthdata import make_dataset
+
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    data = make_dataset(tmp_path / "d", n_train=2, n_val=4, size=64)
+    plain = save_random_model("yolo11n.yaml", tmp_path / "m.pt", seed=0)
+    sha = file_sha256(plain)
+    ft = {**FT, "imgsz": 64, "data_yaml": str(data.resolve())}
+
+    def tagged(seed: int, name: str, attr: str, value: dict) -> Path:
+        path = save_random_model("yolo11n.yaml", tmp_path / name, seed=seed)
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        setattr(ckpt["model"], attr, value)
+        torch.save(ckpt, path)
+        return path
+
+    tagged(1, "m-pruned30.pt", "bench_pruning", {"ratio": 0.3, "source_sha256": sha, "finetune": ft})
+    control = tagged(2, "m-ft20.pt", "bench_control", {"source_sha256": sha, "finetune": ft})
+    capsys.readouterr()  # what building the models printed
+    code = main(["run", "--model", str(plain), "--variants", "fp32,pruned30", "--data", str(data), "--min-iters", "3",
+                 "--min-seconds", "0", "--warmup-max-s", "0.2", "--bootstrap", "20", "--no-archive", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err[-3000:]
+    raw = json.loads(captured.out)
+    by = {v["name"]: v for v in raw["variants"]}
+    assert list(by) == ["fp32", "pruned30", "fp32+ft20"]
+    assert all(v["status"] == "ok" for v in by.values()), {k: v["reason"] for k, v in by.items()}
+    assert by["fp32+ft20"]["source_model"]["role"] == "control"
+    assert by["fp32+ft20"]["artifact"]["source"]["sha256"] == file_sha256(control)
+    vs = by["pruned30"]["vs_models"]["control"]
+    assert vs["reference"] == "fp32+ft20" and vs["fps_ratio"] > 0 and vs["label"] == "vs fp32 +20 ep"
+    table = run_table(validate_record(raw, "run"))
+    assert [r.cells["variant"] for r in table.rows] == ["fp32", "pruned30", "  └ vs fp32 +20 ep", "fp32+ft20"]
