@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 
 from common.errors import InputError, expected
-from exporters.kinds import kinds_of_role
+from exporters.kinds import buildable, kinds_of_role
 
 __all__ = [
     "DEFAULT_VARIANTS",
@@ -161,16 +161,14 @@ def parse_variant(text: str, *, fmt: str = "onnx") -> VariantSpec:
 def default_variants(fmt: str) -> tuple[str, ...]:
     """The variants of a default ``bench run`` whose rows run artifacts of format ``fmt``.
 
-    :data:`DEFAULT_VARIANTS`, and ``bf16`` (after ``fp16``) where ``fmt`` is one its runtime runs
-    (OpenVINO's): an ONNX Runtime or TensorRT table gains no row that could only be skipped.
+    :data:`DEFAULT_VARIANTS`, and ``bf16`` (after ``fp16``) where ``fmt`` builds it (OpenVINO's format):
+    an ONNX Runtime or TensorRT table gains no row that could only be skipped.
 
     Example:
         >>> default_variants("onnx")
         ('fp32', 'fp16', 'int8', 'pruned30')
     """
-    from exporters.kinds.bf16 import FORMATS as BF16_FORMATS
-
     names = list(DEFAULT_VARIANTS)
-    if fmt in BF16_FORMATS:
+    if buildable("bf16", fmt):
         names.insert(names.index("fp16") + 1, "bf16")
     return tuple(names)

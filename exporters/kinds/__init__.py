@@ -65,6 +65,7 @@ __all__ = [
     "Kind",
     "Option",
     "add_arguments",
+    "buildable",
     "check_option_names",
     "get_kind",
     "kinds_of",
@@ -97,6 +98,17 @@ def get_kind(name: str, *, where: str = "variant kind") -> Kind:
 def kinds_of_role(role: str) -> tuple[Kind, ...]:
     """The kinds of one role, in registration order."""
     return tuple(k for k in REGISTRY.values() if k.role == role)
+
+
+def buildable(precision: str, fmt: str) -> bool:
+    """Whether a variant of precision kind ``precision`` is built in format kind ``fmt`` (both must agree).
+
+    Example:
+        >>> buildable("int8", "openvino"), buildable("fp16", "openvino"), buildable("bf16", "onnx")
+        (True, False, False)
+    """
+    prec, form = get_kind(precision), get_kind(fmt)
+    return form.builds(precision) and (prec.formats is None or fmt in prec.formats)
 
 
 def kinds_of(spec: Any) -> dict[str, Kind]:
@@ -161,11 +173,26 @@ def add_arguments(parser: argparse.ArgumentParser, *, skip: tuple[str, ...] = ()
 def options_mapping(namespace: argparse.Namespace | Mapping[str, Any]) -> dict[str, Any]:
     """The kind options present on a parsed namespace (or mapping), as one JSON-ready mapping.
 
-    Paths become strings, so the mapping can cross a process boundary as JSON.
+    Paths become strings, so the mapping can cross a process boundary as JSON; a text value of a
+    closed set is stored as its choice is spelled, whatever the case typed (``ENTROPY`` -> ``entropy``).
+
+    Example:
+        >>> options_mapping({"calib_method": "MinMax", "finetune_epochs": 3})
+        {'calib_method': 'minmax', 'finetune_epochs': 3}
     """
     names = option_names()
     items = namespace.items() if isinstance(namespace, Mapping) else vars(namespace).items()
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in items if k in names}
+    fields = {f.name: f for k in REGISTRY.values() for f in _fields(k)}
+    return {k: (str(v) if isinstance(v, Path) else _canonical(fields[k].metadata["option"], v))
+            for k, v in items if k in names}
+
+
+def _canonical(meta: Option, value: Any) -> Any:
+    """A text option's value as its choice is spelled (``--calib-method Entropy`` -> ``"entropy"``), else as is."""
+    if isinstance(value, str) and meta.choices:
+        folded = value.strip().casefold()
+        return next((c for c in meta.choices if isinstance(c, str) and c.casefold() == folded), value)
+    return value
 
 
 def check_option_names(values: Mapping[str, Any], *, where: str = "options") -> None:
@@ -234,6 +261,7 @@ def _coerce(f: dataclasses.Field, value: Any) -> Any:
         value = float(value)
     elif isinstance(value, bool) or not isinstance(value, meta.type):
         raise InputError(expected(f"a value of type {meta.type.__name__}", repr(value), where))
+    value = _canonical(meta, value)
     if meta.choices and value not in meta.choices:
         raise InputError(expected(f"one of {', '.join(map(str, meta.choices))}", repr(value), where))
     if meta.check is not None and not meta.check(value):

@@ -64,6 +64,8 @@ class Kind:
         prepare: ``prepare(stage)``: check inputs before any work; None when there is nothing to check.
         build: the builder (signature by role, see the module docstring).
         int8_profile: format kinds: the INT8 ONNX flavour it consumes (``"cpu"``, ``"trt"``).
+        precisions: format kinds: the precision kinds it builds (None: every one).
+        formats: precision kinds: the format kinds it is built for (None: every one).
     """
 
     name: str
@@ -73,3 +75,9 @@ class Kind:
     prepare: Callable[[Any], None] | None = None
     build: Callable[..., Any] | None = None
     int8_profile: str | None = None
+    precisions: tuple[str, ...] | None = None
+    formats: tuple[str, ...] | None = None
+
+    def builds(self, precision: str) -> bool:
+        """Format kinds: whether it builds variants of ``precision``."""
+        return self.precisions is None or precision in self.precisions

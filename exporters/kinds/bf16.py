@@ -7,7 +7,7 @@ BF16 (AMX, AVX512-BF16); elsewhere the row is skipped with the reason
 ONNX Runtime and TensorRT have no bf16 variant here, so only the ``openvino`` format builds it.
 
 Example:
-    >>> KIND.name, KIND.role, FORMATS
+    >>> KIND.name, KIND.role, KIND.formats
     ('bf16', 'precision', ('openvino',))
 """
 
@@ -18,16 +18,15 @@ from typing import Any
 from common.errors import InputError, expected
 from exporters.kinds.base import Kind
 
-__all__ = ["FORMATS", "KIND"]
+__all__ = ["KIND"]
 
-FORMATS = ("openvino",)
-"""The formats whose runtime runs bf16 (OpenVINO's; ONNX Runtime and TensorRT have no bf16 variant here)."""
+_FORMATS = ("openvino",)  # OpenVINO's; ONNX Runtime and TensorRT have no bf16 variant here
 
 
 def _prepare(stage: Any) -> None:
     """Refuse a format whose runtime would run the FP32 file as FP32 under a bf16 label."""
-    if stage.spec.fmt not in FORMATS:
-        raise InputError(expected(f"the {' or '.join(FORMATS)} format for {stage.spec.name} (OpenVINO runs the FP32 ONNX "
+    if stage.spec.fmt not in _FORMATS:
+        raise InputError(expected(f"the {' or '.join(_FORMATS)} format for {stage.spec.name} (OpenVINO runs the FP32 ONNX "
                                   f"at bf16; {stage.spec.fmt} has no bf16 inference precision)", stage.spec.fmt,
                                   "--format"))
 
@@ -37,4 +36,4 @@ def _as_is(stage: Any, fp32: Any) -> Any:
 
 
 KIND = Kind("bf16", "precision", "BF16: the FP32 ONNX at OpenVINO's bf16 inference precision (CPUs with native BF16)",
-            prepare=_prepare, build=_as_is)
+            prepare=_prepare, build=_as_is, formats=_FORMATS)

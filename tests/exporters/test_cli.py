@@ -17,7 +17,7 @@ def _run(capsys, *argv):
 
 
 def test_export_fp32_and_copy_out(capsys, yolo11_pt, fp32_artifact, session_cache, tmp_path):
-    code, out, err = _run(capsys, "--model", yolo11_pt, "--variant", "fp32", "--imgsz", IMGSZ,
+    code, out, err = _run(capsys, "--model", yolo11_pt, "--variant", "fp32", "--format", "onnx", "--imgsz", IMGSZ,
                           "--cache", session_cache, "--out", tmp_path / "dist")
     assert code == 0, err
     path_line, summary = out.strip().splitlines()

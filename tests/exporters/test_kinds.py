@@ -93,3 +93,24 @@ def test_options_dataclasses_are_accepted_directly(tmp_path):
     # PrunedOptions for an fp32 variant: options of kinds the variant does not use are ignored
     with pytest.raises(InputError, match="missing.pt"):
         build_variant(tmp_path / "missing.pt", "fp32", imgsz=64, options=PrunedOptions(finetune_epochs=1))
+
+
+@pytest.mark.parametrize("typed", ["Entropy", "ENTROPY", " entropy "])
+def test_a_closed_set_option_takes_any_case_and_keeps_the_canonical_spelling(typed):
+    parser = argparse.ArgumentParser()
+    kinds.add_arguments(parser)
+    mapping = kinds.options_mapping(parser.parse_args(["--calib-method", typed, "--trt-int8", "Calibrator"]))
+    assert (mapping["calib_method"], mapping["trt_int8_mode"]) == ("entropy", "calibrator")  # stored canonical
+    assert kinds.options_from({"calib_method": typed}, "int8").calib_method == "entropy"  # the JSON path too
+    from harness.options import RunOptions
+
+    opts = RunOptions.from_namespace(parser.parse_args(["--calib-method", typed]))
+    assert opts.variant_options["calib_method"] == "entropy"  # what bench run hands the worker and the cache key
+    with pytest.raises(InputError, match="--calib-method: expected one of minmax, entropy, percentile, got 'Entropie'"):
+        kinds.options_from({"calib_method": "Entropie"}, "int8")
+
+
+def test_buildable_pairs_precision_and_format_kinds():
+    assert kinds.buildable("bf16", "openvino") and not kinds.buildable("bf16", "onnx") and not kinds.buildable("bf16", "trt")
+    assert not kinds.buildable("fp16", "openvino") and kinds.buildable("fp16", "onnx")
+    assert all(kinds.buildable(p, "onnx") for p in ("fp32", "fp16", "int8"))

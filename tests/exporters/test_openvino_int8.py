@@ -129,5 +129,5 @@ def test_fp16_is_not_built_for_openvino(yolo11_pt, session_cache):
     from exporters.build import build_variant
     from exporters.spec import parse_variant
 
-    with pytest.raises(InputError, match="fp32 or int8 variant for OpenVINO"):
+    with pytest.raises(InputError, match="fp32, int8 or bf16 variant for OpenVINO"):
         build_variant(yolo11_pt, parse_variant("fp16", fmt="openvino"), cache_dir=session_cache, imgsz=IMGSZ)
