@@ -8,11 +8,11 @@ measures each student row against the same-size plain model's FP32 and against t
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from common.errors import InputError, expected
+from common.jsonio import read_json_object
 from harness.options import RunOptions
 from harness.plan import REFERENCE, TEACHER, ModelChoice, Row
 from results.format import NOT_COMPARABLE
@@ -47,14 +47,6 @@ class StudentSetup:
                 "sha256": self.teacher_sha256, "arch": self.teacher_arch, "family": self.teacher_family}
 
 
-def _read_json(path: Path) -> dict | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 @dataclass(frozen=True)
 class _Described:
     names: tuple[str, ...]
@@ -74,7 +66,7 @@ def _describe(path: Path, sha256: str | None = None) -> _Described:
     if not path.is_file():
         raise InputError(expected("an existing .pt model file", "a folder" if path.is_dir() else "no such file",
                                   str(path)))
-    info = _read_json(path.with_suffix(".json"))
+    info = read_json_object(path.with_suffix(".json"))
     if info is not None and isinstance(info.get("classes"), list) and \
             info.get("sha256") == (sha256 or file_sha256(path)):
         return _Described(tuple(info["classes"]), info["sha256"], info.get("arch"), info.get("family", "unknown"), info)

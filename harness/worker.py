@@ -36,6 +36,7 @@ import numpy as np
 
 from common.atomic import write_json_atomic
 from common.errors import BenchError, InputError, MissingDependency, expected
+from common.jsonio import read_json_object
 from devices.job import DETECTIONS_FILE, ArtifactRef, Job, WorkerResult
 
 TASK_VERSION = 1
@@ -174,11 +175,11 @@ def run_isolated(build: BuildRequest, job: Job, *, frames_root: Path, out: Path,
     result_path = out / "result.json"
     if code == 0 and result_path.is_file():
         result = WorkerResult.from_json(result_path.read_text(), where=str(result_path))
-        manifest = _read_json(out / "artifact.json")
+        manifest = read_json_object(out / "artifact.json")
         return Outcome(status="ok", manifest=manifest, timing=timing_block(result.timing), telemetry=result.telemetry,
                        runtime=result.runtime, versions=result.versions,
                        detections=_load_dets(out / DETECTIONS_FILE, result.n_frames), error_tail=None)
-    error = _read_json(out / "error.json")
+    error = read_json_object(out / "error.json")
     if code == 2 and error is not None and isinstance(error.get("message"), str):  # the worker's own clear line
         return Outcome(status="failed", reason=error["message"], error_tail=tail or None,
                        input_error=error.get("kind") == "input")
@@ -209,14 +210,6 @@ def _kill_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass  # already gone (the group died with its leader)
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _tail(path: Path) -> str:
