@@ -26,7 +26,7 @@ import argparse
 import contextlib
 import json
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -210,6 +210,17 @@ def run_on_cluster(opts, fopts: FleetOptions, *, argv: list[str]) -> list[dict]:
         meta = art.manifest["artifact"]
         ref = ArtifactRef(Path(art.path).name, meta["sha256"], meta["format"])
         files = {p.name: p.read_bytes() for p in _artifact_files(Path(art.path))}
+        if opts.batch > 1:  # --batch N: the batch-N artifact travels beside the batch-1 one (devices.worker)
+            try:
+                with _quiet():
+                    bart = build_artifact(build, progress=None, batch=opts.batch)
+            except BenchError as exc:
+                shipped[key] = f"build failed (batch {opts.batch}): {exc}"
+                continue
+            files.update({p.name: p.read_bytes() for p in _artifact_files(Path(bart.path))})
+            bref = ArtifactRef(Path(bart.path).name, bart.manifest["artifact"]["sha256"], bart.manifest["artifact"]["format"])
+            for lane in lanes:
+                lane.todo = [(r, replace(j, batch_artifact=bref) if k == key else j, k) for r, j, k in lane.todo]
         shipped[key] = (ray.put(files), ref, art.manifest)
     frames_ref = None
     if any(lane.todo for lane in lanes):
