@@ -151,3 +151,19 @@ def test_tensorrt_calibrator_takes_the_networks_batch():
     calibrator.use_batch(4)
     assert calibrator.get_batch_size() == 4
     assert calibrator.get_batch(["images"]) == [4096] and cudart.copied == [4 * 3 * 8 * 8 * 4]
+
+
+def test_openvino_int8_at_batch_2_is_calibrated_on_the_same_images_and_runs_at_batch_2(yolo11_pt, session_cache,
+                                                                                       data_yaml):
+    pytest.importorskip("openvino", reason="OpenVINO INT8 needs the openvino extra")
+    pytest.importorskip("nncf", reason="OpenVINO INT8 needs the openvino extra (nncf)")
+    from devices.runtimes.openvino import OpenVINOSession
+    from exporters.build import build_variant
+    from exporters.spec import parse_variant
+
+    art = build_variant(yolo11_pt, parse_variant("int8", fmt="openvino"), cache_dir=session_cache, imgsz=IMGSZ,
+                        data_yaml=data_yaml, calib_images=6, batch=2)
+    assert art.path.name == f"int8-openvino-{IMGSZ}-b2.xml"
+    assert art.manifest["quantization"]["calibration"]["image_count"] == 6
+    session = OpenVINOSession(art.path, threads=1)
+    assert session.run(_frames(2))[0].shape[0] == 2
