@@ -145,7 +145,10 @@ def decode(
 
 
 NMS_BLOCK = 128
-"""Boxes compared at once by :func:`nms` (affects speed and memory only, never the result)."""
+"""Block size of :func:`nms` in dense scenes, which it resolves by blocks when boxes overlap in more
+than ``NMS_BLOCK * N`` pairs (affects speed and memory only, never the result)."""
+
+_MAX_PAIRS = 1 << 20  # at most this many overlapping pairs are held at once (memory only)
 
 _FIXED_POINT_ROUNDS = 3
 
@@ -158,16 +161,19 @@ def _strict_upper(n: int) -> np.ndarray:
     return mask
 
 
-def _suppresses(x1, y1, x2, y2, areas, rows: np.ndarray, cols: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """``(len(rows), len(cols))`` bool: IoU > threshold, with torchvision's float arithmetic."""
-    w = np.minimum(x2[rows, None], x2[None, cols])
-    w -= np.maximum(x1[rows, None], x1[None, cols])
+def _suppresses(x1, y1, x2, y2, areas, rows: np.ndarray, cols: np.ndarray, iou_threshold: float,
+                *, pairwise: bool = False) -> np.ndarray:
+    """IoU > threshold, with torchvision's float arithmetic: ``(len(rows), len(cols))`` bool, or
+    ``(len(rows),)`` for the pairs ``(rows[k], cols[k])`` when ``pairwise``."""
+    r, c = (rows, cols) if pairwise else (rows[:, None], cols[None, :])
+    w = np.minimum(x2[r], x2[c])
+    w -= np.maximum(x1[r], x1[c])
     np.maximum(w, 0, out=w)
-    h = np.minimum(y2[rows, None], y2[None, cols])
-    h -= np.maximum(y1[rows, None], y1[None, cols])
+    h = np.minimum(y2[r], y2[c])
+    h -= np.maximum(y1[r], y1[c])
     np.maximum(h, 0, out=h)
     w *= h  # the intersection
-    h = np.add(areas[rows, None], areas[None, cols])
+    h = np.add(areas[r], areas[c])
     h -= w  # the union, summed in torchvision's order: (area_i + area_j) - inter
     with np.errstate(divide="ignore", invalid="ignore"):
         np.divide(w, h, out=w)
@@ -201,6 +207,51 @@ def _greedy_within(over: np.ndarray) -> np.ndarray:
         i += 1 + j
 
 
+def _overlapping_pairs(x1: np.ndarray, x2: np.ndarray, max_pairs: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Every pair of boxes whose x-ranges overlap with positive width, found by a sweep over ``x1``.
+
+    Boxes are sorted by ``x1``; box ``p``'s partners are the later boxes that start before it ends.
+    Any pair with a positive intersection is among them (the one that starts later starts inside the
+    other). Returns ``(a, b)`` position arrays (unordered pairs, each once), or None when there are
+    more than ``max_pairs`` pairs (a dense scene: the caller falls back to blocks).
+    """
+    sx = np.argsort(x1, kind="stable")
+    sx1 = x1[sx]
+    ends = np.searchsorted(sx1, x2[sx], side="left")
+    counts = np.maximum(ends - np.arange(1, sx.size + 1), 0)
+    total = int(counts.sum())
+    if total > max_pairs:
+        return None
+    first = np.repeat(np.arange(sx.size), counts)
+    # partner of the k-th pair of box p: p + 1 + (k - index of p's first pair)
+    second = first + 1 + np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    return sx[first], sx[second]
+
+
+def _greedy_sparse(src: np.ndarray, dst: np.ndarray, n: int) -> np.ndarray:
+    """Greedy keep-mask of ``n`` score-ordered boxes, given the edges ``src[k]`` suppresses ``dst[k]`` (src < dst).
+
+    Same fixed point as :func:`_greedy_within` on an edge list; when a long chain keeps it from
+    settling within a few rounds, the sources are visited in order instead (exact either way).
+    """
+    keep = np.ones(n, bool)
+    for _ in range(_FIXED_POINT_ROUNDS + 3):
+        new = np.ones(n, bool)
+        new[dst[keep[src]]] = False
+        if np.array_equal(new, keep):
+            return keep
+        keep = new
+    by_src = np.argsort(src, kind="stable")
+    src, dst = src[by_src], dst[by_src]
+    starts = np.flatnonzero(np.r_[True, src[1:] != src[:-1]])
+    bounds = np.r_[starts, src.size].tolist()
+    keep = np.ones(n, bool)
+    for k, s in enumerate(src[starts].tolist()):
+        if keep[s]:
+            keep[dst[bounds[k] : bounds[k + 1]]] = False
+    return keep
+
+
 def nms(
     boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, *, max_keep: int | None = None, block: int = NMS_BLOCK
 ) -> np.ndarray:
@@ -211,18 +262,18 @@ def nms(
     in the boxes' dtype (float32 in the pipeline) with torchvision's formula, so borderline
     decisions agree bit for bit.
 
-    Vectorized by blocks of score-ordered boxes: a block first loses every box that a box kept in
-    an earlier block suppresses, then the survivors are resolved among themselves with one IoU
-    matrix (see :func:`_greedy_within`). Work is ``O(N * (kept + block))`` array operations and
-    only ``N / block`` Python-level steps.
+    The IoU is computed only for pairs of boxes whose x-ranges overlap (a sweep; with the
+    pipeline's class offsets, boxes of different classes never pair), then the greedy order is
+    resolved on that edge list. A dense scene with more than ``block * N`` such pairs (or over a million) is resolved by
+    blocks of ``block`` score-ordered boxes instead (see :func:`_nms_blocks`).
 
     Args:
         boxes: ``(N, 4)`` xyxy boxes.
         scores: ``(N,)`` scores.
         iou_threshold: suppress when IoU is strictly greater than this (in [0, 1]).
-        max_keep: stop once this many boxes are kept (the result is then the first ``max_keep``
-            of the full result, since boxes are kept in score order).
-        block: boxes per block (speed only).
+        max_keep: keep at most this many (the first ``max_keep`` of the full result, since boxes
+            are kept in score order).
+        block: the dense-scene bound and block size (speed and memory only, never the result).
 
     Returns:
         int64 indices of the kept boxes, highest score first.
@@ -240,8 +291,26 @@ def nms(
     ordered = boxes[order]
     x1, y1, x2, y2 = (np.ascontiguousarray(ordered[:, k]) for k in range(4))
     areas = (x2 - x1) * (y2 - y1)
-    kept = np.zeros(0, np.int64)  # positions in score order
     step = max(int(block), 1)
+    pairs = _overlapping_pairs(x1, x2, max(1024, min(step * n, _MAX_PAIRS)))
+    if pairs is None:
+        return order[_nms_blocks(x1, y1, x2, y2, areas, iou_threshold, limit, step)]
+    a, b = pairs
+    over = _suppresses(x1, y1, x2, y2, areas, a, b, iou_threshold, pairwise=True)
+    a, b = a[over], b[over]
+    keep = _greedy_sparse(np.minimum(a, b), np.maximum(a, b), n)
+    return order[np.flatnonzero(keep)[:limit]]
+
+
+def _nms_blocks(x1, y1, x2, y2, areas, iou_threshold: float, limit: int, step: int) -> np.ndarray:
+    """Greedy NMS of score-ordered boxes by blocks of ``step``: positions of the first ``limit`` kept.
+
+    A block first loses every box that a box kept in an earlier block suppresses, then the
+    survivors are resolved among themselves with one IoU matrix (see :func:`_greedy_within`).
+    Work is ``O(N * (kept + step))`` array operations and only ``N / step`` Python-level steps.
+    """
+    n = x1.shape[0]
+    kept = np.zeros(0, np.int64)  # positions in score order
     for start in range(0, n, step):
         cand = np.arange(start, min(start + step, n))
         if kept.size:
@@ -259,7 +328,7 @@ def nms(
         kept = np.concatenate([kept, cand[_greedy_within(over)]])
         if kept.size >= limit:
             break
-    return order[kept[:limit]]
+    return kept[:limit]
 
 
 def unletterbox(boxes: np.ndarray, info: LetterboxInfo) -> np.ndarray:

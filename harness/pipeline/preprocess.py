@@ -6,6 +6,7 @@ network input, so that a calibrated range and a scored image see the same pixels
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -133,8 +134,9 @@ def preprocess(image: np.ndarray, size: int | tuple[int, int], dtype: type = np.
     Ultralytics' predictor feeds the model), computed with less memory traffic for 3-channel
     images and floating dtypes: the image is resized (if needed) but not padded, each colour plane
     is scaled straight into its place in the output (the channel flip and the HWC->CHW transpose
-    happen on one-byte pixels), and only the padding strips are filled with ``114 / 255``. Other
-    inputs take the two-step path.
+    happen on one-byte pixels; with OpenCV, by looking each pixel up in a 256-entry table of the
+    same divisions), and only the padding strips are filled with ``114 / 255``. Other inputs take
+    the two-step path.
 
     Args:
         image: HxWx3 uint8 BGR image (OpenCV order).
@@ -170,7 +172,20 @@ def preprocess(image: np.ndarray, size: int | tuple[int, int], dtype: type = np.
         chw[:, top : top + unpad_h, :left] = pad
         chw[:, top : top + unpad_h, left + unpad_w :] = pad
     rows, cols = slice(top, top + unpad_h), slice(left, left + unpad_w)
-    planes = cv2.split(image) if cv2 is not None else [image[:, :, c] for c in range(3)]
-    for c, plane in enumerate(planes):  # B, G, R -> channels 2, 1, 0
-        np.divide(plane, scale, out=chw[2 - c, rows, cols], dtype=dt)
+    if cv2 is None or dt.itemsize > 8:  # no OpenCV, or a float wider than OpenCV's
+        for c in range(3):  # B, G, R -> channels 2, 1, 0
+            np.divide(image[:, :, c], scale, out=chw[2 - c, rows, cols], dtype=dt)
+    else:
+        # a 256-entry table of the same divisions: one lookup per pixel, bit for bit the same values
+        table = _scaled_table(dt)
+        for c, plane in enumerate(cv2.split(image)):  # B, G, R -> channels 2, 1, 0
+            cv2.LUT(plane, table, dst=chw[2 - c, rows, cols])
     return out, LetterboxInfo(scale=r, pad_left=left, pad_top=top, orig_height=h, orig_width=w)
+
+
+@functools.lru_cache(maxsize=4)
+def _scaled_table(dt: np.dtype) -> np.ndarray:
+    """``v / 255`` for every uint8 ``v``, divided in ``dt`` exactly as :func:`to_tensor` divides (read-only)."""
+    table = np.divide(np.arange(256, dtype=np.uint8), dt.type(255.0), dtype=dt)
+    table.setflags(write=False)
+    return table
