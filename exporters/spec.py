@@ -51,8 +51,8 @@ PRECISIONS = tuple(k.name for k in kinds_of_role("precision"))
 """The precision kinds' names (``fp32``, ``fp16``, ``int8``, ``bf16``)."""
 PRUNE_MIN, PRUNE_MAX = 5, 90
 VALID_FORMS = (
-    "fp32, fp16, int8, bf16, prunedNN, prunedNN-fp16, prunedNN-int8, prunedNN-bf16, student, student-fp16, "
-    f"student-int8, student-bf16 (NN = percent of channels removed, {PRUNE_MIN}..{PRUNE_MAX}; bf16: OpenVINO only)"
+    "fp32, fp16, int8, prunedNN, prunedNN-fp16, prunedNN-int8, student, student-fp16, student-int8, "
+    f"bf16, prunedNN-bf16, student-bf16 (NN = percent of channels removed, {PRUNE_MIN}..{PRUNE_MAX}; bf16: OpenVINO only)"
 )
 DEFAULT_VARIANTS = ("fp32", "fp16", "int8", "pruned30")
 """The rows of a default ``bench run`` (plus ``student`` with a student, ``bf16`` on OpenVINO: :func:`default_variants`)."""
