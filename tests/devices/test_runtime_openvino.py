@@ -98,6 +98,8 @@ def test_probe_records_the_version_and_capabilities():
     status = ovrt.probe()
     assert status.available and status.version == metadata.version("openvino")
     assert "FP32" in status.reason and status.providers == ("CPU",)
+    assert "FP32" in status.capabilities and status.to_dict()["capabilities"] == list(status.capabilities)
+    assert status.capabilities == ovrt.cpu_capabilities()  # the probe the bf16 rule reads, once per run
 
 
 def test_bf16_without_native_support_is_refused_not_emulated(tmp_path):
