@@ -16,7 +16,8 @@ Each row carries its validity verdict (:func:`results.validity.verdict`): ``C`` 
 
 Under the table, the answer (:func:`results.answer.answer`): the fastest variant whose mAP50-95 drop is within
 the budget (``--max-drop``, 1.0 point by default) at the *upper* end of its 95% CI, with its
-speed-up over FP32 and its validity marks, or "no variant within budget".
+speed-up over FP32 and its validity marks, or "no variant within budget". Telemetry values a source
+printed but bench could not parse (:func:`unparsed_line`) get one line among the notes, never a cell.
 
 Example:
     >>> from results.archive import load_record                     # doctest: +SKIP
@@ -38,7 +39,7 @@ from results.stats import DEFAULT_FACTOR
 from results.validity import CLOCK_FLOOR, CONTENDED_WAIT_SHARE, Validity, verdict
 
 __all__ = ["COLUMNS", "DEFAULT_MAX_DROP", "Column", "Row", "RunTable", "answer", "make_console", "print_run",
-           "rich_table", "run_table"]
+           "rich_table", "run_table", "unparsed_line"]
 
 SUB_ROW = "  └ vs teacher"
 
@@ -260,10 +261,63 @@ def _legend(record: Record, columns: Sequence[Column]) -> list[str]:
                      f"mAP, drops and agree are scored by the batch-1 pass.")
     if not any(c.key == "w" for c in columns):
         lines.append("power and J/frame: not measured on this device (no power sensor was readable).")
+    if (unparsed := unparsed_line(record)) is not None:
+        lines.append(unparsed)
     lines.append(f"marks: C contended (threads waited for a CPU over {CONTENDED_WAIT_SHARE:.0%} of their ready "
                  f"time), T throttled (a clock fell or sat under {CLOCK_FLOOR:.0%} of its maximum), U unstable "
                  f"(its time blocks spread beyond {DEFAULT_FACTOR:g}x).")
     return lines
+
+
+UNPARSED_SHOWN = 6
+"""At most this many field names in the unparsed-telemetry line (the rest as ``+N more``)."""
+_TEXT_SOURCES = ("tegrastats",)  # the sources that parse a tool's printed text: the ones that count what they could not
+
+
+def _unparsed_of(tel: Mapping) -> dict[str, dict[str, int]]:
+    """Source -> field -> count of one row's telemetry: per source where the record keeps it there, else the
+    summary's merged ``unparsed_fields`` under the text source(s) the row sampled (``telemetry`` if none)."""
+    sources = tel.get("sources") if isinstance(tel.get("sources"), Mapping) else {}
+    out: dict[str, dict[str, int]] = {}
+    for name, info in sources.items():
+        if isinstance(info, Mapping) and isinstance(info.get("unparsed_fields"), Mapping):
+            out[str(name)] = dict(info["unparsed_fields"])
+    merged = tel.get("unparsed_fields")
+    if not out and isinstance(merged, Mapping) and merged:
+        out["/".join(n for n in _TEXT_SOURCES if n in sources) or "telemetry"] = dict(merged)
+    return out
+
+
+def unparsed_line(record: Record) -> str | None:
+    """One line naming the telemetry values a source printed but bench could not parse, merged over the rows.
+
+    None when no row has any. Such values are never shown as measurements; the line says they existed
+    (a newer JetPack's tegrastats field, say), most frequent first, at most :data:`UNPARSED_SHOWN` names.
+
+    Example:
+        >>> from types import SimpleNamespace as NS
+        >>> tel = {"sources": {"tegrastats": {}}, "unparsed_fields": {"NEWENG": 3, "(line)": 1}}
+        >>> unparsed_line(NS(variants=[NS(telemetry=tel), NS(telemetry=None)]))
+        'telemetry: 4 values not understood (tegrastats: NEWENG x3, (line) x1) — not shown as measurements'
+    """
+    totals: dict[str, dict[str, int]] = {}
+    for v in record.variants:
+        for source, fields in _unparsed_of(v.telemetry or {}).items():
+            into = totals.setdefault(source, {})
+            for name, count in fields.items():
+                if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+                    into[str(name)] = into.get(str(name), 0) + count
+    pairs = sorted(((-c, s, f) for s, fields in totals.items() for f, c in fields.items()))
+    if not pairs:
+        return None
+    shown: dict[str, list[str]] = {}
+    for neg, source, name in pairs[:UNPARSED_SHOWN]:
+        shown.setdefault(source, []).append(f"{name} x{-neg}")
+    listed = "; ".join(f"{source}: {', '.join(items)}" for source, items in shown.items())
+    more = f", +{len(pairs) - UNPARSED_SHOWN} more" if len(pairs) > UNPARSED_SHOWN else ""
+    total = -sum(neg for neg, _, _ in pairs)
+    return (f"telemetry: {total} value{'s' if total != 1 else ''} not understood ({listed}{more}) — not shown as "
+            "measurements")
 
 
 # ------------------------------------------------------------------ the table
