@@ -72,6 +72,20 @@ class ResolvedDevice:
         via = f" (runtime {self.runtime.label()})" if rules is not self.profile else ""
         return f"{precision} is not fast on {self.profile.name}{via}: {reason}"
 
+    def force_runs(self, precision: str, *, fmt: str | None = None) -> bool:
+        """Whether ``bench run --force`` really runs a skipped variant of this precision here.
+
+        True only where the runtime that loads the row's format ``fmt`` (default: the chosen one)
+        runs the precision natively, so forcing gives a measured (slow) row: ``fp16`` on ONNX
+        Runtime's CPU provider. False where forcing would only give a failed row: ``bf16`` outside
+        OpenVINO, or a precision the CPU lacks natively (OpenVINO refuses to emulate it).
+        """
+        try:
+            entry = self.runtime if fmt is None else runtime_for(self, fmt)
+        except InputError:
+            return False
+        return runtime_info(entry.runtime).precision_reason(precision, self.hardware.runtimes.get(entry.runtime)) is None
+
     def runtime_for(self, fmt: str) -> RuntimeChoice:
         """The runtime entry that runs artifacts of the exporters' format ``fmt`` here (see :func:`runtime_for`)."""
         return runtime_for(self, fmt)

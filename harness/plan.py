@@ -190,7 +190,7 @@ def plan_variants(opts: RunOptions, model: ModelChoice, device,
                       "--teacher TEACHER.pt, or pass --student S.pt)")
         elif not opts.force and row_name != REFERENCE:
             reason = device.skip_reason(s.precision, fmt=s.fmt)
-            if reason is not None:
+            if reason is not None and device.force_runs(s.precision, fmt=s.fmt):  # else forcing gives a failed row
                 reason += " (--force runs it anyway)"
         plan.append(Row(row_name, s, model.path, reason))
     runs_student = any(r.spec.kind == "student" and r.reason is None for r in plan)

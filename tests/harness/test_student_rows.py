@@ -49,7 +49,8 @@ def _args(**over):
 
 CPU = NS(runtime=NS(runtime="onnxruntime", providers=("CPUExecutionProvider",)), profile=NS(name="cpu"),
          hardware=NS(runtimes={"onnxruntime": NS(providers=("CPUExecutionProvider",))}),
-         skip_reason=lambda precision, fmt=None: "slow" if precision == "fp16" else None)
+         skip_reason=lambda precision, fmt=None: "slow" if precision == "fp16" else None,
+         force_runs=lambda precision, fmt=None: True)
 
 
 def test_default_run_adds_the_shipped_student_and_its_teacher_row(shipped):
