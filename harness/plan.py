@@ -156,6 +156,7 @@ def plan_variants(opts: RunOptions, model: ModelChoice, device,
     ``student``: the run's :class:`harness.student.StudentSetup`, or None.
     """
     from devices.runtimes import runtime_info
+    from exporters.kinds import buildable
     from exporters.spec import default_variants, parse_variant
 
     fmt = opts.format or runtime_info(device.runtime.runtime).build_format  # the format its runtime loads
@@ -190,7 +191,8 @@ def plan_variants(opts: RunOptions, model: ModelChoice, device,
                       "--teacher TEACHER.pt, or pass --student S.pt)")
         elif not opts.force and row_name != REFERENCE:
             reason = device.skip_reason(s.precision, fmt=s.fmt)
-            if reason is not None and device.force_runs(s.precision, fmt=s.fmt):  # else forcing gives a failed row
+            # forcing a row its format does not build, or its runtime cannot run, gives a failed row: no promise
+            if reason is not None and buildable(s.precision, s.fmt) and device.force_runs(s.precision, fmt=s.fmt):
                 reason += " (--force runs it anyway)"
         plan.append(Row(row_name, s, model.path, reason))
     runs_student = any(r.spec.kind == "student" and r.reason is None for r in plan)
