@@ -35,9 +35,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument("--model", type=Path, help="Ultralytics .pt (YOLO11/YOLO12) or exported .onnx "
                                                 "(default: the shipped reference yolo11n)")
     src.add_argument("--variants", default=None,
-                     help=f"comma-separated variant names (default: {','.join(DEFAULT_VARIANTS)}[,student])")
-    src.add_argument("--format", choices=("onnx", "trt"), default=None,
-                     help="artifact format (default: the device profile's preferred one)")
+                     help="comma-separated variant names: fp32, fp16, int8, bf16, prunedNN[-fp16|-int8|-bf16], "
+                          "student[-fp16|-int8|-bf16] (bf16: OpenVINO on a CPU with native BF16); NAME+RUNTIME runs "
+                          f"a row on another runtime (default: {','.join(DEFAULT_VARIANTS)}[,student], and bf16 "
+                          "after fp16 where the run is on OpenVINO)")
+    from exporters.spec import FORMATS
+
+    src.add_argument("--format", choices=FORMATS, default=None,
+                     help="artifact format: onnx (ONNX Runtime), openvino (the variants' OpenVINO artifacts, run by "
+                          "OpenVINO) or trt (TensorRT engines); default: the format of the device's runtime")
     src.add_argument("--runtime", default=None, help="onnxruntime, openvino or tensorrt instead of the profile's first "
                                                      "available runtime; a row NAME+RUNTIME in --variants (int8+onnxruntime) runs there")
     src.add_argument("--force", action="store_true", help="run variants whose precision the device does not run fast")
@@ -110,6 +116,7 @@ def _check_args(args: RunOptions) -> None:
     if args.limit is not None and args.limit < 1:
         raise InputError(expected("a positive integer", args.limit, "--limit"))
     check_size_options(args)
+    check_format_runtime(args)
     max_threads = MAX_THREADS_PER_CPU * (os.cpu_count() or 1)
     if args.threads is not None and not 1 <= args.threads <= max_threads:
         raise InputError(expected(f"a thread count in 1..{max_threads} ({MAX_THREADS_PER_CPU} x the {os.cpu_count() or 1} "
@@ -142,6 +149,29 @@ def _check_args(args: RunOptions) -> None:
         if path is not None and not path.is_file():
             raise InputError(expected(f"an existing {name} .pt file", "a folder" if path.is_dir() else "no such file",
                                       str(path)))
+
+
+def check_format_runtime(opts: RunOptions) -> None:
+    """``--format`` and ``--runtime`` together must agree: the runtime's own format (the one it builds and loads).
+
+    Raises:
+        InputError: one line, e.g. ``--format onnx`` with ``--runtime openvino``.
+
+    Example:
+        >>> check_format_runtime(RunOptions(format="openvino", runtime="openvino"))
+        >>> check_format_runtime(RunOptions(format="onnx", runtime="openvino"))
+        Traceback (most recent call last):
+        ...
+        common.errors.InputError: --format: expected openvino (the format --runtime openvino runs) or no --format, got 'onnx'
+    """
+    if opts.format is None or opts.runtime is None:
+        return
+    from devices.runtimes import runtime_info
+
+    own = runtime_info(opts.runtime, where="--runtime").build_format
+    if own != opts.format:
+        raise InputError(expected(f"{own} (the format --runtime {opts.runtime} runs) or no --format", repr(opts.format),
+                                  "--format"))
 
 
 def check_size_options(opts: RunOptions) -> None:
