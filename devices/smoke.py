@@ -9,8 +9,10 @@ Run::
 What it does: detects the hardware, resolves the device, builds a tiny ONNX model (onnx package;
 skipped when absent) and, where TensorRT is importable, a TensorRT engine from it; runs each
 artifact through :func:`devices.runtimes.open_runtime` with telemetry sampling around the timed
-loop; checks TensorRT's outputs against ONNX Runtime's on the tiny model. It prints only what it
-measured: a runtime that did not run is listed with the reason, never with a number.
+loop; checks TensorRT's outputs against ONNX Runtime's on the tiny model. Where OpenVINO is
+installed it runs the same tiny ONNX in OpenVINO at f32 (``tiny.onnx@openvino``, on the CPU) and
+checks its outputs against ONNX Runtime's too; where it is not, one line says so. It prints only
+what it measured: a runtime that did not run is listed with the reason, never with a number.
 
 Exit status: 0 all checks ran and passed, 1 a check failed, 2 bad input (bench's convention).
 """
@@ -31,6 +33,9 @@ import numpy as np
 from common.errors import BenchError
 
 TINY_SHAPE = (1, 3, 64, 64)
+OPENVINO_LABEL = "tiny.onnx@openvino"
+MATCH_TOLERANCE = 1e-3
+"""Largest absolute difference from ONNX Runtime's outputs on the tiny model for a runtime to match (FP32 both)."""
 
 
 def build_tiny_onnx(path: Path) -> Path:
@@ -122,10 +127,27 @@ def smoke(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+def _openvino_profile(device: Any) -> Any:
+    """The profile OpenVINO runs under here: the device's when it lists openvino, else the cpu profile (OpenVINO
+    runs on the CPU whatever the device's accelerator)."""
+    from devices.profiles import load_profile
+
+    return device.profile if "openvino" in {e.runtime for e in device.profile.runtimes} else load_profile("cpu")
+
+
+def _match(report: dict[str, Any], outputs: dict[str, list], label: str, name: str) -> None:
+    """Record how far ``label``'s outputs are from ONNX Runtime's on the tiny model (``<name>_vs_onnxruntime_*``)."""
+    if "tiny.onnx" in outputs and label in outputs:
+        diff = max(float(np.max(np.abs(a - b))) for a, b in zip(outputs["tiny.onnx"], outputs[label]))
+        report["checks"][f"{name}_vs_onnxruntime_max_abs_diff"] = diff
+        report["checks"][f"{name}_matches_onnxruntime"] = diff < MATCH_TOLERANCE
+
+
 def _run_artifacts(args: argparse.Namespace, device: Any, report: dict[str, Any], work: Path) -> None:
     from devices.runtimes import open_runtime
 
     trt_ok = device.hardware.runtimes["tensorrt"].available
+    openvino = device.hardware.runtimes.get("openvino")
     artifacts: dict[str, Path] = {}
     if args.onnx:
         artifacts["onnx"] = Path(args.onnx)
@@ -144,11 +166,20 @@ def _run_artifacts(args: argparse.Namespace, device: Any, report: dict[str, Any]
                     report["not_run"]["tiny.engine"] = str(exc)
             else:
                 report["not_run"]["tiny.engine"] = device.hardware.runtimes["tensorrt"].reason
+            if openvino is not None and openvino.available:
+                artifacts[OPENVINO_LABEL] = artifacts["tiny.onnx"]
+            else:
+                report["not_run"][OPENVINO_LABEL] = (openvino.reason if openvino is not None
+                                                     else "openvino is not a runtime this bench probes")
     outputs = {}
     for label, path in artifacts.items():
+        runtime = "tensorrt" if label.endswith("engine") else "openvino" if label == OPENVINO_LABEL else "onnxruntime"
         try:
-            session = open_runtime(path, runtime="tensorrt" if label.endswith("engine") else "onnxruntime",
-                                   profile=device.profile, threads=args.threads)
+            if runtime == "openvino":  # FP32 at f32: OpenVINO's default on a BF16 CPU would be bf16
+                session = open_runtime(path, runtime=runtime, profile=_openvino_profile(device), threads=args.threads,
+                                       precision="fp32")
+            else:
+                session = open_runtime(path, runtime=runtime, profile=device.profile, threads=args.threads)
         except BenchError as exc:
             report["not_run"][label] = str(exc)
             continue
@@ -157,10 +188,8 @@ def _run_artifacts(args: argparse.Namespace, device: Any, report: dict[str, Any]
         outputs[label] = [o.astype(np.float64) for o in session.run(x)]
         report["runs"][label] = time_session(session, x, iters=args.iters, warmup=args.warmup, profile=device.profile)
         session.close()
-    if "tiny.onnx" in outputs and "tiny.engine" in outputs:
-        diff = max(float(np.max(np.abs(a - b))) for a, b in zip(outputs["tiny.onnx"], outputs["tiny.engine"]))
-        report["checks"]["tensorrt_vs_onnxruntime_max_abs_diff"] = diff
-        report["checks"]["tensorrt_matches_onnxruntime"] = diff < 1e-3
+    _match(report, outputs, "tiny.engine", "tensorrt")
+    _match(report, outputs, OPENVINO_LABEL, "openvino")
 
 
 def _print(report: dict[str, Any]) -> None:
@@ -174,7 +203,9 @@ def _print(report: dict[str, Any]) -> None:
     for label, r in report["runs"].items():
         lat = r["latency_ms"]
         rt = r["runtime"]
-        print(f"{label}: {rt['runtime']} {rt['version']} {rt.get('providers')}: p50 {lat['p50']:.3f} ms, "
+        how = rt.get("providers") or (f"inference precision {rt['inference_precision']}"
+                                      if "inference_precision" in rt else None)
+        print(f"{label}: {rt['runtime']} {rt['version']} {how}: p50 {lat['p50']:.3f} ms, "
               f"p99 {lat['p99']:.3f} ms, {r['fps']:.1f} FPS over {r['iters']} runs")
         if "split_ms_mean" in r:
             s = r["split_ms_mean"]
