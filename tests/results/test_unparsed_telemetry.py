@@ -75,3 +75,14 @@ def test_a_source_that_keeps_its_own_counts_is_named_and_zero_counts_are_no_valu
     line = unparsed_line(validate_record(raw, "test"))
     assert line == ("telemetry: 3 values not understood (nvml: clock_x x2; tegrastats: NEWENG x1) — not shown as "
                     "measurements")
+
+
+def test_the_telemetry_summarys_own_output_is_attributed_to_tegrastats():
+    from devices.telemetry.summary import build_summary
+
+    summary = build_summary({"tegrastats": [], "psutil": []}, window=(0.0, 1.0), interval_s=0.1,
+                            source_info={"tegrastats": {"unparsed_fields": {"NEWENG": 2, "(value)": 1}}})
+    raw = make_record()
+    raw["variants"][0]["telemetry"] = summary.to_dict()
+    assert unparsed_line(validate_record(raw, "test")) == (
+        "telemetry: 3 values not understood (tegrastats: NEWENG x2, (value) x1) — not shown as measurements")
