@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "after fp16 where the run is on OpenVINO)")
     from exporters.spec import FORMATS
 
-    src.add_argument("--format", choices=FORMATS, default=None,
+    src.add_argument("--format", type=str.lower, choices=FORMATS, default=None,
                      help="artifact format: onnx (ONNX Runtime), openvino (the variants' OpenVINO artifacts, run by "
                           "OpenVINO) or trt (TensorRT engines); default: the format of the device's runtime")
     src.add_argument("--runtime", default=None, help="onnxruntime, openvino or tensorrt instead of the profile's first "

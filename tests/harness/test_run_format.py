@@ -83,3 +83,9 @@ def test_a_contradiction_is_one_line_exit_2_before_anything_runs(capsys, tmp_pat
     assert err == ["bench: error: --format: expected openvino (the format --runtime openvino runs) or no --format, "
                    "got 'onnx'"]
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_format_is_case_insensitive_as_in_bench_export():
+    parser = argparse.ArgumentParser(prog="bench run")
+    add_arguments(parser)
+    assert parser.parse_args(["--format", "OpenVINO"]).format == "openvino"
