@@ -1,7 +1,7 @@
 """The like-for-like control of a run's pruned rows: the run's model fine-tuned as long, unpruned.
 
 A ``prunedNN`` checkpoint is the run's model pruned and then fine-tuned E more epochs, so against the
-``fp32`` row it had more training: its drop mixes pruning's cost with the extra training's gain. The
+``fp32`` row it had more training: its drop mixes pruning's cost with the extra training's effect. The
 control is the same model fine-tuned the same E epochs with the same settings and no pruning
 (``python -m exporters.prune_cli --control``, recorded on the model as ``bench_control``). When the
 run finds it, the control's FP32 is scored as an extra row (``fp32+ft20``: same exporter, runtime,
@@ -255,7 +255,7 @@ def _note(c: ControlSetup, model: ModelChoice) -> str:
 def _absent(c: ControlSetup) -> str:
     rows = ", ".join(c.pruned_rows)
     return (f"{rows} had {c.epochs} more epochs of training (fine-tuning after pruning) than the {REFERENCE} row, so "
-            f"its mAP drop mixes pruning's cost with the extra training's gain; no like-for-like control was found "
+            f"its mAP drop mixes pruning's cost with the extra training's effect; no like-for-like control was found "
             f"({c.reason}); make one with: {c.command}")
 
 
