@@ -243,6 +243,9 @@ def test_table_shows_the_control_row_the_sub_line_and_its_footnote(shipped):
     assert "yolo11n-ft20.pt" in table.notes[control.notes[0] - 1] and "like-for-like control" in \
         table.notes[control.notes[0] - 1]
     assert not any("student rows" in n for n in table.notes)
+    from results.report import _student_blocks
+
+    assert _student_blocks(_record(shipped, found=True)) == []  # no "Distilled student" section for a pruned row
 
 
 def test_the_answer_judges_a_pruned_row_on_its_drop_against_the_control(shipped):
