@@ -294,6 +294,9 @@ def _read_yaml(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(expected("a readable profile file", f"{exc.__class__.__name__}: {exc.strerror}", str(path))) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(expected("a UTF-8 profile file", f"byte 0x{exc.object[exc.start]:02x} at offset {exc.start}",
+                                  str(path))) from None
     if path.suffix == ".json":  # a profile the fleet host shipped as JSON, read where PyYAML is absent (devices.agent)
         import json
 

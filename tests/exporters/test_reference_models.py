@@ -28,7 +28,8 @@ def test_a_shipped_plain_model_runs_with_its_shipped_student_and_teacher(plain):
 
     from harness import runloop
 
-    args = argparse.Namespace(model=reference.MODELS_DIR / f"{plain}.pt", student=None, teacher=None, variants=None)
+    args = argparse.Namespace(model=reference.MODELS_DIR / f"{plain}.pt", student=None, teacher=None, variants=None,
+                              imgsz=None, batch=1)
     model = runloop.resolve_model(args)
     assert model.arch == plain and runloop.wants_student(args, model)
     setup = runloop.resolve_student(args, model)
