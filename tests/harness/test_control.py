@@ -1,5 +1,5 @@
 """The pruned rows' like-for-like control in `bench run` (harness/control.py): discovery (match, SHA mismatch,
-settings mismatch, absent, --control), the `fp32+ftE` row, the `└ vs fp32 +E ep` sub-line and its footnote, the
+settings mismatch, absent, --control), the `fp32+ftE` row, the `└ vs control` sub-line and its footnote, the
 answer line judging a pruned row on its drop against the control, and the footnote when there is none."""
 
 from __future__ import annotations
@@ -199,7 +199,7 @@ def test_pruned_rows_are_measured_against_the_control_row(shipped):
     vs, sources = ctl.control_entries(controls, shipped.model, plan, outcomes, scored, bootstrap=0)
     assert set(vs) == {"pruned30", "pruned30-int8"} and set(sources) == {"fp32+ft20"}
     v = vs["pruned30"]["control"]
-    assert v["reference"] == "fp32+ft20" and v["label"] == "vs fp32 +20 ep" and v["reason"] is None
+    assert v["reference"] == "fp32+ft20" and v["label"] == "vs control" and v["reason"] is None
     assert v["map_drop_points"] == pytest.approx(2.0) and v["fps_ratio"] == pytest.approx(1.5)
     assert v["model"]["name"] == "yolo11n-ft20" and "pruning's own cost" in v["note"]
     assert sources["fp32+ft20"]["sha256"] == file_sha256(shipped.control)
@@ -233,13 +233,13 @@ def _record(shipped, *, found: bool, control_drop=(2.0, [1.4, 2.6])):
 def test_table_shows_the_control_row_the_sub_line_and_its_footnote(shipped):
     table = run_table(_record(shipped, found=True))
     names = [r.cells["variant"] for r in table.rows]
-    assert names == ["fp32", "int8", "pruned30", "  └ vs fp32 +20 ep", "fp32+ft20"]
+    assert names == ["fp32", "int8", "pruned30", "  └ vs control", "fp32+ft20"]
     sub = table.rows[3]
     assert sub.status == "sub" and sub.cells["drop"] == "+2.00 [+1.40, +2.60]" and sub.cells["fps"] == "1.00x"
     pruned, control = table.rows[2], table.rows[4]
     assert table.rows[2].cells["drop"].startswith("-2.50")  # the drop column stays against fp32
     note = table.notes[pruned.notes[0] - 1]
-    assert sub.cells["status"] == f"({pruned.notes[0]})" and "'└ vs fp32 +20 ep' is against the fp32+ft20 row" in note
+    assert sub.cells["status"] == f"({pruned.notes[0]})" and "'└ vs control' is against the fp32+ft20 row" in note
     assert "yolo11n-ft20.pt" in table.notes[control.notes[0] - 1] and "like-for-like control" in \
         table.notes[control.notes[0] - 1]
     assert not any("student rows" in n for n in table.notes)
@@ -280,7 +280,7 @@ def test_the_table_with_a_control_fits_80_columns(shipped):
     console = Console(width=80, record=True, color_system=None)
     print_run(_record(shipped, found=True), console=console)
     text = console.export_text()
-    assert max(len(line) for line in text.splitlines()) <= 80 and "└ vs fp32 +20 ep" in text.replace("\n", " ")
+    assert max(len(line) for line in text.splitlines()) <= 80 and "└ vs control" in text.replace("\n", " ")
 
 
 # ------------------------------------------------------------------------------------ a real checkpoint
@@ -345,6 +345,6 @@ def test_control_row_end_to_end(tmp_path, capsys, monkeypatch):
     assert by["fp32+ft20"]["source_model"]["role"] == "control"
     assert by["fp32+ft20"]["artifact"]["source"]["sha256"] == file_sha256(control)
     vs = by["pruned30"]["vs_models"]["control"]
-    assert vs["reference"] == "fp32+ft20" and vs["fps_ratio"] > 0 and vs["label"] == "vs fp32 +20 ep"
+    assert vs["reference"] == "fp32+ft20" and vs["fps_ratio"] > 0 and vs["label"] == "vs control"
     table = run_table(validate_record(raw, "run"))
-    assert [r.cells["variant"] for r in table.rows] == ["fp32", "pruned30", "  └ vs fp32 +20 ep", "fp32+ft20"]
+    assert [r.cells["variant"] for r in table.rows] == ["fp32", "pruned30", "  └ vs control", "fp32+ft20"]
