@@ -284,7 +284,11 @@ def _assert_same_detections(pairs):
         np.testing.assert_array_equal(ours.classes, classes)
         np.testing.assert_allclose(ours.scores, scores, rtol=1e-6)
         iou = np.diag(torchvision.ops.box_iou(torch.from_numpy(ours.boxes), torch.from_numpy(boxes.astype(np.float64))).numpy())
-        assert (iou >= 1 - 1e-3).all(), iou.min()
+        # a zero-area box (clipped to the image edge; the 80-epoch reference makes some at conf 0.001) has no IoU
+        # (0/0): it must then be the same box, coordinate by coordinate
+        degenerate = np.isnan(iou)
+        assert (iou[~degenerate] >= 1 - 1e-3).all(), iou[~degenerate].min()
+        np.testing.assert_allclose(ours.boxes[degenerate], boxes[degenerate].astype(np.float64), rtol=0, atol=1e-2)
     return total
 
 
