@@ -2,7 +2,7 @@
 
 The reference checkpoints shipped in ``harness/reference/models/`` were made with::
 
-    bench train --arch yolo11n --epochs 40
+    bench train --arch yolo11n --epochs 80 --threads 2
     bench train --arch yolo12n --epochs 40
     bench train --arch yolo11s --epochs 40
     bench train --arch yolo11n --epochs 40 --teacher harness/reference/models/yolo11s.pt
