@@ -30,6 +30,7 @@ class Lane:
     device: Any  # harness.fleet.FleetDevice
     resolved: Any
     plan: list
+    controls: tuple = ()  # the pruned rows' controls (harness.control.ControlSetup), for the device's record
     todo: list = field(default_factory=list)  # (row, job, build)
     outcomes: dict = field(default_factory=dict)
     inflight: tuple | None = None  # (ref, row, build, started)

@@ -1,14 +1,15 @@
 """``bench run --cluster ADDRESS --on A,B``: one benchmark, run on several fleet devices through Ray.
 
-The host does everything but the measurement: it resolves model and data, plans each device's rows
-from the profile the device joined with, builds the artifacts (exporters, cached as for a local run),
-decodes the frames once, and puts artifacts and frames into Ray's object store. Each row is one Ray
-task pinned to its device (resource ``bench-device:NAME``, so one benchmark at a time runs there) that
-runs :func:`devices.agent.execute`: the device's worker interpreter measures the typed
+The host does everything but the measurement: it resolves model and data, plans each device's rows from
+the profile the device joined with (with the pruned rows' control row, as a local run:
+:func:`plan_lane`), builds the artifacts (exporters, cached as for a local run), decodes the frames
+once, and puts artifacts and frames into Ray's object store. Each row is one Ray task pinned to its
+device (resource ``bench-device:NAME``, so one benchmark at a time runs there) that runs
+:func:`devices.agent.execute`: the device's worker interpreter measures the typed
 :class:`devices.job.Job` and sends back the :class:`devices.job.WorkerResult` and the detections. The
-host scores them exactly as a local run does (same frames, same scorer: the accuracy columns of a
-device equal a local run's with the same preprocessing) and archives one record per device, under the
-device's profile. Then one cross-device table (:mod:`harness.fleet_table`).
+host scores them exactly as a local run does (same frames, same scorer: the accuracy columns of a device
+equal a local run's with the same preprocessing) and archives one record per device, under the device's
+profile. Then one cross-device table (:mod:`harness.fleet_table`).
 
 Faults: a device whose node dies or leaves mid-run fails its remaining rows with the reason and its
 record is NOT archived (nothing partial); the other devices go on. A device busy with another
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import sys
 from dataclasses import asdict, dataclass, replace
@@ -159,7 +161,8 @@ def run_on_cluster(opts, fopts: FleetOptions, *, argv: list[str]) -> list[dict]:
     from devices import agent
     from harness import fleet, runloop
     from harness.fleet_exec import Lane, drive
-    from harness.plan import load_data, make_task, plan_variants, resolve_model
+    from harness.control import read_checkpoint
+    from harness.plan import load_data, make_task, resolve_model
     from harness.preflight import check_model_shape
     from harness.student import resolve_student, wants_student
     from harness.worker import Outcome, build_artifact
@@ -176,12 +179,13 @@ def run_on_cluster(opts, fopts: FleetOptions, *, argv: list[str]) -> list[dict]:
     data = load_data(opts, model)
     student = resolve_student(opts, model) if wants_student(opts, model) else None
 
+    read = functools.lru_cache(maxsize=None)(read_checkpoint)  # each checkpoint loaded once for all devices
     lanes, builds, frames_root = [], {}, None
     for name in fopts.on:
         dev = known[name]
         resolved = remote_device(dev)
-        plan = plan_variants(opts, model, resolved, student)
-        lane = Lane(device=dev, resolved=resolved, plan=plan)
+        plan, controls = plan_lane(opts, model, data, resolved, student, read=read)
+        lane = Lane(device=dev, resolved=resolved, plan=plan, controls=controls)
         for row in plan:
             if row.reason is not None:
                 lane.outcomes[row.name] = Outcome.skipped(row.spec, row.reason)
@@ -248,6 +252,29 @@ def run_on_cluster(opts, fopts: FleetOptions, *, argv: list[str]) -> list[dict]:
     return out
 
 
+def plan_lane(opts, model, data, resolved, student, *, read=None) -> tuple[list, tuple]:
+    """A device's rows as a local run plans them: :func:`harness.plan.plan_variants` for the profile it joined
+    with, then the pruned rows' like-for-like control (:mod:`harness.control`): its ``fp32+ftE`` row and the
+    setups that give each pruned row its ``vs_models.control`` in the device's record.
+
+    Args:
+        read: reads a checkpoint (default :func:`harness.control.read_checkpoint`; the fleet run passes a
+            memoized one so several devices load each ``.pt`` once, tests pass a fake).
+
+    Returns:
+        ``(plan, controls)``: the plan with the control rows, and the :class:`harness.control.ControlSetup` s.
+
+    Raises:
+        InputError: a ``--control`` that is not the pruned rows' like-for-like control (as a local run).
+    """
+    from harness.control import read_checkpoint, resolve_controls, with_control_rows
+    from harness.plan import plan_variants
+
+    plan = plan_variants(opts, model, resolved, student)
+    controls = resolve_controls(opts, model, data, plan, read=read or read_checkpoint)
+    return with_control_rows(plan, controls), controls
+
+
 COMPANIONS = {".xml": (".bin",)}  # files an artifact needs beside it: an OpenVINO IR's weights
 
 
@@ -271,4 +298,4 @@ def _record(opts, argv: list[str], lane, model, data, student, scored):
     from harness.runloop import build_record
 
     return build_record(opts, argv, lane.resolved, model, data, student, lane.plan, lane.outcomes, scored,
-                        extra={"fleet": {"device": lane.device.name, "lost": lane.lost}})
+                        extra={"fleet": {"device": lane.device.name, "lost": lane.lost}}, controls=lane.controls)
