@@ -31,7 +31,7 @@ from exporters.manifest import (
 )
 from exporters.source import SourceModel
 
-__all__ = ["Progress", "Stage", "common_fields"]
+__all__ = ["Progress", "Stage", "batch_label", "common_fields"]
 
 Progress = Callable[[str, int, "int | None"], None]
 
@@ -70,9 +70,13 @@ class Stage:
         return str(self.imgsz) if self.batch == 1 else f"{self.imgsz}-b{self.batch}"
 
     def progress(self, stage: str, done: int, total: int | None) -> None:
-        """Report progress to the caller's callback, if any (bench prints nothing itself)."""
+        """Report progress to the caller's callback, if any (bench prints nothing itself).
+
+        A batch-N build's stages are labelled apart (``export onnx b8 (cached)``): ``bench run --batch N``
+        builds both artifacts, and the batch-1 one reports the same stages.
+        """
         if self.progress_fn is not None:
-            self.progress_fn(stage, done, total)
+            self.progress_fn(batch_label(stage, self.batch), done, total)
 
     def cached(self, final: Path, key_inputs: dict, build: Callable[[Path], dict], stage: str) -> Artifact:
         """Reuse ``final`` if its manifest matches ``key_inputs``, else build it atomically and write the manifest."""
@@ -104,6 +108,19 @@ class Stage:
         write_json_atomic(manifest_path(final), manifest)
         self.progress(stage, 1, 1)
         return Artifact(final, manifest)
+
+
+def batch_label(stage: str, batch: int) -> str:
+    """A stage's progress label for a build of static batch ``batch`` (unchanged for batch 1).
+
+    Example:
+        >>> batch_label("export onnx (cached)", 8), batch_label("calibrate", 8), batch_label("calibrate", 1)
+        ('export onnx b8 (cached)', 'calibrate b8', 'calibrate')
+    """
+    if batch == 1:
+        return stage
+    base, cached = (stage[: -len(" (cached)")], " (cached)") if stage.endswith(" (cached)") else (stage, "")
+    return f"{base} b{batch}{cached}"
 
 
 def common_fields(stage: Stage, spec: Any, base: SourceModel, parent: Artifact | None) -> dict:
