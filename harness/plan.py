@@ -16,7 +16,7 @@ from common.errors import InputError, expected
 from harness.options import RunOptions
 
 __all__ = ["REFERENCE", "TEACHER", "ModelChoice", "Row", "ScoredData", "calibration_yaml", "frames_of",
-           "load_data", "make_task", "plan_variants", "resolve_model"]
+           "load_data", "make_task", "not_built_reason", "plan_variants", "resolve_model"]
 
 REFERENCE = "fp32"
 TEACHER = "teacher"  # the row scoring a distilled student's teacher at FP32 (not a variant of the run's model)
@@ -191,6 +191,8 @@ def plan_variants(opts: RunOptions, model: ModelChoice, device,
                       "--teacher TEACHER.pt, or pass --student S.pt)")
         elif not opts.force and row_name != REFERENCE:
             reason = device.skip_reason(s.precision, fmt=s.fmt)
+            if reason is not None and not buildable(s.precision, s.fmt) and not device.runs_fast(s.precision):
+                reason = not_built_reason(device, s.precision, s.fmt)  # the profile's text is another runtime's
             # forcing a row its format does not build, or its runtime cannot run, gives a failed row: no promise
             if reason is not None and buildable(s.precision, s.fmt) and device.force_runs(s.precision, fmt=s.fmt):
                 reason += " (--force runs it anyway)"
@@ -199,6 +201,33 @@ def plan_variants(opts: RunOptions, model: ModelChoice, device,
     if runs_student and student.teacher is not None and not student.teacher_is_model:
         plan.append(Row(TEACHER, parse_variant(REFERENCE, fmt=fmt), student.teacher))
     return plan
+
+
+def not_built_reason(device, precision: str, fmt: str) -> str:
+    """The skip reason of a row whose format builds no artifact of its precision (``fp16`` on OpenVINO).
+
+    The profile's slow-precision text speaks of the runtime that has such an artifact (the ``cpu``
+    profile's ``fp16``: ONNX Runtime's CPU kernels), so the row on the other runtime says what is true there.
+
+    Example:
+        >>> from devices.resolve import resolve_device
+        >>> not_built_reason(resolve_device("cpu"), "fp16", "openvino").split(";")[0]
+        'fp16 is not built for OpenVINO: OpenVINO on a CPU has no FP16 artifact here'
+    """
+    from devices.runtimes import runtime_info
+    from exporters.kinds import buildable
+
+    try:
+        entry = device.runtime_for(fmt)
+    except InputError:  # that runtime is not available here: the profile's entry for the format
+        entry = next((e for e in device.profile.runtimes if runtime_info(e.runtime).build_format == fmt), device.runtime)
+    info = runtime_info(entry.runtime)
+    label, cpu = info.label or info.name, info.is_cpu(entry)
+    where = "a CPU" if cpu else device.profile.name
+    reason = f"{precision} is not built for {label}: {label} on {where} has no {precision.upper()} artifact here"
+    if precision == "fp16" and cpu and buildable("bf16", fmt):
+        reason += "; bf16 is the CPU's reduced precision (the bf16 row)"
+    return reason
 
 
 def calibration_yaml(opts: RunOptions, model: ModelChoice, data: ScoredData) -> Path | None:

@@ -55,12 +55,12 @@ def test_a_precision_the_cpu_lacks_natively_is_not_promised_to_force():
     reasons = _reasons(emulated, "fp32,fp16,bf16")
     assert reasons["bf16"].startswith("this CPU has no native BF16") and "--force" not in reasons["bf16"]
     # fp16 is slow by the cpu profile's rule, and OpenVINO would refuse it without native FP16: no promise either
-    assert reasons["fp16"].startswith("fp16 is not fast on cpu") and "--force" not in reasons["fp16"]
+    assert reasons["fp16"].startswith("fp16 is not built for OpenVINO") and "--force" not in reasons["fp16"]
     native = resolve_device("cpu", hardware=_hardware(caps=CAPS_ALL))
     assert native.force_runs("fp16") and native.force_runs("bf16")
     reasons = _reasons(native, "fp32,fp16,fp16+onnxruntime")
     # OpenVINO's format builds no fp16 artifact (a forced fp16 row there fails): no promise; ONNX Runtime's does
-    assert reasons["fp16"].startswith("fp16 is not fast on cpu") and "--force" not in reasons["fp16"]
+    assert reasons["fp16"].startswith("fp16 is not built for OpenVINO") and "--force" not in reasons["fp16"]
     assert reasons["fp16+onnxruntime"].endswith(SUFFIX)
 
 
