@@ -29,7 +29,7 @@ def _reader(data_yaml, count=6):
 
 def test_float_block_rule_and_weights_name():
     assert keeps_p3_float("yolo12", float_p3=True) and not keeps_p3_float("yolo12", float_p3=False)
-    assert keeps_p3_float("yolo11") and not keeps_p3_float("yolo12")  # measured: it paid for YOLO11 only
+    assert not keeps_p3_float("yolo11") and not keeps_p3_float("yolo12")  # measured: it pays for neither here
     assert keeps_p3_float("yolo12") == ("yolo12" in FLOAT_P3_FAMILIES) and not keeps_p3_float(None)
     assert ir_weights("cache/int8-openvino-320.xml").as_posix() == "cache/int8-openvino-320.bin"
 
@@ -70,7 +70,7 @@ def test_nncf_int8_ir_runs_with_the_decode_left_float(ov_int8, data_yaml):
     record = ov_int8.manifest["quantization"]
     assert out.is_file() and ir_weights(out).is_file()
     assert record["subset_size"] == 6 and record["fake_quantize_ops"] > 50
-    assert record["float_block"]["block"].startswith("/model.") and record["float_block"]["nodes"] > 0  # yolo11
+    assert record["float_block"] is None  # the stride-8 block stays quantized under OpenVINO (FLOAT_P3_FAMILIES)
     ignored = set(record["ignored_scope"])
     model = ov.Core().read_model(str(out))
     ops = {op.get_friendly_name(): op for op in model.get_ops()}
