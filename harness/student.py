@@ -160,11 +160,21 @@ def resolve_student(opts: RunOptions, model: ModelChoice) -> StudentSetup | None
         baseline = (info or {}).get("baseline") or {}
         if baseline.get("found") and baseline.get("sha256") and baseline["sha256"] != model.sha256:
             setup["plain_note"] = (f"the run's {model.path.name} is not the plain baseline the student's JSON records "
-                                   f"({baseline.get('name')}, sha256 {baseline['sha256'][:12]})")
+                                   f"({baseline.get('name')}, sha256 {baseline['sha256'][:12]})"
+                                   + _budget_difference(baseline, model))
         elif baseline.get("found") and baseline.get("settings_identical") is False:
             setup["plain_note"] = ("the plain model was trained with other settings than the student ("
                                    + ", ".join(sorted(baseline.get("differences") or {})) + ")")
     return StudentSetup(**setup)
+
+
+def _budget_difference(baseline: dict, model: ModelChoice) -> str:
+    """``"; the student trained 40 epochs, the run's yolo11n.pt 80"`` when both JSONs say so and they differ."""
+    mine = ((read_json_object(model.path.with_suffix(".json")) or {}).get("train") or {}).get("epochs")
+    theirs = (baseline.get("train") or {}).get("epochs")
+    if not isinstance(mine, int) or not isinstance(theirs, int) or mine == theirs:
+        return ""
+    return f"; the student trained {theirs} epochs, the run's {model.path.name} {mine}, so part of the drop is budget"
 
 
 def shipped_student(model: ModelChoice) -> Path | None:

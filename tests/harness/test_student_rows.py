@@ -117,6 +117,23 @@ def test_plain_comparison_needs_the_students_architecture(shipped):
     assert setup.plain_reason is None and "not the plain baseline" in setup.plain_note
 
 
+def test_plain_note_names_a_training_budget_difference(shipped, tmp_path):
+    import json
+
+    meta = json.loads(shipped.student.with_suffix(".json").read_text())
+    recorded = 40
+    meta["baseline"]["train"] = {"epochs": recorded}
+    shipped.student.with_suffix(".json").write_text(json.dumps(meta))
+    longer = tmp_path / "plain.pt"
+    longer.write_bytes(b"weights")
+    longer.with_suffix(".json").write_text(json.dumps({"train": {"epochs": recorded * 2}}))
+    other = ModelChoice(**{**shipped.model.__dict__, "sha256": "d" * 64, "path": longer})
+    note = run_student.resolve_student(_args(student=shipped.student), other).plain_note
+    assert f"the student trained {recorded} epochs, the run's plain.pt {recorded * 2}" in note
+    longer.with_suffix(".json").write_text(json.dumps({"train": {"epochs": recorded}}))  # same budget: no claim
+    assert "epochs" not in run_student.resolve_student(_args(student=shipped.student), other).plain_note
+
+
 def test_teacher_that_is_the_runs_model_is_its_fp32_row(shipped):
     model = ModelChoice(**{**shipped.model.__dict__, "path": shipped.teacher, "sha256": file_sha256(shipped.teacher),
                            "arch": "yolo11s", "reference": None})
