@@ -16,11 +16,10 @@ from harness.fleet import FleetDevice
 from harness.fleet_exec import Lane
 from harness.fleet_run import _record, plan_lane, remote_device
 from harness.options import RunOptions
-from harness.plan import ModelChoice
 from harness.worker import Outcome
 from results.record import timing_entry
 from harness.evaluation import Scored
-from tests.harness.test_control import DATA, FT, NAMES, Files
+from tests.harness.test_control import DATA, FT, shipped_trio
 
 ORT = {"onnxruntime": {"available": True, "providers": ["CPUExecutionProvider"]}}
 
@@ -37,15 +36,8 @@ DEVICES = (_device("a", {"runtime": "onnxruntime", "providers": ["CPUExecutionPr
 
 @pytest.fixture
 def shipped(tmp_path):
-    """yolo11n.pt, its pruned30 (pruned + fine-tuned 20 epochs) and its control yolo11n-ft20.pt, side by side."""
-    files = Files(tmp_path)
-    model_path = files.add("yolo11n.pt")
-    sha = file_sha256(model_path)
-    model = ModelChoice(path=model_path, kind="pt", name="yolo11n", family="yolo11", imgsz=320, names=NAMES,
-                        sha256=sha, reference=None, arch="yolo11n")
-    files.add("yolo11n-pruned30.pt", pruning={"ratio": 0.3, "source_sha256": sha, "finetune": dict(FT)})
-    control = files.add("yolo11n-ft20.pt", control={"source_sha256": sha, "finetune": dict(FT)})
-    return files, model, control
+    trio = shipped_trio(tmp_path)  # the local run's fixture: the same files, the same control record
+    return trio.files, trio.model, trio.control
 
 
 @pytest.mark.parametrize("dev", DEVICES, ids=lambda d: d.runtime["runtime"])

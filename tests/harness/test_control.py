@@ -54,6 +54,10 @@ class Files:
 
 @pytest.fixture
 def shipped(tmp_path):
+    return shipped_trio(tmp_path)
+
+
+def shipped_trio(tmp_path):
     """yolo11n.pt, its pruned30 (pruned + fine-tuned 20 epochs) and its control yolo11n-ft20.pt, side by side."""
     files = Files(tmp_path)
     model_path = files.add("yolo11n.pt")
