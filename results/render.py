@@ -412,8 +412,6 @@ def rich_table(table: RunTable, columns: Sequence[Column] | None = None):
         widest = max((len(cells[i]) for cells in body), default=0)
         if c.right:
             out.add_column(c.terminal, justify="right", no_wrap=True, min_width=widest)
-        elif i == 0:  # the variant names (and '└ vs ...' sub-lines) stay whole; the status column wraps first
-            out.add_column(c.terminal, justify="left", overflow="fold", min_width=min(widest, 14))
         else:
             out.add_column(c.terminal, justify="left", overflow="fold")
     styles = {"ok": "green", "skipped": "yellow", "failed": "red"}

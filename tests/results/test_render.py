@@ -204,3 +204,20 @@ def test_a_marked_student_keeps_its_teacher_line_pointing_at_the_student_note():
     row, sub = table.rows[i], table.rows[i + 1]
     assert row.cells["status"] == f"ok C ({row.notes[0]}) ({row.notes[1]})"
     assert sub.cells["status"] == f"({row.notes[0]})" and "student rows" in table.notes[row.notes[0] - 1]
+
+
+def test_at_80_columns_no_status_is_cut():
+    """A real default run (OpenVINO, every row contended and unstable, a pruned row's control and a student's
+    teacher sub-line): at 80 columns the status column (verdict marks, footnote numbers) wraps and is never
+    cropped at the edge; a variant column held 14 wide once cut `ok CU (1)` to `ok CU (1`."""
+    import re
+    from pathlib import Path
+
+    from results.archive import load_record
+
+    record = load_record(Path(__file__).parent / "data" / "record_default_contended.json")
+    printed = _printed(record, 80)
+    assert max(len(line) for line in printed.splitlines()) <= 80
+    notes = {m for row in run_table(record).rows for m in re.findall(r"\(\d+\)", row.cells.get("status", ""))}
+    assert len(notes) >= 10 and all(note in printed for note in notes)
+    assert not re.search(r"\(\d+$", printed, re.M)  # no footnote number cut at the end of a line
