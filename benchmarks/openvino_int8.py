@@ -11,7 +11,10 @@ For each model (default: the shipped yolo11n and yolo12n), the same input size a
 * ``ov int8 p3``     -- the same with the stride-8 neck block float (``--p3``; bench's build for YOLO11);
 * ``ov int8 mixed``  -- the same with NNCF's mixed preset (``--mixed``: asymmetric activations, Ultralytics' choice);
 * ``ultralytics ov int8`` -- ``YOLO(pt).export(format="openvino", int8=True, data=...)``, run in the same
-                        OpenVINO session settings;
+                        OpenVINO session settings; it calibrates on the dataset's val split by default,
+                        i.e. on the very images it is then scored on;
+* ``ultralytics ov int8 train`` -- the same export with ``split="train"``: calibrated on train images
+                        as bench's INT8 is (the like-for-like peer; NNCF's default 300-sample subset);
 * ``ov bf16``        -- the FP32 ONNX with OpenVINO's bf16 hint (its default on CPUs with native BF16;
                         labelled as bf16, never as FP32), where the CPU has BF16.
 
@@ -113,6 +116,8 @@ def build_rows(model: Path, data: Path, *, imgsz: int, calib_images: int, cache:
               f"{len(record['ignored_scope'])} ops float, float block {record['float_block']}", flush=True)
     if ultralytics:
         rows["ultralytics ov int8"] = ("openvino", ultralytics_openvino_int8(model, data, imgsz, work), "int8")
+        rows["ultralytics ov int8 train"] = ("openvino", ultralytics_openvino_int8(model, data, imgsz, work, split="train"),
+                                             "int8")
     from devices.runtimes.openvino import cpu_capabilities
 
     if "BF16" in cpu_capabilities():
@@ -122,22 +127,32 @@ def build_rows(model: Path, data: Path, *, imgsz: int, calib_images: int, cache:
     return rows
 
 
-def ultralytics_openvino_int8(model: Path, data: Path, imgsz: int, work: Path) -> Path:
-    """Ultralytics' own OpenVINO INT8 export (NNCF too), written into ``work``."""
+def ultralytics_openvino_int8(model: Path, data: Path, imgsz: int, work: Path, split: str | None = None) -> Path:
+    """Ultralytics' own OpenVINO INT8 export (NNCF too), written into ``work`` (its own folder per ``split``).
+
+    ``split`` None is Ultralytics' default (the val split); ``"train"`` calibrates on train images, as bench does.
+    """
     from ultralytics import YOLO
 
     from exporters.source import quiet_ultralytics
 
-    local = work / model.name
-    done = work / f"{model.stem}_int8_openvino_model"
+    label = "ultralytics ov int8" + (f" {split}" if split else "")
+    base = work / (split or "default")
+    base.mkdir(parents=True, exist_ok=True)
+    local = base / model.name
+    done = base / f"{model.stem}_int8_openvino_model"
+    if split is None and not done.is_dir() and (work / done.name).is_dir():  # a --work folder from before splits
+        done = work / done.name
     if done.is_dir() and any(done.glob("*.xml")):
-        print(f"  ultralytics ov int8: reusing {done} (--work)")
+        print(f"  {label}: reusing {done} (--work)")
         return next(done.glob("*.xml"))
     shutil.copyfile(model, local)
     start = time.monotonic()
+    extra = {"split": split} if split else {}
     with quiet_ultralytics():
-        out = Path(YOLO(str(local)).export(format="openvino", int8=True, data=str(data), imgsz=imgsz, device="cpu"))
-    print(f"  ultralytics ov int8: export {time.monotonic() - start:.0f} s", flush=True)
+        out = Path(YOLO(str(local)).export(format="openvino", int8=True, data=str(data), imgsz=imgsz, device="cpu",
+                                           **extra))
+    print(f"  {label}: export {time.monotonic() - start:.0f} s", flush=True)
     return next(out.glob("*.xml")) if out.is_dir() else out
 
 
@@ -222,14 +237,15 @@ def score_rows(rows: dict, dataset, *, imgsz: int, threads: int, bootstrap: int,
 
 def print_model(model: str, rows: dict, speed: dict[int, dict], acc: dict | None) -> None:
     threads = sorted(speed)
-    head = f"{'row':<20} {'MB':>5}" + "".join(f" {f'ms@{t}':>7} {f'x fp32@{t}':>9} {'rounds':>11}" for t in threads)
+    w = max(20, *(len(name) for name in rows))
+    head = f"{'row':<{w}} {'MB':>5}" + "".join(f" {f'ms@{t}':>7} {f'x fp32@{t}':>9} {'rounds':>11}" for t in threads)
     head += f" {'mAP50-95':>9} {'drop pts [95% CI]':>21} {'agree':>6}"
     print(f"\n{model}")
     print(head)
     print("-" * len(head))
     for name, (_, path, _) in rows.items():
         size = path.stat().st_size + (path.with_suffix(".bin").stat().st_size if path.suffix == ".xml" else 0)
-        line = f"{name:<20} {size / 1e6:>5.1f}"
+        line = f"{name:<{w}} {size / 1e6:>5.1f}"
         for t in threads:
             s = speed[t][name]
             line += f" {s['median_ms']:>7.2f} {s['ratio']:>8.2f}x {s['round_lo']:>5.2f}-{s['round_hi']:<5.2f}"
