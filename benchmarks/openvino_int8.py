@@ -42,8 +42,8 @@ import argparse
 import contextlib
 import os
 import platform
-import signal
 import shutil
+import signal
 import statistics
 import sys
 import tempfile

@@ -35,7 +35,7 @@ os.environ.setdefault("YOLO_AUTOINSTALL", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from openvino_int8 import PAUSE_PID_FILE, default_data, pause_pid, paused  # noqa: E402
+from openvino_int8 import PAUSE_PID_FILE, default_data, pause_pid, paused
 
 
 def layer_times(path: Path, precision: str, threads: int, x, runs: int) -> dict[tuple[str, str, str], float]:
