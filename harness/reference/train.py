@@ -45,6 +45,7 @@ from common.atomic import atomic_path, write_json_atomic
 from common.errors import BenchError, InputError, expected, require
 from harness.reference import MODELS_DIR
 from common.hashing import file_sha256 as sha256_file
+from exporters.training_record import PLATEAU_POINTS, PLATEAU_WINDOW, plateau, read_val_curve  # noqa: F401 (re-exported)
 
 ARCHES = ("yolo11n", "yolo11s", "yolo12n", "yolo12s")
 META_VERSION = 1
@@ -501,55 +502,10 @@ def checkpoint_contents(path: Path) -> dict:
             "teacher_included": False, "projector_included": False, "training_state_included": False}
 
 
-PLATEAU_WINDOW = 10  # epochs
-PLATEAU_POINTS = 0.3  # mAP50-95 points: "flat" = the fitted rise over the window is within this
-
-
 def val_curve(workdir: Path) -> list[dict]:
-    """The per-epoch val mAP50-95 and mAP50 Ultralytics logged in ``workdir/train/results.csv``.
-
-    Empty when the training logged none (``val=False``). Ultralytics validates its EMA model on the
-    val split after every epoch; these are those figures, rounded to 5 digits.
-    """
-    import csv
-
-    path = Path(workdir) / "train" / "results.csv"
-    if not path.is_file():
-        return []
-    with path.open(newline="") as fh:
-        rows = [{k.strip(): v for k, v in row.items()} for row in csv.DictReader(fh)]
-    out = []
-    for row in rows:
-        try:
-            out.append({"epoch": int(float(row["epoch"])), "map50_95": round(float(row["metrics/mAP50-95(B)"]), 5),
-                        "map50": round(float(row["metrics/mAP50(B)"]), 5)})
-        except (KeyError, ValueError):
-            continue
-    return out
-
-
-def plateau(curve: list[dict], *, window: int = PLATEAU_WINDOW, points: float = PLATEAU_POINTS) -> dict | None:
-    """Whether the val curve is flat over its last ``window`` epochs.
-
-    ``rise_points``: the least-squares line through the last ``window`` values, its rise from the
-    first to the last of those epochs, in mAP50-95 points; ``spread_points``: max - min there.
-    ``flat`` when ``|rise_points| <= points``.
-
-        >>> plateau([{"epoch": i, "map50_95": 0.5} for i in range(12)])["flat"]
-        True
-        >>> plateau([{"epoch": i, "map50_95": 0.5 + 0.001 * i} for i in range(12)])["rise_points"]
-        0.9
-    """
-    if len(curve) < window:
-        return None
-    ys = [c["map50_95"] for c in curve[-window:]]
-    xs = list(range(window))
-    mx, my = sum(xs) / window, sum(ys) / window
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
-    rise = round(100 * slope * (window - 1), 2)
-    return {"window_epochs": window, "first_epoch": curve[-window]["epoch"], "last_epoch": curve[-1]["epoch"],
-            "rise_points": rise, "spread_points": round(100 * (max(ys) - min(ys)), 2),
-            "flat": abs(rise) <= points, "criterion": f"|fitted rise over the last {window} epochs| <= {points} points"}
+    """The per-epoch val mAP50-95 and mAP50 Ultralytics logged in ``workdir/train/results.csv`` (see
+    :func:`exporters.training_record.read_val_curve`); empty when the training logged none."""
+    return read_val_curve(Path(workdir) / "train" / "results.csv")
 
 
 def _earlier_environment(meta_path: Path, sha256: str) -> dict:

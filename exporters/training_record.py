@@ -1,0 +1,72 @@
+"""What a training left behind for the record: its per-epoch val curve and whether that curve is flat.
+
+Shared by ``bench train`` (:mod:`harness.reference.train`) and the fine-tuning of derived models
+(:mod:`exporters.finetune`, :mod:`exporters.prune_cli`), so a base model's JSON and a derived one's
+carry the same ``val_curve`` and ``plateau``. Ultralytics writes ``results.csv`` in its run folder,
+one row an epoch, its header padded with spaces (``"                  epoch,  metrics/mAP50(B),..."``).
+
+Example:
+    >>> curve = [{"epoch": i + 1, "map50_95": 0.5, "map50": 0.8} for i in range(12)]
+    >>> plateau(curve)["flat"], plateau(curve[:5])
+    (True, None)
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+__all__ = ["PLATEAU_POINTS", "PLATEAU_WINDOW", "plateau", "read_val_curve"]
+
+PLATEAU_WINDOW = 10  # epochs
+PLATEAU_POINTS = 0.3  # mAP50-95 points: "flat" = the fitted rise over the window is within this
+
+
+def read_val_curve(results_csv: Path) -> list[dict]:
+    """The per-epoch val mAP50-95 and mAP50 Ultralytics logged in ``results_csv``.
+
+    Ultralytics validates its EMA model on the val split after every epoch when trained with
+    ``val=True``; these are those figures, rounded to 5 digits. Empty when the file is missing;
+    rows without the two metrics (a training with ``val=False`` logs them only for its last epoch)
+    are left out.
+
+    Returns:
+        ``[{"epoch": 1, "map50_95": ..., "map50": ...}, ...]`` in the file's order.
+    """
+    path = Path(results_csv)
+    if not path.is_file():
+        return []
+    with path.open(newline="") as fh:
+        rows = [{(k or "").strip(): v for k, v in row.items()} for row in csv.DictReader(fh)]
+    out = []
+    for row in rows:
+        try:
+            out.append({"epoch": int(float(row["epoch"])), "map50_95": round(float(row["metrics/mAP50-95(B)"]), 5),
+                        "map50": round(float(row["metrics/mAP50(B)"]), 5)})
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out
+
+
+def plateau(curve: list[dict], *, window: int = PLATEAU_WINDOW, points: float = PLATEAU_POINTS) -> dict | None:
+    """Whether the val curve is flat over its last ``window`` epochs; None with fewer epochs.
+
+    ``rise_points``: the least-squares line through the last ``window`` values, its rise from the
+    first to the last of those epochs, in mAP50-95 points; ``spread_points``: max - min there.
+    ``flat`` when ``|rise_points| <= points``.
+
+        >>> plateau([{"epoch": i, "map50_95": 0.5} for i in range(12)])["flat"]
+        True
+        >>> plateau([{"epoch": i, "map50_95": 0.5 + 0.001 * i} for i in range(12)])["rise_points"]
+        0.9
+    """
+    if len(curve) < window:
+        return None
+    ys = [c["map50_95"] for c in curve[-window:]]
+    xs = list(range(window))
+    mx, my = sum(xs) / window, sum(ys) / window
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    rise = round(100 * slope * (window - 1), 2)
+    return {"window_epochs": window, "first_epoch": curve[-window]["epoch"], "last_epoch": curve[-1]["epoch"],
+            "rise_points": rise, "spread_points": round(100 * (max(ys) - min(ys)), 2),
+            "flat": abs(rise) <= points, "criterion": f"|fitted rise over the last {window} epochs| <= {points} points"}
