@@ -4,7 +4,13 @@
 fine-tuning goes through :class:`PrunedDetectionTrainer`, a ``DetectionTrainer`` whose ``get_model``
 returns the pruned module itself. The result is a normal Ultralytics checkpoint (``YOLO(path)``
 loads it in a fresh process, as long as ``exporters.splitfree`` is importable) carrying a
-``bench_pruning`` record on the model: ratio, params/MACs before and after, fine-tuning settings.
+``bench_pruning`` record on the model: ratio, params/MACs before and after, fine-tuning settings,
+and the per-epoch val curve (``val_curve``).
+
+Ultralytics validates on the val split after every epoch (``val=True``) only so that the record
+shows how the accuracy evolved; the val split never selects the model: the LAST epoch's EMA is kept,
+never Ultralytics' ``best.pt``, early stopping is off, and the final re-validation of ``best.pt`` is
+skipped, so the record's ``val_metrics`` are the kept model's.
 
 Example:
     >>> info = prune_and_finetune(Path("yolo11n.pt"), 0.3, out=Path("yolo11n-pruned30.pt"),
@@ -21,6 +27,7 @@ from pathlib import Path
 from common.errors import BenchError, InputError, expected, require
 
 from exporters.manifest import atomic_path, sha256_file
+from exporters.training_record import read_val_curve
 
 __all__ = ["finetune", "prune_and_finetune", "save_checkpoint"]
 
@@ -39,6 +46,10 @@ def _trainer_class():
             if self.pruned_model is None:
                 raise BenchError("PrunedDetectionTrainer needs .pruned_model set before train()")
             return self.pruned_model
+
+        def final_eval(self):
+            """Skip Ultralytics' final validation of ``best.pt``: the last epoch is kept, and ``self.metrics``
+            stay those of the last epoch's validation (the kept model's), not of a val-selected epoch."""
 
     return PrunedDetectionTrainer
 
@@ -78,9 +89,10 @@ def finetune(
 
     Args:
         model: the module to train (kept as is, never rebuilt from YAML).
-        data_yaml: Ultralytics dataset YAML. Trained on ``train``; the LAST epoch is kept, so the
-            ``val`` split (the one bench scores) never selects the model; it is only evaluated once
-            at the end for the record.
+        data_yaml: Ultralytics dataset YAML. Trained on ``train``; the ``val`` split (the one bench
+            scores) is evaluated after every epoch for the record's ``val_curve`` only: the LAST
+            epoch's EMA is kept, never ``best.pt``, and early stopping is off, so it never selects
+            the model.
         epochs: number of epochs, >= 1.
         imgsz: training input size.
         batch: batch size.
@@ -92,7 +104,9 @@ def finetune(
         progress: optional ``callable("finetune", epoch_done, epochs)``.
 
     Returns:
-        ``(trained_model, record)``: the last-epoch EMA model (FP32, eval) and a dict for ``bench_pruning["finetune"]``.
+        ``(trained_model, record)``: the last-epoch EMA model (FP32, eval) and a dict for ``bench_pruning["finetune"]``,
+        with ``val_metrics`` (the last epoch's validation) and ``val_curve`` (``[{"epoch", "map50_95",
+        "map50"}]`` from the trainer's ``results.csv``, as in ``bench train``'s JSON).
     """
     torch = require("torch", extra="export")
     if epochs < 1:
@@ -116,7 +130,8 @@ def finetune(
             "name": "finetune",
             "exist_ok": True,
             "verbose": False,
-            "val": False,  # no per-epoch selection on the scored split; the final epoch is still validated
+            "val": True,  # per-epoch val for the record's curve only: the last epoch is kept, never best.pt
+            "patience": 0,  # no early stopping: the val split must not decide when training ends
         }
         if teacher is not None:
             overrides["distill_model"] = str(teacher)
@@ -134,6 +149,7 @@ def finetune(
         trained = getattr(trained, "student_model", trained).float().eval()  # unwrap a distillation wrapper
         metrics = {k: round(float(v), 5) for k, v in (getattr(trainer, "metrics", None) or {}).items()
                    if isinstance(v, (int, float))}
+        curve = read_val_curve(Path(getattr(trainer, "csv", Path(tmp) / "finetune" / "results.csv")))
     record = {
         "epochs": epochs,
         "data_yaml": str(Path(data_yaml).resolve()),
@@ -142,6 +158,7 @@ def finetune(
         "checkpoint": "last epoch (EMA)",
         "distilled_from": Path(teacher).name if teacher is not None else None,
         "val_metrics": metrics,
+        "val_curve": curve,
     }
     return trained, record
 
@@ -188,7 +205,7 @@ def finetune_control(
     the extra training's gain. The record is saved on the model as ``bench_control``.
 
     Returns:
-        The ``bench_control`` record: ``{"source_sha256", "source_file", "finetune": {...}}``.
+        The ``bench_control`` record: ``{"kind", "source_sha256", "source_file", "family", "arch", "finetune": {...}}``.
     """
     from exporters.source import inspect_source, load_pytorch
 
@@ -202,7 +219,7 @@ def finetune_control(
     trained, ft = finetune(model, data_yaml=Path(data_yaml), epochs=epochs, imgsz=imgsz, batch=batch,
                            device=device, source=Path(source), progress=progress)
     record = {"kind": "fine-tune control (no pruning)", "source_sha256": sha256_file(Path(source)),
-              "source_file": Path(source).name, "finetune": ft}
+              "source_file": Path(source).name, "family": src.family, "arch": src.arch, "finetune": ft}
     trained.bench_control = record
     save_checkpoint(trained, Path(out), train_args=dict(ckpt.get("train_args") or {}))
     return record
