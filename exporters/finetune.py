@@ -7,8 +7,10 @@ loads it in a fresh process, as long as ``exporters.splitfree`` is importable) c
 ``bench_pruning`` record on the model: ratio, params/MACs before and after, fine-tuning settings,
 and the per-epoch val curve (``val_curve``).
 
-Ultralytics validates on the val split after every epoch (``val=True``) only so that the record
-shows how the accuracy evolved; the val split never selects the model: the LAST epoch's EMA is kept,
+With ``val_curve=True`` (``python -m exporters.prune_cli``, which ships models with their JSON),
+Ultralytics validates on the val split after every epoch, only so that the record shows how the
+accuracy evolved; ``bench run``'s own on-the-fly builds skip it (one val pass per epoch saved) and
+validate the last epoch only. Either way the val split never selects the model: the LAST epoch's EMA is kept,
 never Ultralytics' ``best.pt``, early stopping is off, and the final re-validation of ``best.pt`` is
 skipped, so the record's ``val_metrics`` are the kept model's.
 
@@ -84,15 +86,16 @@ def finetune(
     source: Path | None = None,
     teacher: Path | None = None,
     progress: Progress | None = None,
+    val_curve: bool = False,
 ):
     """Train an already built (e.g. pruned) detection model for ``epochs`` on ``data_yaml``.
 
     Args:
         model: the module to train (kept as is, never rebuilt from YAML).
         data_yaml: Ultralytics dataset YAML. Trained on ``train``; the ``val`` split (the one bench
-            scores) is evaluated after every epoch for the record's ``val_curve`` only: the LAST
-            epoch's EMA is kept, never ``best.pt``, and early stopping is off, so it never selects
-            the model.
+            scores) is evaluated after the last epoch (and, with ``val_curve``, after every epoch, for
+            the record only): the LAST epoch's EMA is kept, never ``best.pt``, and early stopping is
+            off, so it never selects the model.
         epochs: number of epochs, >= 1.
         imgsz: training input size.
         batch: batch size.
@@ -102,6 +105,8 @@ def finetune(
         teacher: a ``.pt`` to distill from (Ultralytics' feature distillation, ``distill_model``);
             for a pruned model, its own unpruned source is the natural teacher.
         progress: optional ``callable("finetune", epoch_done, epochs)``.
+        val_curve: validate after every epoch and record the curve (else the last epoch only; the
+            record's ``val_curve`` is then None).
 
     Returns:
         ``(trained_model, record)``: the last-epoch EMA model (FP32, eval) and a dict for ``bench_pruning["finetune"]``,
@@ -130,7 +135,7 @@ def finetune(
             "name": "finetune",
             "exist_ok": True,
             "verbose": False,
-            "val": True,  # per-epoch val for the record's curve only: the last epoch is kept, never best.pt
+            "val": bool(val_curve),  # per-epoch val for the record's curve only; the last epoch is validated anyway
             "patience": 0,  # no early stopping: the val split must not decide when training ends
         }
         if teacher is not None:
@@ -149,7 +154,8 @@ def finetune(
         trained = getattr(trained, "student_model", trained).float().eval()  # unwrap a distillation wrapper
         metrics = {k: round(float(v), 5) for k, v in (getattr(trainer, "metrics", None) or {}).items()
                    if isinstance(v, (int, float))}
-        curve = read_val_curve(Path(getattr(trainer, "csv", Path(tmp) / "finetune" / "results.csv")))
+        curve = (read_val_curve(Path(getattr(trainer, "csv", Path(tmp) / "finetune" / "results.csv")))
+                 if val_curve else None)
     record = {
         "epochs": epochs,
         "data_yaml": str(Path(data_yaml).resolve()),
@@ -197,6 +203,7 @@ def finetune_control(
     batch: int = 16,
     device: str = "cpu",
     progress: Progress | None = None,
+    val_curve: bool = False,
 ) -> dict:
     """Fine-tune the UNPRUNED source exactly as :func:`prune_and_finetune` fine-tunes a pruned one.
 
@@ -217,7 +224,7 @@ def finetune_control(
     model, ckpt = load_pytorch(Path(source))
     imgsz = imgsz or src.imgsz or 640
     trained, ft = finetune(model, data_yaml=Path(data_yaml), epochs=epochs, imgsz=imgsz, batch=batch,
-                           device=device, source=Path(source), progress=progress)
+                           device=device, source=Path(source), progress=progress, val_curve=val_curve)
     record = {"kind": "fine-tune control (no pruning)", "source_sha256": sha256_file(Path(source)),
               "source_file": Path(source).name, "family": src.family, "arch": src.arch, "finetune": ft}
     trained.bench_control = record
@@ -238,6 +245,7 @@ def prune_and_finetune(
     round_to: int = 8,
     distill: bool = False,
     progress: Progress | None = None,
+    val_curve: bool = False,
 ) -> dict:
     """Prune a source checkpoint, fine-tune it, and save the pruned checkpoint to ``out``.
 
@@ -254,6 +262,7 @@ def prune_and_finetune(
         distill: also distill from the unpruned source (Ultralytics ``distill_model``); measured
             ~4x slower per epoch on CPU, so off by default.
         progress: optional ``callable(stage, done, total)``.
+        val_curve: validate after every fine-tuning epoch and record the curve (:func:`finetune`).
 
     Returns:
         The ``bench_pruning`` record saved on the model.
@@ -287,6 +296,7 @@ def prune_and_finetune(
         pruned, record["finetune"] = finetune(
             pruned, data_yaml=Path(data_yaml), epochs=epochs, imgsz=imgsz, batch=batch, device=device,
             source=Path(source), teacher=Path(source) if distill else None, progress=progress,
+            val_curve=val_curve,
         )
     else:
         record["finetune"] = {"epochs": 0}

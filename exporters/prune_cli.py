@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.data is None or args.epochs < 1:
                 raise InputError(expected("--data and --epochs >= 1 for the control", "none", "--control"))
             info = finetune_control(args.model, out=args.out, data_yaml=args.data, epochs=args.epochs,
-                                    imgsz=args.imgsz, batch=args.batch, device=args.device)
+                                    imgsz=args.imgsz, batch=args.batch, device=args.device, val_curve=True)
             summary = f"{args.out}: {args.model} fine-tuned {info['finetune']['epochs']} epochs, unpruned (control)"
         else:
             if args.ratio is None:
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             info = prune_and_finetune(
                 args.model, args.ratio, out=args.out, data_yaml=args.data, epochs=args.epochs,
                 imgsz=args.imgsz, batch=args.batch, device=args.device, round_to=args.round_to,
-                distill=args.distill,
+                distill=args.distill, val_curve=True,
             )
             summary = (f"{args.out}: params {info['params_before']:,} -> {info['params_after']:,}, "
                        f"GMACs@{info['example_imgsz']} {info['gmacs_before']} -> {info['gmacs_after']}, "

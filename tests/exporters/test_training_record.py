@@ -84,12 +84,18 @@ def test_finetune_validates_every_epoch_and_records_the_curve(data_yaml, tmp_pat
             torch.save({"ema": torch.nn.Conv2d(1, 1, 1)}, self.last)
 
     monkeypatch.setattr(ft, "_trainer_class", lambda: StubTrainer)
-    _, record = ft.finetune(torch.nn.Conv2d(1, 1, 1), data_yaml=data_yaml, epochs=3, imgsz=64)
+    _, record = ft.finetune(torch.nn.Conv2d(1, 1, 1), data_yaml=data_yaml, epochs=3, imgsz=64, val_curve=True)
     assert seen["val"] is True and seen["patience"] == 0  # per-epoch val, and it never stops the training
     assert record["val_curve"] == [{"epoch": 1, "map50_95": 0.1, "map50": 0.3},
                                    {"epoch": 2, "map50_95": 0.2, "map50": 0.4},
                                    {"epoch": 3, "map50_95": 0.3, "map50": 0.5}]
     assert record["checkpoint"] == "last epoch (EMA)" and record["val_metrics"] == {"metrics/mAP50-95(B)": 0.3}
+
+    # bench run's own on-the-fly builds: the last epoch is validated (Ultralytics always does), no per-epoch pass
+    seen.clear()
+    _, record = ft.finetune(torch.nn.Conv2d(1, 1, 1), data_yaml=data_yaml, epochs=3, imgsz=64)
+    assert seen["val"] is False and seen["patience"] == 0
+    assert record["val_curve"] is None and record["val_metrics"] == {"metrics/mAP50-95(B)": 0.3}
 
 
 def _pruning_record(curve, epochs):
