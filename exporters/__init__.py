@@ -12,10 +12,12 @@ One entry point; one module per kind of variant, registered by kind (:mod:`expor
     source.py          validate the .pt / .onnx source (detection, supported architecture)
     onnx_export.py     FP32 via Ultralytics' exporter (+ exact DFL rewrite), FP16 conversion, head-decode finder, graph cost
     int8.py            ONNX Runtime static QDQ quantization, head decode left float
+    openvino_int8.py   OpenVINO INT8: NNCF post-training quantization of the FP32 ONNX into an IR
     calibration.py     train-split calibration images through the inference letterbox
     splitfree.py       split-free C2f/C3k2 blocks (needed by Torch-Pruning; pickled in pruned .pt)
     prune.py           structured channel pruning (+ ``python -m exporters.prune_cli``)
-    finetune.py        fine-tuning of the pruned module with Ultralytics' trainer
+    finetune.py        fine-tuning of the pruned module (or its unpruned control) with Ultralytics' trainer
+    training_record.py a training's per-epoch val curve (results.csv) and its plateau verdict
     tensorrt_build.py  TensorRT 8.6/10.x engine builder (+ ``python -m exporters.trt_smoke`` on device)
     manifest.py        manifests, cache keys, atomic writes
     cli.py             ``bench export``
