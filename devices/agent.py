@@ -14,6 +14,10 @@ tensorrt with cuda-python) installed and ``PYTHONPATH`` at a bench checkout:
   so the device needs no image codec). Progress goes to stdout as JSON lines; ``DIR/result.json``
   and ``DIR/detections.npz`` are left as :mod:`devices.worker` writes them, with the preprocessing
   backend added to the result's ``runtime`` block (``"preprocess": "opencv"`` or ``"numpy"``).
+  A job with an ``engine`` block (a TensorRT row) ships the ONNX: the engine is built from it first
+  with this device's TensorRT, or reused from the device's engine cache (:func:`devices.trt_engine.engine_job`;
+  progress ``building engine``), and measured; the result's ``runtime.engine`` says which TensorRT
+  built it, in how many seconds, and whether it was reused. A failed build fails the job in one line.
 
 A profile shipped as JSON (``--profile``) is used instead of the bundled YAML, so a device without
 PyYAML can load the profile the host resolved.
@@ -112,7 +116,7 @@ def array_reader(frames: Sequence[Any]):
 
 def describe() -> Dict[str, Any]:
     """This interpreter as a fleet device sees it (nothing is measured)."""
-    from devices.job import JOB_VERSION, RESULT_VERSION
+    from devices.job import JOB_VERSION, JOB_VERSIONS, RESULT_VERSION
     from devices.runtimes import probe_runtimes
 
     runtimes = {}
@@ -125,7 +129,7 @@ def describe() -> Dict[str, Any]:
         runtimes[name] = entry
     return {"python": platform.python_version(), "executable": sys.executable, "machine": platform.machine(),
             "runtimes": runtimes, "preprocess": preprocess_backend(), "job_version": JOB_VERSION,
-            "result_version": RESULT_VERSION}
+            "job_versions": list(JOB_VERSIONS), "result_version": RESULT_VERSION}
 
 
 def _profile_arg(job, profile_json: Optional[Path]):
@@ -136,11 +140,17 @@ def _profile_arg(job, profile_json: Optional[Path]):
 
 
 def run(job_path: Path, *, artifact: Path, frames: Path, out: Path, profile_json: Optional[Path] = None,
-        progress=None):
+        progress=None, engine_kwargs: Optional[Dict[str, Any]] = None):
     """Measure the job in ``job_path`` on shipped frames; returns the :class:`devices.job.WorkerResult`.
 
+    A job with an ``engine`` block has its engine built (or reused) from ``artifact`` first.
+
+    Args:
+        engine_kwargs: for :func:`devices.trt_engine.cached_engine` (tests inject a fake ``trt`` and ``tag``).
+
     Raises:
-        InputError: a bad job, frames or artifact file; RuntimeFailure and MissingDependency from the runtime.
+        InputError: a bad job, frames or artifact file; RuntimeFailure and MissingDependency from the runtime;
+            BenchError from the engine build (MissingDependency where TensorRT is not installed).
     """
     from common.atomic import write_text_atomic
     from devices.job import Job
@@ -152,9 +162,16 @@ def run(job_path: Path, *, artifact: Path, frames: Path, out: Path, profile_json
         raise InputError(expected("a readable job file", exc.strerror or str(exc), str(job_path))) from None
     job = Job.from_json(text, where=str(job_path))
     device_name = job.device
+    engine = None
+    if job.engine is not None:
+        from devices.trt_engine import engine_job
+
+        job, artifact, engine = engine_job(job, Path(artifact), progress=progress, **(engine_kwargs or {}))
     result = run_job(_profile_arg(job, profile_json), artifact=artifact, out=out, frames=array_reader(load_frames(frames)),
                      progress=progress)
     runtime = dict(result.runtime)
+    if engine is not None:
+        runtime["engine"] = engine
     runtime["preprocess"] = preprocess_backend()
     runtime.setdefault("profile", device_name)
     result = replace(result, runtime=runtime)

@@ -16,6 +16,11 @@ Both are JSON files with a ``version`` field. Versions:
 * 1: the first typed version (replaced the untyped ``job.json`` dict, whose ``job_version`` was never read).
   Added within version 1 (optional, with defaults, so older jobs load unchanged): ``batch`` and
   ``batch_artifact`` (the throughput pass at batch N); the result's ``timing.batch`` block.
+* 2: a job with an ``engine`` block (:class:`EngineBuild`): the device builds a TensorRT engine from the
+  shipped ONNX (``artifact``) before measuring it. Not additive (a reader that ignored the block would
+  run the ONNX as an engine), so such a job is written as version 2, which an older reader refuses in
+  one line; every job without it is still written as version 1, byte for byte as before. Version 2
+  demands the block and version 1 refuses it.
 
 Reading an unknown version is one clear line (:class:`common.errors.InputError`). Change fields only
 additively within a version (new fields with defaults); anything else bumps the version.
@@ -31,22 +36,24 @@ Example:
     >>> Job.from_json('{"version": 7}')
     Traceback (most recent call last):
     ...
-    common.errors.InputError: job: expected job version 1 (this bench reads only that one; run the same bench version on host and device), got version 7
+    common.errors.InputError: job: expected job version 1 or 2 (this bench reads only those; run the same bench version on host and device), got version 7
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from common.errors import InputError, expected
 
-__all__ = ["ArtifactRef", "FrameSet", "JOB_VERSION", "Job", "MAX_BATCH", "NmsSettings", "RESULT_VERSION", "TimingOptions",
-           "WorkerResult", "DETECTIONS_FILE", "FRAME_KINDS"]
+__all__ = ["ArtifactRef", "ENGINE_JOB_VERSION", "EngineBuild", "FrameSet", "JOB_VERSION", "JOB_VERSIONS", "Job", "MAX_BATCH",
+           "NmsSettings", "RESULT_VERSION", "TimingOptions", "TrtSettings", "WorkerResult", "DETECTIONS_FILE", "FRAME_KINDS"]
 
-JOB_VERSION = 1
+JOB_VERSION = 1  # a job without an engine block (the version every such job is written with)
+ENGINE_JOB_VERSION = 2  # a job with an engine block
+JOB_VERSIONS = (JOB_VERSION, ENGINE_JOB_VERSION)  # what this bench reads
 RESULT_VERSION = 1
 MAX_BATCH = 256  # --batch N: images per call of the throughput pass, 1..MAX_BATCH
 DETECTIONS_FILE = "detections.npz"  # beside the result: arrays frame, boxes (xyxy pixels), scores, classes
@@ -106,6 +113,60 @@ class FrameSet:
     names: Tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class TrtSettings:
+    """Builder settings for one engine (validated by :func:`exporters.tensorrt_build.trt_settings`, or read from a job).
+
+    Attributes:
+        precision: ``"fp32"``, ``"fp16"`` or ``"int8"``.
+        int8_mode: ``"qdq"`` (explicit, from the QDQ ONNX) or ``"calibrator"``; ``None`` unless int8.
+        workspace_mib: builder workspace memory-pool limit.
+        dla_core: DLA core index (Jetson), ``None`` for the GPU.
+        gpu_fallback: let layers the DLA cannot run fall back to the GPU.
+        sparse_weights: allow 2:4 structured-sparse kernels.
+    """
+
+    precision: str
+    int8_mode: Optional[str] = None
+    workspace_mib: int = 1024
+    dla_core: Optional[int] = None
+    gpu_fallback: bool = True
+    sparse_weights: bool = False
+
+    def to_dict(self) -> dict:
+        """JSON-ready (goes into the cache key and the manifest)."""
+        return asdict(self)
+
+    @property
+    def tag(self) -> str:
+        """File-name part for the non-default options, e.g. ``"-dla0-sparse"``."""
+        parts = []
+        if self.int8_mode == "calibrator":
+            parts.append("calib")
+        if self.dla_core is not None:
+            parts.append(f"dla{self.dla_core}")
+        if self.sparse_weights:
+            parts.append("sparse")
+        return "".join(f"-{p}" for p in parts)
+
+
+@dataclass(frozen=True)
+class EngineBuild(TrtSettings):
+    """Build a TensorRT engine on the device from the shipped ONNX before measuring: the builder's settings
+    (:class:`TrtSettings`; ``int8_mode`` is ``"qdq"`` for int8: the device has no calibration images) and the source.
+
+    Attributes:
+        source: the ONNX the engine is built from (FP32, or QDQ for int8); None until the host built it (then
+            it is the job's ``artifact`` as shipped; the device points ``artifact`` at the engine it built).
+    """
+
+    source: Optional[ArtifactRef] = None
+
+    def settings(self) -> TrtSettings:
+        """The builder settings alone (what an engine's cache key holds)."""
+        return TrtSettings(**{f.name: getattr(self, f.name) for f in fields(TrtSettings)})
+
+
 # ---------------------------------------------------------------------------------------------- Job
 
 @dataclass(frozen=True)
@@ -129,7 +190,10 @@ class Job:
         batch: images per call of the throughput pass (1: single stream only, as before this field).
         batch_artifact: the artifact with a static batch of ``batch`` for that pass, beside ``artifact``
             (same folder); None with ``batch`` 1, or until the local child has built it.
-        version: the file format version (:data:`JOB_VERSION`).
+        engine: build a TensorRT engine from ``artifact`` (an ONNX) on the device first (:class:`EngineBuild`);
+            None for every other job.
+        version: the base file format version (:data:`JOB_VERSION`; written as :data:`ENGINE_JOB_VERSION`
+            when ``engine`` is set).
     """
 
     variant: str
@@ -146,6 +210,7 @@ class Job:
     providers: Tuple[str, ...] = ()
     batch: int = 1
     batch_artifact: Optional[ArtifactRef] = None
+    engine: Optional[EngineBuild] = None
     version: int = JOB_VERSION
 
     def with_artifact(self, artifact: ArtifactRef) -> "Job":
@@ -158,6 +223,10 @@ class Job:
         out = _plain(asdict(self))
         if self.batch == 1 and self.batch_artifact is None:
             del out["batch"], out["batch_artifact"]
+        if self.engine is None:
+            del out["engine"]
+        else:
+            out["version"] = ENGINE_JOB_VERSION
         return out
 
     def to_json(self) -> str:
@@ -168,7 +237,8 @@ class Job:
     def from_dict(cls, data: Any, where: str = "job") -> "Job":
         """Validate a decoded job; unknown versions and wrong types are one-line :class:`InputError`."""
         r = _Reader(data, where)
-        r.version(JOB_VERSION, "job")
+        r.version(JOB_VERSIONS, "job")
+        engine = _engine_build(data, where)
         artifact = _artifact_ref(data.get("artifact"), where + ".artifact")
         batch_artifact = _artifact_ref(data.get("batch_artifact"), where + ".batch_artifact")
         batch = r.integer("batch", minimum=1, default=1)
@@ -195,7 +265,7 @@ class Job:
                                  warmup_max_s=t.number("warmup_max_s", TimingOptions.warmup_max_s),
                                  frames=t.integer("frames", minimum=1, default=TimingOptions.frames)),
             threads=r.integer("threads", minimum=1, none_ok=True), providers=r.texts("providers"),
-            batch=batch, batch_artifact=batch_artifact)
+            batch=batch, batch_artifact=batch_artifact, engine=engine)
 
     @classmethod
     def from_json(cls, text: str, where: str = "job") -> "Job":
@@ -242,7 +312,7 @@ class WorkerResult:
     def from_dict(cls, data: Any, where: str = "worker result") -> "WorkerResult":
         """Validate a decoded result; unknown versions and wrong types are one-line :class:`InputError`."""
         r = _Reader(data, where)
-        r.version(RESULT_VERSION, "worker result")
+        r.version((RESULT_VERSION,), "worker result")
         versions = r.mapping("versions")
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in versions.items()):
             raise InputError(expected("package versions as strings", versions, where + ".versions"))
@@ -269,6 +339,30 @@ def _artifact_ref(art: Any, where: str) -> Optional[ArtifactRef]:
         return None
     a = _Reader(art, where)
     return ArtifactRef(a.text("name"), a.text("sha256"), a.text("format"))
+
+
+def _engine_build(data: Mapping, where: str) -> Optional[EngineBuild]:
+    """The ``engine`` block of a job whose version was checked: demanded by version 2, refused by version 1."""
+    block = data.get("engine")
+    if data.get("version") == JOB_VERSION:
+        if block is not None:
+            raise InputError(expected(f"job version {ENGINE_JOB_VERSION} for a job with an 'engine' block",
+                                      f"version {JOB_VERSION}", where))
+        return None
+    if block is None:
+        raise InputError(expected(f"job version {JOB_VERSION}, or version {ENGINE_JOB_VERSION} with an 'engine' block",
+                                  f"version {ENGINE_JOB_VERSION} without one", where))
+    e, at = _Reader(block, where + ".engine"), where + ".engine"
+    precision = e.text("precision")
+    if precision not in ("fp32", "fp16", "int8"):
+        raise InputError(expected("fp32, fp16 or int8", repr(precision), at + ".precision"))
+    mode = block.get("int8_mode")
+    if mode != ("qdq" if precision == "int8" else None):
+        raise InputError(expected("'qdq' for int8 (the device builds from the QDQ ONNX), none otherwise", repr(mode),
+                                  at + ".int8_mode"))
+    return EngineBuild(precision=precision, int8_mode=mode, workspace_mib=e.integer("workspace_mib", minimum=16, default=1024),
+                       dla_core=e.integer("dla_core", minimum=0, none_ok=True), gpu_fallback=e.flag("gpu_fallback", True),
+                       sparse_weights=e.flag("sparse_weights", False), source=_artifact_ref(block.get("source"), at + ".source"))
 
 
 def _plain(value: Any) -> Any:
@@ -303,10 +397,11 @@ class _Reader:
             raise InputError(expected(f"a field '{key}'", "none", self.where))
         return default
 
-    def version(self, wanted: int, what: str) -> None:
+    def version(self, wanted: Tuple[int, ...], what: str) -> None:
         got = self.data.get("version")
-        if got != wanted or isinstance(got, bool):
-            raise InputError(expected(f"{what} version {wanted} (this bench reads only that one; run the same bench "
+        if got not in wanted or isinstance(got, bool):
+            versions, which = " or ".join(map(str, wanted)), "those" if len(wanted) > 1 else "that one"
+            raise InputError(expected(f"{what} version {versions} (this bench reads only {which}; run the same bench "
                                       "version on host and device)", f"version {got}", self.where))
 
     def text(self, key: str) -> str:
@@ -327,6 +422,12 @@ class _Reader:
             return None
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             raise InputError(expected(f"an integer >= {minimum}", repr(value), f"{self.where}.{key}"))
+        return value
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self._get(key, default)
+        if not isinstance(value, bool):
+            raise InputError(expected("true or false", repr(value), f"{self.where}.{key}"))
         return value
 
     def number(self, key: str, default: float) -> float:

@@ -77,6 +77,7 @@ def build_variant(
     progress: Progress | None = None,
     options: Any = None,
     batch: int = 1,
+    int8_profile: str | None = None,
 ) -> Artifact:
     """Build (or reuse) the artifact of one variant.
 
@@ -93,6 +94,8 @@ def build_variant(
         options: the kinds' options: one mapping ``{option name: value}`` (e.g. from
             :func:`exporters.kinds.options_mapping`; options of kinds this variant does not use are
             ignored, unknown names refused), or kind options dataclasses (``PrunedOptions(...)``).
+        int8_profile: quantize INT8 with this format kind's profile instead (``"trt"``: the QDQ ONNX a
+            TensorRT engine is built from, which a fleet host ships: :func:`exporters.tensorrt_build.engine_source`).
 
     Returns:
         The :class:`Artifact` (``reused`` tells whether it came from the cache).
@@ -109,6 +112,8 @@ def build_variant(
         raise InputError(expected(f"a batch in 1..{BATCH_MAX}", batch, "--batch"))
     values = _option_values(options)
     kinds = kinds_of(spec)
+    if int8_profile is not None:
+        kinds = {**kinds, "format": dataclasses.replace(kinds["format"], int8_profile=int8_profile)}
     opts = {k.name: options_from(values, k.name) for k in kinds.values()}
     src = inspect_source(Path(source))
     if src.kind == "onnx":

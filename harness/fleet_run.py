@@ -17,8 +17,9 @@ benchmark is waited for with a progress line, or its rows fail after ``--queue-t
 cancels the remote tasks (the worker dies with its task). A plain ``bench run`` never imports this
 module's Ray code: ``add_fleet_arguments`` is cheap and Ray is imported inside the functions.
 
-TensorRT rows are not run through the fleet yet (engines must be built on the device): they are
-skipped with that reason. Artifacts of several files (an OpenVINO IR's ``.xml`` + ``.bin``) travel whole.
+TensorRT rows ship the ONNX their engine is built from; the device builds the engine with its own
+TensorRT (cached there) and measures it (:mod:`harness.fleet_trt`). Artifacts of several files (an
+OpenVINO IR's ``.xml`` + ``.bin``) travel whole.
 """
 
 from __future__ import annotations
@@ -159,7 +160,7 @@ def run_fleet(opts, ns: argparse.Namespace, *, argv: list[str]) -> int:
 def run_on_cluster(opts, fopts: FleetOptions, *, argv: list[str]) -> list[dict]:
     """The fleet run; returns per device ``{"device", "record", "archived", "lost"}`` in ``--on`` order."""
     from devices import agent
-    from harness import fleet, runloop
+    from harness import fleet, fleet_trt, runloop
     from harness.fleet_exec import Lane, drive
     from harness.control import read_checkpoint
     from harness.plan import load_data, make_task, resolve_model
@@ -187,13 +188,16 @@ def run_on_cluster(opts, fopts: FleetOptions, *, argv: list[str]) -> list[dict]:
         plan, controls = plan_lane(opts, model, data, resolved, student, read=read)
         lane = Lane(device=dev, resolved=resolved, plan=plan, controls=controls)
         for row in plan:
-            if row.reason is not None:
-                lane.outcomes[row.name] = Outcome.skipped(row.spec, row.reason)
-            elif row.spec.fmt == "trt":
-                lane.outcomes[row.name] = Outcome.skipped(row.spec, "TensorRT engines are built on the device: not run "
-                                                                    "through the fleet yet (join with --runtime onnxruntime)")
+            trt = row.spec.fmt == "trt"
+            reason = row.reason
+            if reason is None and trt:
+                reason = fleet_trt.skip_reason(row.spec, resolved.profile, dev.agent or {}, opts.variant_options)
+            if reason is not None:
+                lane.outcomes[row.name] = Outcome.skipped(row.spec, reason)
             else:
                 build, job, frames_root = make_task(opts, model, data, resolved, row, student)
+                if trt:  # the host ships the engine's ONNX; the device builds the engine
+                    job = replace(job, engine=fleet_trt.engine_build(row.spec, opts.variant_options))
                 key = json.dumps(asdict(build), sort_keys=True, default=str)  # one build for every device
                 lane.todo.append((row, job, key))
                 builds.setdefault(key, build)
@@ -202,10 +206,12 @@ def run_on_cluster(opts, fopts: FleetOptions, *, argv: list[str]) -> list[dict]:
     ray = fleet.ray_module()
     shipped: dict = {}  # build key -> (artifact ref, ArtifactRef, manifest) or the failure reason
     for key, build in builds.items():
-        _say(f"building {build.variant} ({build.format})")
+        trt = build.format == "trt"  # the ONNX its engine is built from: the device builds the engine
+        make = fleet_trt.build_source if trt else build_artifact
+        _say(f"building {build.variant} ({'the ONNX of its TensorRT engine' if trt else build.format})")
         try:
             with _quiet():
-                art = build_artifact(build, progress=None)
+                art = make(build, progress=None)
         except BenchError as exc:
             shipped[key] = f"build failed: {exc}"
             continue
@@ -217,7 +223,7 @@ def run_on_cluster(opts, fopts: FleetOptions, *, argv: list[str]) -> list[dict]:
         if opts.batch > 1:  # --batch N: the batch-N artifact travels beside the batch-1 one (devices.worker)
             try:
                 with _quiet():
-                    bart = build_artifact(build, progress=None, batch=opts.batch)
+                    bart = make(build, progress=None, batch=opts.batch)
             except BenchError as exc:
                 shipped[key] = f"build failed (batch {opts.batch}): {exc}"
                 continue
@@ -226,6 +232,8 @@ def run_on_cluster(opts, fopts: FleetOptions, *, argv: list[str]) -> list[dict]:
             for lane in lanes:
                 lane.todo = [(r, replace(j, batch_artifact=bref) if k == key else j, k) for r, j, k in lane.todo]
         shipped[key] = (ray.put(files), ref, art.manifest)
+    for lane in lanes:  # an engine's source is the ONNX shipped for its row
+        lane.todo = [(r, fleet_trt.with_source(j, shipped[k]), k) for r, j, k in lane.todo]
     frames_ref = None
     if any(lane.todo for lane in lanes):
         from devices.worker import frame_reader

@@ -320,10 +320,11 @@ def _open_files() -> tuple[set[str], bool]:
     return paths, complete
 
 
-def build_artifact(build: BuildRequest, progress=_emit, *, batch: int = 1):
+def build_artifact(build: BuildRequest, progress=_emit, *, batch: int = 1, int8_profile: str | None = None):
     """Build (or reuse from the cache) the artifact of ``build`` with the exporters; returns their ``Artifact``.
 
     ``batch``: the artifact's static batch (the Job's ``batch`` for the throughput pass's one; 1 by default).
+    ``int8_profile``: INT8 quantized with that format kind's profile (``"trt"``: a fleet engine's source ONNX).
     """
     from exporters.build import build_variant
     from exporters.spec import parse_variant
@@ -336,7 +337,8 @@ def build_artifact(build: BuildRequest, progress=_emit, *, batch: int = 1):
     return build_variant(Path(build.source), spec, cache_dir=Path(build.cache_dir), imgsz=build.imgsz,
                          data_yaml=None if build.data_yaml is None else Path(build.data_yaml),
                          calib_images=build.calib_images, progress=progress, options=options,
-                         **({"batch": batch} if batch != 1 else {}))
+                         **({"batch": batch} if batch != 1 else {}),
+                         **({"int8_profile": int8_profile} if int8_profile else {}))
 
 
 def work(task: dict, out: Path) -> WorkerResult:

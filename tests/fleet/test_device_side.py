@@ -84,8 +84,8 @@ def test_run_with_a_bad_job_file_is_one_line_and_exit_2(tmp_path):
                            "--frames", str(tmp_path / "none.npz"), "--out", str(tmp_path / "out")], cwd=ROOT,
                           capture_output=True, text=True, timeout=120, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [f"bench agent: error: {job}: expected job version 1 (this bench reads "
-                                                "only that one; run the same bench version on host and device), got "
+    assert proc.stderr.strip().splitlines() == [f"bench agent: error: {job}: expected job version 1 or 2 (this bench reads "
+                                                "only those; run the same bench version on host and device), got "
                                                 "version 9"]
 
 

@@ -73,5 +73,5 @@ def test_command_line_entry_point(tmp_path, job_and_files):
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        f"bench worker: error: {path}: expected job version 1 (this bench reads only that one; run the same bench "
+        f"bench worker: error: {path}: expected job version 1 or 2 (this bench reads only those; run the same bench "
         "version on host and device), got version 9"]
