@@ -8,7 +8,7 @@ same code runs on JetPack 5 (TensorRT 8.5), JetPack 6 (8.6 / 10.3) and desktop T
 CUDA comes from cuda-python (``cuda.bindings.runtime``, or ``cuda.cudart`` before 12.6); host
 buffers are pinned (``cudaMallocHost``) so the copies are real DMA transfers.
 
-The engine *builder* lives in the exporters package; this module only runs engines. It cannot
+The engine *builder* is :mod:`devices.trt_engine`; this module only runs engines. It cannot
 run without an NVIDIA GPU; ``devices/smoke.py`` is the on-device check. Registered as ``tensorrt``
 in :mod:`devices.runtimes` (``probe`` and ``open_session`` below).
 
