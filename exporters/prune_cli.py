@@ -27,11 +27,10 @@ from pathlib import Path
 from common.atomic import write_json_atomic
 from common.errors import BenchError
 from common.hashing import file_sha256
-from exporters.training_record import plateau
+from exporters.training_record import VAL_PROTOCOL, plateau, ultralytics_val  # noqa: F401 (VAL_PROTOCOL re-exported)
 
 META_VERSION = 1  # the model JSON's format, the same as bench train's
 SYNTHETIC = "synthetic (bench data synth, seed {seed})"
-VAL_PROTOCOL = "ultralytics model.val(conf=0.001, iou=0.7) on the val split"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,21 +79,6 @@ def data_label(data_yaml: Path | None) -> str | None:
     if isinstance(synth, dict) and "seed" in synth:
         return SYNTHETIC.format(seed=synth["seed"])
     return Path(data_yaml).name if Path(data_yaml).is_absolute() else str(data_yaml)
-
-
-def ultralytics_val(weights: Path, *, data_yaml: Path, imgsz: int, device: str) -> dict:
-    """Ultralytics' val of the saved model on the val split, as ``bench train`` records it."""
-    import tempfile
-
-    from common.errors import require
-
-    ultralytics = require("ultralytics", extra="export")
-    with tempfile.TemporaryDirectory(prefix="bench-prune-val-") as tmp:
-        m = ultralytics.YOLO(str(weights)).val(data=str(data_yaml), imgsz=imgsz, batch=16, conf=0.001, iou=0.7,
-                                               plots=False, device=device, verbose=False, project=tmp, name="val",
-                                               exist_ok=True)
-    return {"map50_95": float(m.box.map), "map50": float(m.box.map50), "precision": float(m.box.mp),
-            "recall": float(m.box.mr), "protocol": VAL_PROTOCOL}
 
 
 def environment(*, device: str, train_s: float) -> dict:

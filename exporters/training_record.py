@@ -16,7 +16,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-__all__ = ["PLATEAU_POINTS", "PLATEAU_WINDOW", "plateau", "read_val_curve"]
+__all__ = ["PLATEAU_POINTS", "PLATEAU_WINDOW", "VAL_PROTOCOL", "plateau", "read_val_curve", "ultralytics_val"]
+
+VAL_PROTOCOL = "ultralytics model.val(conf=0.001, iou=0.7) on the val split"
 
 PLATEAU_WINDOW = 10  # epochs
 PLATEAU_POINTS = 0.3  # mAP50-95 points: "flat" = the fitted rise over the window is within this
@@ -70,3 +72,30 @@ def plateau(curve: list[dict], *, window: int = PLATEAU_WINDOW, points: float = 
     return {"window_epochs": window, "first_epoch": curve[-window]["epoch"], "last_epoch": curve[-1]["epoch"],
             "rise_points": rise, "spread_points": round(100 * (max(ys) - min(ys)), 2),
             "flat": abs(rise) <= points, "criterion": f"|fitted rise over the last {window} epochs| <= {points} points"}
+
+
+def ultralytics_val(weights, *, data_yaml: Path, imgsz: int, device: str = "cpu", project: Path | None = None) -> dict:
+    """Ultralytics' ``val`` of a finished model on the val split: the ``val`` block of its JSON.
+
+    Args:
+        weights: the ``.pt`` to validate, or an ``ultralytics.YOLO`` the caller already loaded it into.
+        data_yaml: the dataset YAML (its val split).
+        imgsz: validation input size.
+        device: ``"cpu"``, ``"0"``, ...
+        project: the folder Ultralytics writes its val run into (``<project>/val``); None: a temporary one.
+
+    Returns:
+        ``{"map50_95", "map50", "precision", "recall", "protocol"}``.
+    """
+    import tempfile
+
+    from common.errors import require
+
+    if isinstance(weights, (str, Path)):
+        weights = require("ultralytics", extra="export").YOLO(str(weights))
+    with tempfile.TemporaryDirectory(prefix="bench-val-") as tmp:
+        m = weights.val(data=str(data_yaml), imgsz=imgsz, batch=16, conf=0.001, iou=0.7,
+                                               plots=False, device=device, verbose=False,
+                                               project=str(project or tmp), name="val", exist_ok=True)
+    return {"map50_95": float(m.box.map), "map50": float(m.box.map50), "precision": float(m.box.mp),
+            "recall": float(m.box.mr), "protocol": VAL_PROTOCOL}

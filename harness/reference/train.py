@@ -45,7 +45,7 @@ from common.atomic import atomic_path, write_json_atomic
 from common.errors import BenchError, InputError, expected, require
 from harness.reference import MODELS_DIR
 from common.hashing import file_sha256 as sha256_file
-from exporters.training_record import PLATEAU_POINTS, PLATEAU_WINDOW, plateau, read_val_curve  # noqa: F401 (re-exported)
+from exporters.training_record import PLATEAU_POINTS, PLATEAU_WINDOW, plateau, read_val_curve, ultralytics_val  # noqa: F401 (re-exported)
 
 ARCHES = ("yolo11n", "yolo11s", "yolo12n", "yolo12s")
 META_VERSION = 1
@@ -534,8 +534,7 @@ def finalize(last: Path, *, plan: dict, settings: dict, train_s: float | None, w
     final = _plain_checkpoint(last, workdir)
     contents = checkpoint_contents(final)
     trained = ultralytics.YOLO(str(final))
-    metrics = trained.val(data=plan["data_yaml"], imgsz=plan["imgsz"], batch=16, conf=0.001, iou=0.7, plots=False,
-                          device="cpu", verbose=False, project=str(workdir), name="val", exist_ok=True)
+    val = ultralytics_val(trained, data_yaml=plan["data_yaml"], imgsz=plan["imgsz"], device="cpu", project=workdir)
     out = Path(plan["out"])
     out.mkdir(parents=True, exist_ok=True)
     name = plan["name"]
@@ -556,9 +555,7 @@ def finalize(last: Path, *, plan: dict, settings: dict, train_s: float | None, w
         "contents": contents,
         "val_curve": val_curve(workdir),
         "plateau": plateau(val_curve(workdir)),
-        "val": {"map50_95": float(metrics.box.map), "map50": float(metrics.box.map50),
-                "precision": float(metrics.box.mp), "recall": float(metrics.box.mr),
-                "protocol": "ultralytics model.val(conf=0.001, iou=0.7) on the val split"},
+        "val": val,
         "environment": {"ultralytics": ultralytics.__version__, "torch": torch.__version__,
                         "python": platform.python_version(), "machine": platform.machine(),
                         "train_seconds": round(train_s, 1) if train_s is not None else None, "resumed": resumed,
