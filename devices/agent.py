@@ -44,17 +44,19 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from common.errors import BenchError, InputError, expected
 
 __all__ = ["SELFTEST_ONNX", "SELFTEST_PROFILE", "describe", "execute", "load_frames", "main", "preprocess_backend",
-           "run", "save_frames_bytes", "selftest", "synthetic_frames"]
+           "run", "save_frames_bytes", "selftest", "stage_text", "synthetic_frames"]
 
 DATA = Path(__file__).with_name("data")
 SELFTEST_ONNX = DATA / "selftest.onnx"
 SELFTEST_PROFILE = DATA / "selftest-profile.json"  # the cpu profile as JSON (written by make_selftest_onnx.py)
 SELFTEST_FRAMES = 4
+FORWARD_EVERY_S = 1.0  # execute's progress sink gets the worker's latest stage at most this often
+PROGRESS_SINK = 1  # describe()'s "progress_sink": execute takes a progress sink (older agents lack the key)
 _SHAPES = ((48, 80), (72, 56), (64, 64), (40, 100))
 
 
@@ -129,7 +131,7 @@ def describe() -> Dict[str, Any]:
         runtimes[name] = entry
     return {"python": platform.python_version(), "executable": sys.executable, "machine": platform.machine(),
             "runtimes": runtimes, "preprocess": preprocess_backend(), "job_version": JOB_VERSION,
-            "job_versions": list(JOB_VERSIONS), "result_version": RESULT_VERSION}
+            "job_versions": list(JOB_VERSIONS), "result_version": RESULT_VERSION, "progress_sink": PROGRESS_SINK}
 
 
 def _profile_arg(job, profile_json: Optional[Path]):
@@ -191,7 +193,8 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
 
 
 def execute(job_json: str, files: Dict[str, bytes], frames: bytes, *, profile_json: Optional[str] = None,
-            python: Optional[str] = None, timeout: float = 1800.0) -> Dict[str, Any]:
+            python: Optional[str] = None, timeout: float = 1800.0,
+            progress: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
     """One fleet task, on the device: measure a job under the device's worker interpreter; never raises.
 
     Called by the host through Ray on the device's node (the node's own Python), it writes the job, the
@@ -199,6 +202,13 @@ def execute(job_json: str, files: Dict[str, bytes], frames: bytes, *, profile_js
     IR's ``.bin``), the frames and the profile into a temporary folder and runs ``PYTHON -m devices.agent run ...``
     (``python``: the interpreter the device joined with, e.g. JetPack 5's Python 3.8 with its TensorRT
     bindings; None: this one), killed after ``timeout`` seconds or when this process dies.
+
+    Args:
+        progress: where the worker's latest stage goes while it runs (``"building engine"``, ``"warmup 10"``,
+            ``"timed 350"``, ``"score 120/200"``: :func:`stage_text` of its progress lines), at most about
+            once a second, from this thread; the host passes it only to agents whose :func:`describe` has
+            ``progress_sink`` (older agents lack the argument). A sink that raises is dropped, never fails
+            the job. None: the worker's stdout is discarded, as before there was a sink.
 
     Returns:
         ``{"ok": True, "result": <WorkerResult JSON>, "detections": <npz bytes>, "host": ...}``, or
@@ -232,17 +242,15 @@ def execute(job_json: str, files: Dict[str, bytes], frames: bytes, *, profile_js
         checkout = str(Path(__file__).resolve().parents[1])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (checkout, os.environ.get("PYTHONPATH")) if p))
         try:
-            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp, env=env,
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL if progress is None else subprocess.PIPE,
+                                    stderr=subprocess.PIPE, cwd=tmp, env=env,
                                     preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
         except OSError as exc:
             return {"ok": False, "host": host, "stderr_tail": "",
                     "error": f"the device's worker interpreter {interpreter} cannot be started ({exc.strerror or exc}); "
                              "rejoin with --python naming a Python >= 3.8 that has numpy, psutil and its runtime"}
-        try:
-            _, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
+        err, timed_out = _wait(proc, timeout) if progress is None else _wait_forwarding(proc, timeout, progress)
+        if timed_out:
             return {"ok": False, "host": host, "stderr_tail": _tail(err),
                     "error": f"timed out after {timeout:g} s and was killed"}
         tail = _tail(err)
@@ -258,6 +266,96 @@ def execute(job_json: str, files: Dict[str, bytes], frames: bytes, *, profile_js
         else:
             error = f"worker crashed (exit {proc.returncode}): {(lines[-1] if lines else 'no output')[:200]}"
         return {"ok": False, "host": host, "error": error, "stderr_tail": tail}
+
+
+def _wait(proc, timeout: float) -> Tuple[bytes, bool]:
+    """The worker's stderr and whether it was killed at ``timeout`` (its stdout is not read)."""
+    import subprocess
+
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        return err, True
+    return err, False
+
+
+def stage_text(line: bytes) -> Optional[str]:
+    """The stage one progress line of ``run`` names, as a short text; None for anything else.
+
+    Example:
+        >>> stage_text(b'{"stage": "score", "done": 120, "total": 200}')
+        'score 120/200'
+        >>> stage_text(b'{"stage": "timed", "done": 350, "total": null}')
+        'timed 350'
+        >>> stage_text(b'{"stage": "building engine", "done": 0, "total": 1}')
+        'building engine'
+        >>> stage_text(b"[TRT] some library's own output") is None
+        True
+    """
+    try:
+        msg = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(msg, dict) or not isinstance(msg.get("stage"), str) or not msg["stage"].strip():
+        return None
+    stage, done, total = " ".join(msg["stage"].split())[:60], msg.get("done"), msg.get("total")
+    if not isinstance(done, int) or isinstance(done, bool):
+        return stage
+    if total is None:
+        return f"{stage} {done}"
+    return f"{stage} {done}/{total}" if isinstance(total, int) and total > 1 else stage
+
+
+def _wait_forwarding(proc, timeout: float, progress: Callable[[str], None]) -> Tuple[bytes, bool]:
+    """:func:`_wait` that also reads the worker's progress lines as they come (stdout and stderr each drained
+    by a thread) and hands the latest stage to ``progress`` at most every :data:`FORWARD_EVERY_S`."""
+    import subprocess
+    import threading
+
+    chunks = []  # type: List[bytes]
+    latest = [None]  # type: List[Optional[str]]  # the last stage read (a single slot: the reader thread writes it)
+
+    def drain_stderr() -> None:
+        for chunk in iter(lambda: proc.stderr.read1(65536), b""):
+            chunks.append(chunk)
+
+    def read_stages() -> None:
+        for line in proc.stdout:
+            text = stage_text(line[:2000])
+            if text is not None:
+                latest[0] = text
+
+    readers = [threading.Thread(target=drain_stderr, daemon=True), threading.Thread(target=read_stages, daemon=True)]
+    for reader in readers:
+        reader.start()
+    deadline = time.monotonic() + timeout
+    sink = progress  # type: Optional[Callable[[str], None]]
+    sent = None  # type: Optional[str]
+    timed_out = False
+    while True:
+        try:
+            proc.wait(timeout=max(0.0, min(FORWARD_EVERY_S, deadline - time.monotonic())))
+            break
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                proc.kill()
+                proc.wait()
+                timed_out = True
+                break
+        stage = latest[0]
+        if sink is not None and stage is not None and stage != sent:
+            sent = stage
+            try:
+                sink(stage)
+            except Exception:  # noqa: BLE001 - the sink is the host's display: losing it must never fail the job
+                sink = None
+    for reader in readers:
+        reader.join()
+    proc.stdout.close()
+    proc.stderr.close()
+    return b"".join(chunks), timed_out
 
 
 def _tail(err: bytes, n: int = 25) -> str:

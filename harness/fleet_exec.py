@@ -1,7 +1,9 @@
 """The fleet run's loop: each device's rows as Ray tasks, one at a time per device, all devices at once.
 
 :func:`drive` submits a device's next row when its previous one answered, waits for a busy device
-(a progress line every 15 s) or fails its rows after ``--queue-timeout``, watches that each device's
+(a progress line every 15 s) or fails its rows after ``--queue-timeout``, says every 15 s what each row
+in flight is doing on its device (the stage the device reported to the run's board,
+:mod:`harness.fleet_progress`, e.g. ``fleet: orin: int8 building engine (95 s)``), watches that each device's
 node is alive (a device whose node dies or leaves fails its remaining rows and is marked lost: its
 record is not archived), and cancels the remote tasks on any exit (Ctrl-C, SIGTERM). Results come back
 as :class:`harness.worker.Outcome` objects, as a local run's do. Used by :mod:`harness.fleet_run`.
@@ -37,7 +39,8 @@ class Lane:
     lost: str | None = None  # why the device is gone: its record is not archived
     submitted: bool = False
     waiting_since: float | None = None
-    noted: float = 0.0
+    noted: float = 0.0  # when the last busy or in-flight note was printed
+    told_no_sink: bool = False  # the 'does not report its stages' line was printed
 
     def fail_rest(self, reason: str) -> None:
         from harness.worker import Outcome
@@ -73,16 +76,24 @@ def _outcome(reply: Mapping, device: str, manifest: Mapping | None):
 
 
 def drive(lanes: list, shipped: dict, frames_ref, profiles: dict, opts, fopts) -> None:
-    """Submit each device's rows one after the other, all devices at once; collect, watch, cancel on Ctrl-C."""
+    """Submit each device's rows one after the other, all devices at once; collect, watch, cancel on Ctrl-C.
+
+    The run's progress board (:func:`harness.fleet_progress.open_board`) is killed on every exit.
+    """
     from devices import agent
-    from harness import fleet
+    from harness import fleet, fleet_progress
     from harness.worker import Outcome
 
     ray = fleet.ray_module()
     remote = ray.remote(agent.execute)
+    board = fleet_progress.open_board(ray, say=_say) if any(lane.todo for lane in lanes) else None
     try:
         while any(lane.todo or lane.inflight for lane in lanes):
             now = time.monotonic()
+            if board is not None:
+                board.poll()
+            for lane in lanes:
+                _note_stage(lane, board, now)
             for lane in lanes:
                 name = lane.device.name
                 if lane.inflight is not None or not lane.todo:
@@ -111,9 +122,10 @@ def drive(lanes: list, shipped: dict, frames_ref, profiles: dict, opts, fopts) -
                 job = job.with_artifact(ref)
                 task = remote.options(resources={fleet.device_resource(name): 1}, num_cpus=0, max_retries=0,
                                       name=f"bench {row.name} on {name}")
+                extra = _sink(lane, board, row.name)
                 obj = task.remote(job.to_json(), art_ref, frames_ref, profile_json=profiles[lane.device.profile],
-                                  python=lane.device.python, timeout=opts.timeout)
-                lane.inflight, lane.submitted = (obj, row, manifest, now), True
+                                  python=lane.device.python, timeout=opts.timeout, **extra)
+                lane.inflight, lane.submitted, lane.noted = (obj, row, manifest, now), True, now
                 _say(f"{name}: {row.name} running")
             refs = [lane.inflight[0] for lane in lanes if lane.inflight is not None]
             ready = ray.wait(refs, num_returns=len(refs), timeout=POLL_S)[0] if refs else []
@@ -127,6 +139,36 @@ def drive(lanes: list, shipped: dict, frames_ref, profiles: dict, opts, fopts) -
             if lane.inflight is not None:
                 ray.cancel(lane.inflight[0], force=True)
         raise
+    finally:
+        if board is not None:
+            board.close()
+
+
+def _sink(lane: Lane, board, row: str) -> dict:
+    """``{"progress": sink}`` for the task when the board lives and the device's agent takes a sink, else ``{}``
+    (an agent older than the sink would refuse the argument: it runs as before, without stages)."""
+    from harness import fleet_progress
+
+    if board is None or not board.alive:
+        return {}
+    if not fleet_progress.accepts_sink(lane.device.agent or {}):
+        if not lane.told_no_sink:
+            lane.told_no_sink = True
+            _say(f"device {lane.device.name}'s agent does not report its stages (it joined with an older bench): "
+                 "only the time since its row started is shown")
+        return {}
+    sink = board.sink(lane.device.name, row)
+    return {} if sink is None else {"progress": sink}
+
+
+def _note_stage(lane: Lane, board, now: float) -> None:
+    """Every BUSY_NOTE_EVERY_S while a row is in flight: what its device last said it is doing, or ``running``."""
+    if lane.inflight is None or now - lane.noted < BUSY_NOTE_EVERY_S:
+        return
+    lane.noted = now
+    _, row, _, started = lane.inflight
+    stage = (board.stage(lane.device.name, row.name) if board is not None else None) or "running"
+    _say(f"{lane.device.name}: {row.name} {stage} ({now - started:.0f} s)")
 
 
 def _busy(ray, name: str) -> bool:
