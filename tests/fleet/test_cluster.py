@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -176,6 +177,16 @@ def test_a_busy_device_is_waited_for_and_its_rows_fail_after_the_queue_timeout(h
     row = next(r for r in proc.stdout[proc.stdout.index("== all devices =="):].splitlines() if r.startswith("b "))
     assert row.endswith("failed: device b stayed busy for 2 s (--queue-timeout): another benchmark holds it")
     assert "not archived: device b stayed busy" in proc.stdout
+
+
+def test_a_row_in_flight_shows_the_stage_its_device_reported(head, devices):
+    # --min-seconds 16: the row is still timing when the host's first 15 s note comes (harness.fleet_progress)
+    proc = _bench("run", "--cluster", head, "--on", "a", "--variants", "fp32", "--limit", "2", "--min-iters", "10",
+                  "--min-seconds", "16", "--bootstrap", "0", "--no-archive")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    notes = [ln for ln in proc.stderr.splitlines() if ln.startswith("fleet: a: fp32 ") and ln.endswith(" s)")]
+    assert any(re.fullmatch(r"fleet: a: fp32 (warmup|timed|pipelined|score) [0-9/]+ \(\d+ s\)", ln) for ln in notes), \
+        proc.stderr[-3000:]
 
 
 def _agents() -> list:
