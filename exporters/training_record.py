@@ -55,7 +55,9 @@ def plateau(curve: list[dict], *, window: int = PLATEAU_WINDOW, points: float = 
 
     ``rise_points``: the least-squares line through the last ``window`` values, its rise from the
     first to the last of those epochs, in mAP50-95 points; ``spread_points``: max - min there.
-    ``flat`` when ``|rise_points| <= points``.
+    ``flat`` when ``|rise_points| <= points``. ``rise_se_points``: the standard error of that rise
+    (residual scatter about the line, ``window - 2`` degrees of freedom), so a reader can tell a
+    rise the window resolves from epoch-to-epoch noise.
 
         >>> plateau([{"epoch": i, "map50_95": 0.5} for i in range(12)])["flat"]
         True
@@ -67,10 +69,13 @@ def plateau(curve: list[dict], *, window: int = PLATEAU_WINDOW, points: float = 
     ys = [c["map50_95"] for c in curve[-window:]]
     xs = list(range(window))
     mx, my = sum(xs) / window, sum(ys) / window
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
     rise = round(100 * slope * (window - 1), 2)
+    scatter = (sum((y - my - slope * (x - mx)) ** 2 for x, y in zip(xs, ys)) / (window - 2)) ** 0.5 if window > 2 else 0.0
     return {"window_epochs": window, "first_epoch": curve[-window]["epoch"], "last_epoch": curve[-1]["epoch"],
-            "rise_points": rise, "spread_points": round(100 * (max(ys) - min(ys)), 2),
+            "rise_points": rise, "rise_se_points": round(100 * scatter / sxx ** 0.5 * (window - 1), 2),
+            "spread_points": round(100 * (max(ys) - min(ys)), 2),
             "flat": abs(rise) <= points, "criterion": f"|fitted rise over the last {window} epochs| <= {points} points"}
 
 

@@ -53,6 +53,18 @@ def test_plateau_of_a_parsed_curve(tmp_path):
     assert plateau(rising[:PLATEAU_WINDOW - 1]) is None  # fewer epochs than the window: no verdict
 
 
+def test_plateau_rise_carries_its_standard_error():
+    import numpy as np
+
+    rising = [{"epoch": i, "map50_95": 0.5 + 0.002 * i} for i in range(12)]
+    assert plateau(rising)["rise_se_points"] == 0.0  # on the line: nothing left to scatter
+    ys = [0.84, 0.836, 0.839, 0.845, 0.846, 0.845, 0.847, 0.847, 0.846, 0.849]
+    verdict = plateau([{"epoch": 141 + i, "map50_95": y} for i, y in enumerate(ys)])
+    coef, cov = np.polyfit(np.arange(10), ys, 1, cov=True)  # an independent fit: numpy's covariance of the slope
+    assert verdict["rise_points"] == round(100 * coef[0] * 9, 2)
+    assert verdict["rise_se_points"] == round(100 * float(np.sqrt(cov[0, 0])) * 9, 2) > 0
+
+
 def test_bench_train_uses_the_same_functions():
     from exporters import training_record
     from harness.reference import train
