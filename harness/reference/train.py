@@ -2,10 +2,10 @@
 
 The reference checkpoints shipped in ``harness/reference/models/`` were made with::
 
-    bench train --arch yolo11n --epochs 80 --threads 2
-    bench train --arch yolo12n --epochs 40
-    bench train --arch yolo11s --epochs 40
-    bench train --arch yolo11n --epochs 40 --teacher harness/reference/models/yolo11s.pt
+    bench train --arch yolo11n --epochs 150 --threads 2
+    bench train --arch yolo12n --epochs 100 --threads 2
+    bench train --arch yolo11s --epochs 40 --threads 2
+    bench train --arch yolo11n|yolo12n --epochs 40 --teacher harness/reference/models/yolo11s.pt --threads 2
 
 Each writes ``<name>.pt`` and ``<name>.json`` (SHA-256, training settings, achieved val metrics).
 Ultralytics builds the network from the config that ships inside the package (``yolo11n.yaml``), so

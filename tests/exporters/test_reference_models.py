@@ -37,7 +37,7 @@ def test_a_shipped_plain_model_runs_with_its_shipped_student_and_teacher(plain):
     assert setup.teacher == reference.MODELS_DIR / "yolo11s.pt" and setup.teacher_reason is None
     assert setup.plain_reason is None
     assert setup.info["baseline"]["json"] == f"{plain}.json" and setup.info["baseline"]["settings_identical"] is True
-    # both plain models were retrained longer (issue 20: yolo11n 80 epochs, yolo12n 100); the 40-epoch students' JSONs
+    # both plain models were retrained longer (issue 20: yolo11n 150 epochs, yolo12n 100); the 40-epoch students' JSONs
     # record the old ones, and the table says so until the students are retrained against them
     assert "not the plain baseline the student's JSON records" in setup.plain_note
 
