@@ -86,8 +86,8 @@ def _notes(record: Record, verdicts: Mapping[str, Validity]) -> tuple[dict[str, 
 
 def _status(v: Variant, validity: Validity, refs: Sequence[int]) -> str:
     word = {"ok": "ok", "skipped": "skip", "failed": "FAIL"}.get(v.status, v.status)
-    parts = [word] + ([validity.marks] if validity.marks else []) + [f"({n})" for n in refs]
-    return " ".join(parts)
+    parts = [word] + ([validity.marks] if validity.marks else []) + ([f"({','.join(map(str, refs))})"] if refs else [])
+    return " ".join(parts)  # several notes as one "(5,6)": the status cell stays on one line at 80 columns
 
 
 def _legend(record: Record, columns: Sequence[Column]) -> list[str]:
