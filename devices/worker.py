@@ -25,7 +25,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from common.errors import BenchError, InputError, expected
 from devices.job import DETECTIONS_FILE, Job, WorkerResult
@@ -221,6 +221,7 @@ def _time_batch(job: Job, artifact: Path, profile, frames: FrameReader, *, verif
     It times at least as many frames as the single-stream pass (``min_iters / batch`` calls, at least 10)
     and at least ``min_seconds``, on ``max(timing frames, batch)`` distinct frames decoded up front.
     """
+    from devices.telemetry.sources import read_schedstat
     from harness.pipeline.runner import Pipeline, time_batch
 
     path = batch_artifact_path(job, artifact)
@@ -232,7 +233,13 @@ def _time_batch(job: Job, artifact: Path, profile, frames: FrameReader, *, verif
     batch_frames = list(frames(max(job.timing.frames, job.batch)))
     calls = max(10, -(-job.timing.min_iters // job.batch))
 
+    sched = {}  # type: Dict[str, Optional[Tuple[float, float]]]
+
     def on_progress(phase: str, n: int, seconds: float) -> None:
+        if phase == "warmup":  # the last warm-up call's reading opens the timed window
+            sched["start"] = read_schedstat()
+        elif "start" not in sched:  # no warm-up was run: from the end of the first timed call
+            sched["start"] = read_schedstat()
         if n % 5 == 0:
             progress(f"batch {job.batch} {phase}", n, None)
 
@@ -240,7 +247,30 @@ def _time_batch(job: Job, artifact: Path, profile, frames: FrameReader, *, verif
                        warmup_max_s=job.timing.warmup_max_s, progress=on_progress)
     out = timed.to_dict()
     out["artifact"] = job.batch_artifact.name
+    # what results.validity judges the pass by, as it judges the single stream: its calls in order and the
+    # share of their ready time the process's threads waited for a CPU (absent where schedstat is not exposed)
+    out["samples_ms"] = timed.calls.samples_ms.tolist()
+    share = wait_share(sched.get("start"), read_schedstat())
+    if share is not None:
+        out["cpu_wait_share"] = share
     return out
+
+
+def wait_share(start: Optional[Tuple[float, float]], end: Optional[Tuple[float, float]]) -> Optional[float]:
+    """The share of ready time spent waiting for a CPU between two :func:`read_schedstat` readings.
+
+    None when either reading is missing or nothing ran (threads that ended between the readings take
+    their counters with them, so a negative difference is not a measurement either).
+
+        >>> wait_share((1.0, 0.5), (2.0, 1.0)), wait_share(None, (2.0, 1.0)), wait_share((1.0, 0.5), (1.0, 0.5))
+        (0.3333333333333333, None, None)
+    """
+    if start is None or end is None:
+        return None
+    ran, waited = end[0] - start[0], end[1] - start[1]
+    if ran < 0 or waited < 0 or ran + waited <= 0:
+        return None
+    return waited / (ran + waited)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

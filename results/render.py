@@ -36,7 +36,7 @@ from results.render_cells import (COLUMNS, SUB_ROW, Column, Row, RunTable, _batc
 from results.render_notes import UNPARSED_SHOWN, _legend, _notes, _status, unparsed_line
 from results.schema import Record
 from results.stats import DEFAULT_FACTOR
-from results.validity import verdict
+from results.validity import batch_verdict, verdict
 
 __all__ = ["COLUMNS", "DEFAULT_MAX_DROP", "SUB_ROW", "UNPARSED_SHOWN", "Column", "Row", "RunTable", "answer",
            "make_console", "print_run", "rich_table", "run_table", "unparsed_line"]
@@ -72,11 +72,12 @@ def run_table(record: Record, *, max_drop: float = DEFAULT_MAX_DROP, factor: flo
     batch = _batch_of(record)
     columns = _with_batch([c for c in COLUMNS if _measured(record, c.needs)], batch)
     verdicts = {v.name: verdict(v, factor=factor) for v in record.variants}
-    marks, notes, student_note = _notes(record, verdicts)
+    batch_verdicts = {v.name: batch_verdict(v, factor=factor) for v in record.variants}
+    marks, notes, student_note = _notes(record, verdicts, batch_verdicts)
     rows = []
     for v in record.variants:
         cells = _cells(v, reference)
-        cells["status"] = _status(v, verdicts[v.name], marks[v.name])
+        cells["status"] = _status(v, verdicts[v.name], marks[v.name], batch_verdicts[v.name])
         rows.append(Row(v.name, cells, v.status, verdicts[v.name], tuple(marks[v.name])))
         teacher = v.vs_models.get("teacher")
         if teacher is not None:  # the student against its teacher's FP32, on a line of its own

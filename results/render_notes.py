@@ -43,8 +43,10 @@ def _student_note(v: Variant, record: Record) -> str:
     return f"{first}; {second}."
 
 
-def _notes(record: Record, verdicts: Mapping[str, Validity]) -> tuple[dict[str, list[int]], list[str], int | None]:
-    """Footnotes in table order; ``({variant: [note numbers]}, lines, the student note's number)``."""
+def _notes(record: Record, verdicts: Mapping[str, Validity], batch_verdicts: Mapping[str, Validity] | None = None
+           ) -> tuple[dict[str, list[int]], list[str], int | None]:
+    """Footnotes in table order; ``({variant: [note numbers]}, lines, the student note's number)``.
+    ``batch_verdicts``: each row's :func:`results.validity.batch_verdict` (the ``FPS@bN`` pass)."""
     marks: dict[str, list[int]] = {}
     lines: list[str] = []
     student_note = None
@@ -81,12 +83,21 @@ def _notes(record: Record, verdicts: Mapping[str, Validity]) -> tuple[dict[str, 
         if not validity.ok:
             marks[v.name].append(add(f"{v.name}: {validity.marks} {validity.words}: "
                                      f"{'; '.join(validity.reasons)}. Its speed figures are not to be trusted"))
+        batch = (batch_verdicts or {}).get(v.name)
+        if batch is not None and not batch.ok:
+            n = v.timing.batch.batch
+            marks[v.name].append(add(f"{v.name}: FPS@b{n} {batch.marks} {batch.words}: in its batch-{n} pass "
+                                     f"{'; '.join(batch.reasons)}. That figure is not to be trusted"))
     return marks, lines, student_note
 
 
-def _status(v: Variant, validity: Validity, refs: Sequence[int]) -> str:
+def _status(v: Variant, validity: Validity, refs: Sequence[int], batch: Validity | None = None) -> str:
+    """``ok CU (1,2)``; a batch pass judged on its own adds its marks after its batch (``ok @b8 C (1)``)."""
     word = {"ok": "ok", "skipped": "skip", "failed": "FAIL"}.get(v.status, v.status)
-    parts = [word] + ([validity.marks] if validity.marks else []) + ([f"({','.join(map(str, refs))})"] if refs else [])
+    marks = [validity.marks] if validity.marks else []
+    if batch is not None and batch.marks:
+        marks.append(f"@b{v.timing.batch.batch} {batch.marks}")
+    parts = [word] + marks + ([f"({','.join(map(str, refs))})"] if refs else [])
     return " ".join(parts)  # several notes as one "(5,6)": the status cell stays on one line at 80 columns
 
 

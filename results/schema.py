@@ -52,7 +52,9 @@ Variant::
        batch                   optional (no version change: older records lack it; ``bench run --batch N``,
                                N > 1): the throughput pass on the artifact exported with a static batch N
                                {"batch": N, "images_per_s", "batch_p50_ms", "batch_p99_ms", "batch_mean_ms",
-                                "n" (timed calls), "timed_seconds", "warmup_iterations", "artifact" (file name)}
+                                "n" (timed calls), "timed_seconds", "warmup_iterations", "artifact" (file name),
+                                optional "samples_ms" (array, the calls in call order) and "cpu_wait_share"
+                                (0..1, as telemetry.process's): what results.validity judges the pass by}
                                (one sample = preprocess of N frames + one inference + N postprocesses;
                                images_per_s = N x calls / the timed window)
     accuracy                   {"map50_95","map50","coco_stats" (12 numbers, -1 = undefined),
@@ -293,7 +295,10 @@ def _batch_timing(c: _Check, b, path: str) -> BatchTiming | None:
     if b is None:
         return None
     c.obj(b, path, ("batch", "images_per_s", "batch_p50_ms", "batch_p99_ms", "batch_mean_ms", "n", "timed_seconds",
-                    "warmup_iterations", "artifact"), required=("batch",))
+                    "warmup_iterations", "artifact", "samples_ms", "cpu_wait_share"), required=("batch",))
+    samples = None if b.get("samples_ms") is None else decode_floats(b["samples_ms"], c.at(f"{path}.samples_ms"))
+    if samples is not None and any(x < 0 for x in samples):
+        c.fail("latencies >= 0", "a negative sample", f"{path}.samples_ms")
     p50 = c.number(b.get("batch_p50_ms"), f"{path}.batch_p50_ms", positive=True)
     p99 = c.number(b.get("batch_p99_ms"), f"{path}.batch_p99_ms", positive=True)
     if p50 is not None and p99 is not None and p50 > p99 * (1 + 1e-6) + 1e-9:
@@ -307,6 +312,8 @@ def _batch_timing(c: _Check, b, path: str) -> BatchTiming | None:
         timed_seconds=c.number(b.get("timed_seconds"), f"{path}.timed_seconds", lo=0),
         warmup_iterations=c.integer(b.get("warmup_iterations"), f"{path}.warmup_iterations"),
         artifact=c.string(b.get("artifact"), f"{path}.artifact", null=True),
+        samples_ms=None if samples is None else tuple(samples),
+        cpu_wait_share=c.number(b.get("cpu_wait_share"), f"{path}.cpu_wait_share", lo=0, hi=1),
     )
 
 

@@ -77,6 +77,8 @@ class BatchTiming:
     timed_seconds: float | None = None
     warmup_iterations: int | None = None
     artifact: str | None = None
+    samples_ms: tuple[float, ...] | None = None  # the timed calls' ms in call order (absent in older records)
+    cpu_wait_share: float | None = None  # share of the pass's ready time its threads waited for a CPU
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from results.schema import Variant
 from results.stats import DEFAULT_FACTOR, block_values, spread
 
-__all__ = ["CLOCK_FLOOR", "CONTENDED_WAIT_SHARE", "MARKS", "Validity", "verdict"]
+__all__ = ["CLOCK_FLOOR", "CONTENDED_WAIT_SHARE", "MARKS", "Validity", "batch_verdict", "verdict"]
 
 CONTENDED_WAIT_SHARE = 0.20
 """A row whose threads waited for a CPU more than this share of their ready time is *contended*."""
@@ -145,13 +145,7 @@ def verdict(variant: Variant, *, factor: float = DEFAULT_FACTOR) -> Validity:
     checked, reasons = [], []
     contended = throttled = unstable = False
 
-    wait = _wait(telemetry)
-    if wait is not None:
-        checked.append("contended")
-        if wait > CONTENDED_WAIT_SHARE:
-            contended = True
-            reasons.append(f"its threads waited for a CPU {wait:.0%} of the time they were ready to run "
-                           f"(over {CONTENDED_WAIT_SHARE:.0%}: alone a {1 / (1 - wait):.2f}x slowdown)")
+    contended = _contended(_wait(telemetry), checked, reasons)
 
     clocks_read, low = _clock_checks(telemetry)
     said = telemetry.get("throttled")
@@ -163,13 +157,54 @@ def verdict(variant: Variant, *, factor: float = DEFAULT_FACTOR) -> Validity:
         reasons.append("throttled: " + ("; ".join(dict.fromkeys(why)) or "the telemetry saw throttling"))
 
     timing = variant.timing
-    samples = timing and (timing.end_to_end_samples_ms or timing.inference_samples_ms)
-    blocks = block_values(samples, "median") if samples else []
-    if blocks:
-        checked.append("unstable")
-        x = spread(blocks)
-        if x is not None and x > factor:
-            unstable = True
-            reasons.append(f"its time blocks spread {x:.2f}x (90th / 10th percentile of {len(blocks)} block "
-                           f"medians), beyond the factor {factor:g}")
+    unstable = _unstable(timing and (timing.end_to_end_samples_ms or timing.inference_samples_ms), factor,
+                         checked, reasons)
     return Validity(contended, throttled, unstable, tuple(reasons), tuple(checked))
+
+
+def batch_verdict(variant: Variant, *, factor: float = DEFAULT_FACTOR) -> Validity:
+    """Judge a row's batch-N throughput pass (``timing.batch``, ``bench run --batch N``) the way
+    :func:`verdict` judges its single stream: *contended* from the pass's own CPU wait, *unstable*
+    from its calls' time blocks. The telemetry window is the single stream's, so clocks are not
+    judged here (``checked`` never holds ``"throttled"``); a pass recorded without these inputs
+    (older records) is not marked.
+
+    Example:
+        >>> from results.schema import BatchTiming, Timing, Variant
+        >>> b = BatchTiming(batch=8, images_per_s=400.0, samples_ms=(20.0,) * 30, cpu_wait_share=0.3)
+        >>> v = Variant(name="int8", format="onnx", precision="int8", status="ok", timing=Timing(stages={}, batch=b))
+        >>> batch_verdict(v).marks, batch_verdict(v).checked
+        ('C', ('contended', 'unstable'))
+    """
+    b = variant.timing.batch if variant.ok and variant.timing else None
+    if b is None:
+        return Validity()
+    checked: list[str] = []
+    reasons: list[str] = []
+    contended = _contended(b.cpu_wait_share, checked, reasons)
+    unstable = _unstable(b.samples_ms, factor, checked, reasons)
+    return Validity(contended, False, unstable, tuple(reasons), tuple(checked))
+
+
+def _contended(wait: float | None, checked: list, reasons: list) -> bool:
+    if wait is None:
+        return False
+    checked.append("contended")
+    if wait <= CONTENDED_WAIT_SHARE:
+        return False
+    reasons.append(f"its threads waited for a CPU {wait:.0%} of the time they were ready to run "
+                   f"(over {CONTENDED_WAIT_SHARE:.0%}: alone a {1 / (1 - wait):.2f}x slowdown)")
+    return True
+
+
+def _unstable(samples, factor: float, checked: list, reasons: list) -> bool:
+    blocks = block_values(samples, "median") if samples else []
+    if not blocks:
+        return False
+    checked.append("unstable")
+    x = spread(blocks)
+    if x is None or x <= factor:
+        return False
+    reasons.append(f"its time blocks spread {x:.2f}x (90th / 10th percentile of {len(blocks)} block "
+                   f"medians), beyond the factor {factor:g}")
+    return True

@@ -229,4 +229,43 @@ def test_end_to_end_batch_4_at_256_px_on_onnxruntime(tmp_path):
         assert batch["batch"] == 4 and batch["images_per_s"] > 0 and batch["artifact"].endswith("-256-b4.onnx")
         assert v["artifact"]["artifact"]["file"].endswith("-256.onnx")  # the batch-1 artifact scores accuracy
         assert batch["images_per_s"] == pytest.approx(4 * batch["n"] / batch["timed_seconds"])
+        assert batch["samples_ms"]["n"] == batch["n"]  # encoded like the single stream's samples
     assert len(list((tmp_path / "arch").rglob("*.json"))) == 1
+
+
+def test_a_contended_or_unstable_batch_pass_is_marked_in_its_own_cell_with_a_note():
+    """The FPS@bN figure is judged like the single stream (results.validity.batch_verdict): its own CPU wait and
+    its calls' time blocks; marked in the status as `@b8 CU`, explained in a note; old records stay unmarked."""
+    from results.encoding import encode_floats
+    from results.schema import validate_record
+    from results.validity import batch_verdict
+
+    raw = _record_with_batch()
+    steady = [20.0] * 30
+    for v in raw["variants"]:
+        if v.get("timing"):
+            v["timing"]["batch"].update(samples_ms=encode_floats(steady), cpu_wait_share=0.05)
+    int8 = next(v for v in raw["variants"] if v["name"] == "int8")
+    int8["timing"]["batch"].update(samples_ms=encode_floats([20.0] * 15 + [30.0] * 15), cpu_wait_share=0.45)
+    rec = validate_record(raw, "marked")
+    assert rec.variant("int8").timing.batch.samples_ms == tuple([20.0] * 15 + [30.0] * 15)
+    assert validate_record(rec.to_dict(), "again").to_dict() == rec.to_dict()
+    verdict = batch_verdict(rec.variant("int8"))
+    assert (verdict.contended, verdict.unstable, verdict.throttled) == (True, True, False)
+    assert batch_verdict(rec.variant("fp32")).ok and batch_verdict(rec.variant("fp32")).checked == ("contended",
+                                                                                                  "unstable")
+    text = _printed(rec, 120)
+    row = next(line for line in text.splitlines() if line.lstrip().startswith("int8"))
+    assert "ok @b8 CU (1)" in row and "410.0" in row
+    assert "int8: FPS@b8 CU contended, unstable: in its batch-8 pass its threads waited for a CPU 45%" in text
+    assert "1.50x" in text  # the block spread, 30 / 20
+    fp32 = next(line for line in text.splitlines() if line.lstrip().startswith("fp32"))
+    assert "400.0" in fp32 and "@b8" not in fp32
+    old = validate_record(_record_with_batch(), "older")  # no samples, no wait: nothing judged, nothing marked
+    assert batch_verdict(old.variant("int8")).checked == () and "@b8 C" not in _printed(old, 120)
+    narrow = _printed(rec, 80)  # at 80 columns the variant names stay whole; the status wraps instead
+    assert max(len(line.rstrip()) for line in narrow.splitlines()) <= 80 and " pruned50 " in narrow
+    bad = _record_with_batch()
+    bad["variants"][0]["timing"]["batch"]["cpu_wait_share"] = 1.5
+    with pytest.raises(InputError, match="cpu_wait_share"):
+        validate_record(bad, "bad")

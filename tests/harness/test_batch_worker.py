@@ -61,6 +61,11 @@ def test_worker_times_batch_n_beside_the_single_stream_and_scores_with_batch_1(t
     batch = result.timing["batch"]
     assert batch["batch"] == 4 and batch["artifact"] == "tiny-64-b4.onnx"
     assert batch["n"] >= 10 and batch["images_per_s"] == pytest.approx(4 * batch["n"] / batch["timed_seconds"])
+    # what the pass is judged by (results.validity.batch_verdict): its calls in order and its own CPU wait
+    assert len(batch["samples_ms"]) == batch["n"] and min(batch["samples_ms"]) > 0
+    assert np.median(batch["samples_ms"]) == pytest.approx(batch["batch_p50_ms"])
+    if Path("/proc/self/task").is_dir():  # Linux: schedstat is read; elsewhere the share is absent, not 0
+        assert 0 <= batch["cpu_wait_share"] < 1
     assert result.n_frames == 5 and result.timing["fps"] > 0  # the single stream, as without --batch
     (tmp_path / "b1").mkdir()
     job1, artifact1 = _job(tmp_path / "b1", 1)
