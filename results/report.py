@@ -30,7 +30,7 @@ from results.compare import Comparison, Mark
 from results.render import run_table
 from results.report_val import val_blocks
 from results.schema import Record, Variant
-from results.validity import verdict
+from results.validity import batch_verdict, verdict
 
 __all__ = ["ReportFiles", "render_html", "render_markdown", "run_blocks", "write_report"]
 
@@ -239,6 +239,13 @@ def _telemetry_table(variants: Sequence[Variant]) -> Table | None:
                                     else fmt.DASH for t in tel)))
     verdicts = [verdict(v) for v in ran]
     rows.append(("speed figures", *(x.words or ("ok" if x.checked else "not checked") for x in verdicts)))
+    batches = [batch_verdict(v) for v in ran]
+    if any(v.timing is not None and v.timing.batch is not None for v in ran):
+        waits = [v.timing.batch.cpu_wait_share if v.timing and v.timing.batch else None for v in ran]
+        if any(w is not None for w in waits):
+            rows.append(("batch pass: CPU wait (% of ready time)",
+                         *(fmt.number(100 * w, 3) if w is not None else fmt.DASH for w in waits)))
+        rows.append(("batch pass figures", *(x.words or ("ok" if x.checked else "not checked") for x in batches)))
     return Table(("Telemetry (timed window)", *(v.name for v in ran)), tuple(rows))
 
 

@@ -269,3 +269,23 @@ def test_a_contended_or_unstable_batch_pass_is_marked_in_its_own_cell_with_a_not
     bad["variants"][0]["timing"]["batch"]["cpu_wait_share"] = 1.5
     with pytest.raises(InputError, match="cpu_wait_share"):
         validate_record(bad, "bad")
+
+
+def test_the_report_says_what_the_batch_pass_was_judged_on():
+    from results.encoding import encode_floats
+    from results.report import _telemetry_table
+    from results.schema import validate_record
+
+    raw = _record_with_batch()
+    for v in raw["variants"]:
+        if v.get("timing"):
+            v["timing"]["batch"].update(samples_ms=encode_floats([20.0] * 30), cpu_wait_share=0.05)
+            v["telemetry"] = {"process": {"cpu_wait_share": 0.05}}
+    next(v for v in raw["variants"] if v["name"] == "int8")["timing"]["batch"]["cpu_wait_share"] = 0.45
+    rec = validate_record(raw, "x")
+    table = _telemetry_table(rec.variants)
+    rows = {r[0]: r[1:] for r in table.rows}
+    names = [v.name for v in rec.variants if v.ok]
+    assert rows["batch pass: CPU wait (% of ready time)"][names.index("int8")] == "45"
+    assert rows["batch pass figures"][names.index("int8")] == "contended"
+    assert rows["batch pass figures"][names.index("fp32")] == "ok"
