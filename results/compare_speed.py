@@ -17,17 +17,23 @@ from results.validity import Validity
 def _batch(b: Variant, c: Variant, limits: Thresholds) -> tuple[MetricChange, ...]:
     """``batch_fps`` (images per second at batch N) when both rows measured it at the same N, else nothing.
 
-    Shown, never gating: the batch pass stores no samples to test, so a change beyond the factor is
-    ``not significant`` (the factor alone cannot make a regression), within it ``same``.
+    Shown, never gating (bench gates on the single stream; records before 2026-12-04 hold no batch
+    samples to test): a change beyond the factor is ``not significant``, within it ``same``. The note
+    says when either side's batch pass was contended or unstable (:func:`results.validity.batch_verdict`).
     """
+    from results.validity import batch_verdict
+
     bb = b.timing.batch if b.timing else None
     bc = c.timing.batch if c.timing else None
     if bb is None or bc is None or bb.batch != bc.batch or not bb.images_per_s or not bc.images_per_s:
         return ()
     ratio = bc.images_per_s / bb.images_per_s
     beyond = ratio > limits.factor or ratio < 1 / limits.factor
-    note = (f"images per second at batch {bb.batch}: no samples stored for a significance test, so it is shown but "
-            "never gates") if beyond else None
+    doubts = [f"the {side} run's batch pass was {v.words}" for side, v in
+              (("base", batch_verdict(b, factor=limits.factor)), ("candidate", batch_verdict(c, factor=limits.factor)))
+              if not v.ok]
+    said = [f"images per second at batch {bb.batch}: shown, never gates"] if beyond else []
+    note = "; ".join(said + doubts) or None
     return (MetricChange("batch_fps", bb.images_per_s, bc.images_per_s, ratio, None,
                          Mark.UNSURE if beyond else Mark.SAME, note, limits.factor),)
 

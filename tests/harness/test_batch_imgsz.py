@@ -208,6 +208,14 @@ def test_compare_shows_fps_at_bn_where_both_runs_have_it_and_never_gates_on_it()
     m = c.variants[0].metric("batch_fps")
     assert m is not None and m.change == pytest.approx(0.5) and m.mark.value == "not significant"
     assert not any(m.metric == "batch_fps" for v in c.regressions for m in v.metrics if m.mark.is_regression)
+    assert "shown, never gates" in m.note and "batch pass was" not in m.note
+    from results.encoding import encode_floats
+
+    loaded = _record_with_batch()
+    loaded["run_id"] = "20991231T000000Z-abcdef"
+    loaded["variants"][0]["timing"]["batch"].update(samples_ms=encode_floats([20.0] * 30), cpu_wait_share=0.4)
+    m = compare(base, validate_record(loaded, "cand")).variants[0].metric("batch_fps")
+    assert m.mark.value == "same" and m.note == "the candidate run's batch pass was contended"
     plain = validate_record(json.loads((RECORDS / "record_v2.json").read_text()), "v2")
     assert compare(base, plain).variants[0].metric("batch_fps") is None
 
