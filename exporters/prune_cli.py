@@ -27,7 +27,7 @@ from pathlib import Path
 from common.atomic import write_json_atomic
 from common.errors import BenchError
 from common.hashing import file_sha256
-from exporters.training_record import VAL_PROTOCOL, plateau, ultralytics_val  # noqa: F401 (VAL_PROTOCOL re-exported)
+from exporters.training_record import VAL_PROTOCOL, plateau, plateau_line, ultralytics_val  # noqa: F401 (VAL_PROTOCOL re-exported)
 
 META_VERSION = 1  # the model JSON's format, the same as bench train's
 SYNTHETIC = "synthetic (bench data synth, seed {seed})"
@@ -154,7 +154,8 @@ def write_model_json(out: Path, meta: dict) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m exporters.prune_cli``; prints one summary line, exits 2 on bad input."""
+    """Entry point of ``python -m exporters.prune_cli``; prints the plateau line after a fine-tune and one
+    summary line, exits 2 on bad input."""
     import os
 
     os.environ.setdefault("YOLO_OFFLINE", "true")
@@ -190,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 2
+    if args.epochs:  # the fine-tune's curve in words (the JSON's plateau block), then where it all went
+        meta = json.loads(Path(json_path).read_text())
+        print(plateau_line(Path(args.out).stem, meta.get("plateau"), epochs=args.epochs))
     print(f"{summary} -> {json_path}")
     return 0
 

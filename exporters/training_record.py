@@ -16,7 +16,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-__all__ = ["PLATEAU_POINTS", "PLATEAU_WINDOW", "VAL_PROTOCOL", "plateau", "read_val_curve", "ultralytics_val"]
+__all__ = ["PLATEAU_POINTS", "PLATEAU_WINDOW", "VAL_PROTOCOL", "plateau", "plateau_line", "read_val_curve",
+           "ultralytics_val"]
 
 VAL_PROTOCOL = "ultralytics model.val(conf=0.001, iou=0.7) on the val split"
 
@@ -77,6 +78,23 @@ def plateau(curve: list[dict], *, window: int = PLATEAU_WINDOW, points: float = 
             "rise_points": rise, "rise_se_points": round(100 * scatter / sxx ** 0.5 * (window - 1), 2),
             "spread_points": round(100 * (max(ys) - min(ys)), 2),
             "flat": abs(rise) <= points, "criterion": f"|fitted rise over the last {window} epochs| <= {points} points"}
+
+
+def plateau_line(name: str, verdict: dict | None, *, epochs: int) -> str:
+    """The line a training prints about its curve's end (the JSON's ``plateau`` block in words).
+
+        >>> plateau_line("yolo11n", {"window_epochs": 10, "first_epoch": 141, "last_epoch": 150, "rise_points": 1.14,
+        ...                          "rise_se_points": 0.22, "flat": False}, epochs=150)
+        'yolo11n: val mAP50-95 over epochs 141-150 rose +1.14 ± 0.22 points (fitted): not flat (criterion: within 0.3)'
+        >>> plateau_line("yolo11n", None, epochs=2)
+        'yolo11n: no plateau verdict: 2 epochs, fewer than the 10 it is judged over'
+    """
+    if verdict is None:
+        return f"{name}: no plateau verdict: {epochs} epochs, fewer than the {PLATEAU_WINDOW} it is judged over"
+    se = verdict.get("rise_se_points")
+    return (f"{name}: val mAP50-95 over epochs {verdict['first_epoch']}-{verdict['last_epoch']} rose "
+            f"{verdict['rise_points']:+.2f}" + (f" ± {se:.2f}" if se is not None else "") + " points (fitted): "
+            + ("flat" if verdict["flat"] else "not flat") + f" (criterion: within {PLATEAU_POINTS:g})")
 
 
 def ultralytics_val(weights, *, data_yaml: Path, imgsz: int, device: str = "cpu", project: Path | None = None) -> dict:

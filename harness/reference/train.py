@@ -45,7 +45,8 @@ from common.atomic import atomic_path, write_json_atomic
 from common.errors import BenchError, InputError, expected, require
 from harness.reference import MODELS_DIR
 from common.hashing import file_sha256 as sha256_file
-from exporters.training_record import PLATEAU_POINTS, PLATEAU_WINDOW, plateau, read_val_curve, ultralytics_val  # noqa: F401 (re-exported)
+from exporters.training_record import (  # noqa: F401 (re-exported)
+    PLATEAU_POINTS, PLATEAU_WINDOW, plateau, plateau_line, read_val_curve, ultralytics_val)
 
 ARCHES = ("yolo11n", "yolo11s", "yolo12n", "yolo12s")
 META_VERSION = 1
@@ -578,6 +579,7 @@ def finalize(last: Path, *, plan: dict, settings: dict, train_s: float | None, w
     print(f"{name}: mAP50-95 {meta['val']['map50_95']:.4f}, mAP50 {meta['val']['map50']:.4f} "
           f"after {plan['epochs']} epochs" + (f" in {train_s / 60:.1f} min" if train_s is not None else "")
           + f" -> {dest}")
+    print(plateau_line(name, meta.get("plateau"), epochs=plan["epochs"]))
     return dest
 
 

@@ -202,7 +202,9 @@ def test_prune_cli_writes_the_json_with_a_val_curve(yolo11_pt, data_yaml, tmp_pa
     argv = ["--model", str(yolo11_pt), "--ratio", "0.3", "--data", str(data_yaml), "--epochs", "2", "--imgsz", "64",
             "--batch", "4", "--out", str(out)]
     assert prune_cli.main(argv) == 0
-    assert capsys.readouterr().out.strip().endswith(f"-> {out.with_suffix('.json')}")
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[-1].endswith(f"-> {out.with_suffix('.json')}")
+    assert printed[-2] == "tiny-pruned30: no plateau verdict: 2 epochs, fewer than the 10 it is judged over"
     meta = json.loads(out.with_suffix(".json").read_text())
     assert [c["epoch"] for c in meta["finetune"]["val_curve"]] == [1, 2]
     assert all(0 <= c["map50_95"] <= c["map50"] <= 1 for c in meta["finetune"]["val_curve"])
