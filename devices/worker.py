@@ -221,7 +221,7 @@ def _time_batch(job: Job, artifact: Path, profile, frames: FrameReader, *, verif
     It times at least as many frames as the single-stream pass (``min_iters / batch`` calls, at least 10)
     and at least ``min_seconds``, on ``max(timing frames, batch)`` distinct frames decoded up front.
     """
-    from devices.telemetry.sources import read_schedstat
+    from devices.telemetry.sources import read_schedstat, wait_share
     from harness.pipeline.runner import Pipeline, time_batch
 
     path = batch_artifact_path(job, artifact)
@@ -233,7 +233,7 @@ def _time_batch(job: Job, artifact: Path, profile, frames: FrameReader, *, verif
     batch_frames = list(frames(max(job.timing.frames, job.batch)))
     calls = max(10, -(-job.timing.min_iters // job.batch))
 
-    sched = {}  # type: Dict[str, Optional[Tuple[float, float]]]
+    sched: Dict[str, Optional[Tuple[float, float]]] = {}  # read_schedstat() at the window's start
 
     def on_progress(phase: str, n: int, seconds: float) -> None:
         if phase == "warmup":  # the last warm-up call's reading opens the timed window
@@ -250,27 +250,11 @@ def _time_batch(job: Job, artifact: Path, profile, frames: FrameReader, *, verif
     # what results.validity judges the pass by, as it judges the single stream: its calls in order and the
     # share of their ready time the process's threads waited for a CPU (absent where schedstat is not exposed)
     out["samples_ms"] = timed.calls.samples_ms.tolist()
-    share = wait_share(sched.get("start"), read_schedstat())
+    start, end = sched.get("start"), read_schedstat()
+    share = wait_share(end[0] - start[0], end[1] - start[1]) if start is not None and end is not None else None
     if share is not None:
         out["cpu_wait_share"] = share
     return out
-
-
-def wait_share(start: Optional[Tuple[float, float]], end: Optional[Tuple[float, float]]) -> Optional[float]:
-    """The share of ready time spent waiting for a CPU between two :func:`read_schedstat` readings.
-
-    None when either reading is missing or nothing ran (threads that ended between the readings take
-    their counters with them, so a negative difference is not a measurement either).
-
-        >>> wait_share((1.0, 0.5), (2.0, 1.0)), wait_share(None, (2.0, 1.0)), wait_share((1.0, 0.5), (1.0, 0.5))
-        (0.3333333333333333, None, None)
-    """
-    if start is None or end is None:
-        return None
-    ran, waited = end[0] - start[0], end[1] - start[1]
-    if ran < 0 or waited < 0 or ran + waited <= 0:
-        return None
-    return waited / (ran + waited)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -187,19 +187,18 @@ def main(argv: list[str] | None = None) -> int:
             summary = (f"{args.out}: params {info['params_before']:,} -> {info['params_after']:,}, "
                        f"GMACs@{info['example_imgsz']} {info['gmacs_before']} -> {info['gmacs_after']}, "
                        f"fine-tuned {args.epochs} epochs{' with distillation' if args.distill and args.epochs else ''}")
-        json_path = _describe(args, info, argv, train_s=time.monotonic() - start)
+        json_path, meta = _describe(args, info, argv, train_s=time.monotonic() - start)
     except BenchError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 2
     if args.epochs:  # the fine-tune's curve in words (the JSON's plateau block), then where it all went
-        meta = json.loads(Path(json_path).read_text())
         print(plateau_line(Path(args.out).stem, meta.get("plateau"), epochs=args.epochs))
     print(f"{summary} -> {json_path}")
     return 0
 
 
-def _describe(args: argparse.Namespace, info: dict, argv: list[str], *, train_s: float) -> Path:
-    """Validate the written ``--out`` (unless ``--no-val``) and write its JSON beside it."""
+def _describe(args: argparse.Namespace, info: dict, argv: list[str], *, train_s: float) -> tuple[Path, dict]:
+    """Validate the written ``--out`` (unless ``--no-val``) and write its JSON beside it: ``(its path, the JSON)``."""
     imgsz = (info.get("finetune") or {}).get("imgsz") or info.get("example_imgsz")
     val, absent = None, None
     if args.no_val:
@@ -216,7 +215,7 @@ def _describe(args: argparse.Namespace, info: dict, argv: list[str], *, train_s:
                              f"{exc}); no JSON written") from exc
     meta = model_meta(args.out, info, command=command_line(argv), data_yaml=args.data, val=val, val_absent=absent,
                       environment=environment(device=args.device, train_s=train_s))
-    return write_model_json(args.out, meta)
+    return write_model_json(args.out, meta), meta
 
 
 if __name__ == "__main__":  # pragma: no cover

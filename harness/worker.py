@@ -195,16 +195,14 @@ def run_isolated(build: BuildRequest, job: Job, *, frames_root: Path, out: Path,
 
 def timing_block(raw: dict) -> dict:
     """The record's ``timing`` block from a :class:`WorkerResult`'s raw timing."""
-    from results.encoding import encode_floats
     from results.record import timing_entry
 
     timing = timing_entry(raw["stages_ms"], fps=raw.get("fps"), pipelined_fps=raw.get("pipelined_fps"),
-                          warmup_iterations=raw.get("warmup_iterations"), timed_seconds=raw.get("timed_seconds"))
-    for scope in ("preprocess", "postprocess", "batch"):
+                          warmup_iterations=raw.get("warmup_iterations"), timed_seconds=raw.get("timed_seconds"),
+                          batch=raw.get("batch"))
+    for scope in ("preprocess", "postprocess"):
         if raw.get(scope) is not None:
             timing[scope] = raw[scope]
-    if isinstance(timing.get("batch"), dict) and isinstance(timing["batch"].get("samples_ms"), list):
-        timing["batch"] = {**timing["batch"], "samples_ms": encode_floats(timing["batch"]["samples_ms"])}
     return timing
 
 

@@ -11,7 +11,7 @@ from dataclasses import replace
 from results.comparison import Mark, MetricChange, Thresholds
 from results.schema import SAMPLES_ORDER, Variant
 from results.stats import MIN_BLOCKS, P99_MIN_SAMPLES, block_values, is_sorted, mann_whitney_p, spread
-from results.validity import Validity
+from results.validity import Validity, batch_verdict
 
 
 def _batch(b: Variant, c: Variant, limits: Thresholds) -> tuple[MetricChange, ...]:
@@ -21,8 +21,6 @@ def _batch(b: Variant, c: Variant, limits: Thresholds) -> tuple[MetricChange, ..
     samples to test): a change beyond the factor is ``not significant``, within it ``same``. The note
     says when either side's batch pass was contended or unstable (:func:`results.validity.batch_verdict`).
     """
-    from results.validity import batch_verdict
-
     bb = b.timing.batch if b.timing else None
     bc = c.timing.batch if c.timing else None
     if bb is None or bc is None or bb.batch != bc.batch or not bb.images_per_s or not bc.images_per_s:

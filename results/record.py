@@ -168,7 +168,8 @@ def stage_summary(samples_ms: Iterable[float]) -> dict | None:
 
 def timing_entry(stages_ms: Mapping[str, Iterable[float]], *, fps: float | None = None,
                  pipelined_fps: float | None = None, warmup_iterations: int | None = None,
-                 timed_seconds: float | None = None, keep_samples: bool = True) -> dict:
+                 timed_seconds: float | None = None, keep_samples: bool = True,
+                 batch: Mapping | None = None) -> dict:
     """The ``timing`` block from raw per-stage samples in milliseconds.
 
     Args:
@@ -184,6 +185,9 @@ def timing_entry(stages_ms: Mapping[str, Iterable[float]], *, fps: float | None 
             order given, which must be the order they were measured in (``bench compare``
             cuts them into time-contiguous blocks); the timing block says so with
             ``extra.samples_order = "call"``.
+        batch: the batch-N pass as the device worker returns it (``bench run --batch N``): stored as
+            ``timing.batch``, its ``samples_ms`` (the calls, in order) encoded like the stages' samples
+            and, like them, only with ``keep_samples``.
 
     Example:
         >>> sorted(timing_entry({"inference": [2.0] * 100})["inference_samples_ms"])
@@ -207,6 +211,11 @@ def timing_entry(stages_ms: Mapping[str, Iterable[float]], *, fps: float | None 
                 out[f"{stage}_samples_ms"] = encode_floats(materialized[stage])
         if "inference_samples_ms" in out or "end_to_end_samples_ms" in out:
             out["extra"] = {"samples_order": SAMPLES_ORDER}
+    if batch is not None:
+        samples = batch.get("samples_ms")
+        out["batch"] = {k: v for k, v in batch.items() if k != "samples_ms"}
+        if keep_samples and samples is not None:
+            out["batch"]["samples_ms"] = encode_floats([float(x) for x in samples])
     return out
 
 

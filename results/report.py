@@ -239,8 +239,8 @@ def _telemetry_table(variants: Sequence[Variant]) -> Table | None:
                                     else fmt.DASH for t in tel)))
     verdicts = [verdict(v) for v in ran]
     rows.append(("speed figures", *(x.words or ("ok" if x.checked else "not checked") for x in verdicts)))
-    batches = [batch_verdict(v) for v in ran]
     if any(v.timing is not None and v.timing.batch is not None for v in ran):
+        batches = [batch_verdict(v) for v in ran]
         waits = [v.timing.batch.cpu_wait_share if v.timing and v.timing.batch else None for v in ran]
         if any(w is not None for w in waits):
             rows.append(("batch pass: CPU wait (% of ready time)",

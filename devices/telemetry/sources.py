@@ -80,6 +80,21 @@ def read_schedstat(pid: int | None = None, *, root: str | os.PathLike = "/") -> 
     return (run / 1e9, wait / 1e9) if seen else None
 
 
+def wait_share(ran: float | None, waited: float | None) -> float | None:
+    """The share of ready time spent waiting for a CPU, from the seconds the threads ran and waited over
+    a window (differences of :func:`read_schedstat` readings): ``waited / (ran + waited)``.
+
+    None when either is unknown or nothing ran; a negative difference (threads that ended inside the
+    window take their counters with them) is not a measurement either.
+
+        >>> wait_share(1.0, 0.5), wait_share(None, 0.5), wait_share(0.0, 0.0), wait_share(-1.0, 2.0)
+        (0.3333333333333333, None, None, None)
+    """
+    if ran is None or waited is None or ran < 0 or waited < 0 or ran + waited <= 0:
+        return None
+    return waited / (ran + waited)
+
+
 class PsutilSource:
     """Process CPU time, run-queue wait, RSS (and lifetime peak), system memory, per-core frequency,
     hwmon temperatures."""

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any, Mapping, Sequence, Tuple
 
 from devices.telemetry.energy import counter_difference, integrate_energy
+from devices.telemetry.sources import wait_share
 
 __all__ = ["TelemetrySummary", "build_summary", "POWER_SOURCE_ORDER", "CLOCK_FALL_FRACTION"]
 
@@ -243,8 +244,9 @@ def build_summary(
         wts, wvs = _series(ps, "proc_wait_s")
         ran = counter_difference(rts, rvs, t0, t1) if rts else None
         waited = counter_difference(wts, wvs, t0, t1) if wts else None
-        if ran is not None and waited is not None and ran >= 0 and waited >= 0 and ran + waited > 0:
-            process["cpu_wait_share"] = waited / (ran + waited)
+        share = wait_share(ran, waited)
+        if share is not None:
+            process["cpu_wait_share"] = share
         rss = [v["rss_mb"] for _, v, _ in win["psutil"] if "rss_mb" in v]
         if rss:
             process["rss_mb_mean"] = statistics.fmean(rss)

@@ -183,6 +183,19 @@ def test_timing_entry_omits_unmeasured_stages_and_keeps_samples():
         timing_entry({"infer": [1.0]})
 
 
+def test_timing_entry_stores_the_batch_pass_with_its_samples_encoded_like_the_stages():
+    raw = {"batch": 4, "images_per_s": 200.0, "n": 3, "samples_ms": [20.0, 19.0, 21.0], "cpu_wait_share": 0.1}
+    t = timing_entry({"inference": [5.0] * 10}, batch=raw)
+    assert decode_floats(t["batch"]["samples_ms"], "t") == (20.0, 19.0, 21.0)  # call order kept
+    assert {k: v for k, v in t["batch"].items() if k != "samples_ms"} == {k: v for k, v in raw.items()
+                                                                          if k != "samples_ms"}
+    assert raw["samples_ms"] == [20.0, 19.0, 21.0]  # the worker's dict is not changed
+    assert "samples_ms" not in timing_entry({"inference": [5.0]}, keep_samples=False, batch=raw)["batch"]
+    older = {"batch": 4, "images_per_s": 200.0}  # an older worker: no samples, no wait
+    assert timing_entry({"inference": [5.0]}, batch=older)["batch"] == older and "batch" not in timing_entry(
+        {"inference": [5.0]})
+
+
 def test_stored_samples_keep_the_order_they_were_measured_in_and_say_so():
     measured = [5.0, 9.0, 4.0, 7.5, 6.0, 12.0, 3.0] * 20  # call order, deliberately unsorted
     t = timing_entry({"inference": measured, "end_to_end": [x + 1 for x in measured]})
