@@ -213,6 +213,8 @@ class FakeRay:
         self.killed: list = []
         self.waits = 0
         self.interrupt_after = interrupt_after
+        self.kill_error: Exception | None = None
+        self.initialized = True
 
     def remote(self, fn):
         ray = self
@@ -245,6 +247,11 @@ class FakeRay:
 
     def kill(self, actor, no_restart=True):
         self.killed.append(actor)
+        if self.kill_error is not None:
+            raise self.kill_error
+
+    def is_initialized(self):
+        return self.initialized
 
     def available_resources(self):
         return {"bench-device:a": 1.0, "bench-device:b": 1.0}
@@ -289,6 +296,26 @@ def test_a_board_that_dies_is_one_line_and_the_run_goes_on():
     said.clear()
     assert open_board(SimpleNamespace(), say=said.append) is None  # no get_runtime_context: cannot start
     assert len(said) == 1 and said[0].startswith("the devices' progress will not be shown: its board could not be started")
+
+
+def test_closing_the_board_ignores_only_ray_failing_to_kill_it_and_never_restarts_ray():
+    from harness.fleet_progress import Board
+
+    ray = FakeRay()
+    ray.kill_error = RayError("the cluster is gone")
+    board = Board(ray, FakeActor([]), say=print)
+    board.close()  # Ray's own failure: the actor dies with the driver anyway
+    assert not board.alive and len(ray.killed) == 1
+
+    ray.kill_error = ValueError("ray.kill() only supported for actors")
+    with pytest.raises(ValueError):  # not Ray's failure but a bug: it is not hidden
+        Board(ray, FakeActor([]), say=print).close()
+
+    ray = FakeRay()
+    ray.initialized = False  # after ray.shutdown(), ray.kill would start (or join) a Ray cluster just to kill
+    board = Board(ray, FakeActor([]), say=print)
+    board.close()
+    assert ray.killed == [] and not board.alive
 
 
 class FakeBoard:
