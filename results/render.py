@@ -103,15 +103,15 @@ def rich_table(table: RunTable, columns: Sequence[Column] | None = None):
     from rich.text import Text
 
     columns = tuple(columns or table.columns)
-    out = Table(title=table.title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
+    out = Table(title=table.title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
                 collapse_padding=True, padding=(0, 1))
     body = [table.cells(row, columns) for row in table.rows]
     for i, c in enumerate(columns):
-        # numbers are never cut: a right-aligned column keeps its widest cell; when the table still does not
-        # fit, the text columns (variant, status) wrap instead
+        # numbers and names are never cut: a right-aligned column and the variant column keep their widest
+        # cell; when the table still does not fit, the status column wraps instead
         widest = max((len(cells[i]) for cells in body), default=0)
-        if c.right:
-            out.add_column(c.terminal, justify="right", no_wrap=True, min_width=widest)
+        if c.right or c.key == "variant":  # a variant's name (and '└ vs control') is never folded either
+            out.add_column(c.terminal, justify="right" if c.right else "left", no_wrap=True, min_width=widest)
         else:
             out.add_column(c.terminal, justify="left", overflow="fold")
     styles = {"ok": "green", "skipped": "yellow", "failed": "red"}
@@ -128,11 +128,12 @@ def rich_table(table: RunTable, columns: Sequence[Column] | None = None):
 
 
 def _width(renderable) -> int:
+    """The width ``renderable`` needs to print unwrapped (rich's own measure: trailing padding counts too)."""
     from rich.console import Console
+    from rich.measure import Measurement
 
-    console = Console(width=1000, record=True, file=io.StringIO(), color_system=None)
-    console.print(renderable)
-    return max((len(line.rstrip()) for line in console.export_text().splitlines()), default=0)
+    console = Console(width=1000, file=io.StringIO(), color_system=None)
+    return Measurement.get(console, console.options, renderable).maximum
 
 
 def fit(table: RunTable, width: int) -> tuple[tuple[Column, ...], tuple[Column, ...]]:

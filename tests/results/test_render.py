@@ -208,8 +208,8 @@ def test_a_marked_student_keeps_its_teacher_line_pointing_at_the_student_note():
 
 def test_at_80_columns_no_status_is_cut():
     """A real default run (OpenVINO, every row contended and unstable, a pruned row's control and a student's
-    teacher sub-line): at 80 columns the status column (verdict marks, footnote numbers) wraps and is never
-    cropped at the edge; a variant column held 14 wide once cut `ok CU (1)` to `ok CU (1`."""
+    teacher sub-line): at 80 columns the status column (verdict marks, footnote numbers) wraps between its
+    words and is never cropped at the edge; a variant column held 14 wide once cut `ok CU (1)` to `ok CU (1`."""
     import re
     from pathlib import Path
 
@@ -222,4 +222,21 @@ def test_at_80_columns_no_status_is_cut():
     numbers = {n for note in notes for n in re.findall(r"\d+", note)}
     assert len(numbers) >= 10 and all(note in printed for note in notes)  # (5,6) counts two footnotes
     assert not re.search(r"\([\d,]*$", printed, re.M)  # no footnote number cut at the end of a line
-    assert re.search(r"ok CU \(5,6\) *$", printed, re.M)  # a row's two notes share one cell line
+    assert re.search(r"(ok CU |^ +)\(5,6\) *$", printed, re.M)  # a row's two notes stay together in one cell line
+
+
+@pytest.mark.parametrize("width", [80, 100, 120])
+def test_variant_names_and_sub_lines_are_never_folded(width):
+    """fit() keeps only the columns that fit as rich measures them (its trailing padding counts): once a
+    table was judged to fit at 80 by its printed text and rich then folded '└ vs control' over two lines."""
+    from pathlib import Path
+
+    from results.archive import load_record
+
+    for record in (load_record(Path(__file__).parent / "data" / "record_default_contended.json"), _v2()):
+        printed = _printed(record, width)
+        assert max(len(line) for line in printed.splitlines()) <= width
+        lines = [line.strip() for line in printed.splitlines()]
+        for row in run_table(record).rows:
+            name = row.cells["variant"].strip()
+            assert any(line.startswith(name) for line in lines), (width, name)
