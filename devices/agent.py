@@ -44,7 +44,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from common.errors import BenchError, InputError, expected
 
@@ -242,17 +242,16 @@ def execute(job_json: str, files: Dict[str, bytes], frames: bytes, *, profile_js
         checkout = str(Path(__file__).resolve().parents[1])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (checkout, os.environ.get("PYTHONPATH")) if p))
         try:
-            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL if progress is None else subprocess.PIPE,
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, cwd=tmp, env=env,
                                     preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
         except OSError as exc:
             return {"ok": False, "host": host, "stderr_tail": "",
                     "error": f"the device's worker interpreter {interpreter} cannot be started ({exc.strerror or exc}); "
                              "rejoin with --python naming a Python >= 3.8 that has numpy, psutil and its runtime"}
-        err, timed_out = _wait(proc, timeout) if progress is None else _wait_forwarding(proc, timeout, progress)
+        err, timed_out, stage = _wait(proc, timeout, progress)
         if timed_out:
-            return {"ok": False, "host": host, "stderr_tail": _tail(err),
-                    "error": f"timed out after {timeout:g} s and was killed"}
+            return {"ok": False, "host": host, "stderr_tail": _tail(err), "error": timed_out_words(timeout, stage)}
         tail = _tail(err)
         if proc.returncode == 0 and (folder / "out" / RESULT_FILE).is_file():
             return {"ok": True, "host": host, "result": (folder / "out" / RESULT_FILE).read_text(),
@@ -268,20 +267,18 @@ def execute(job_json: str, files: Dict[str, bytes], frames: bytes, *, profile_js
         return {"ok": False, "host": host, "error": error, "stderr_tail": tail}
 
 
-def _wait(proc, timeout: float) -> Tuple[bytes, bool]:
-    """The worker's stderr and whether it was killed at ``timeout`` (its stdout is not read)."""
-    import subprocess
+def timed_out_words(timeout: float, stage: Optional[str]) -> str:
+    """Why a worker killed at its timeout failed, with the stage it was in when known (the local run's words too).
 
-    try:
-        _, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, err = proc.communicate()
-        return err, True
-    return err, False
+    Example:
+        >>> timed_out_words(1800, "building engine")
+        'timed out after 1800 s (in stage: building engine) and was killed; raise --timeout to give it longer'
+    """
+    where = f" (in stage: {stage})" if stage else ""
+    return f"timed out after {timeout:g} s{where} and was killed; raise --timeout to give it longer"
 
 
-def stage_text(line: bytes) -> Optional[str]:
+def stage_text(line: Union[bytes, str]) -> Optional[str]:
     """The stage one progress line of ``run`` names, as a short text; None for anything else.
 
     Example:
@@ -308,9 +305,10 @@ def stage_text(line: bytes) -> Optional[str]:
     return f"{stage} {done}/{total}" if isinstance(total, int) and total > 1 else stage
 
 
-def _wait_forwarding(proc, timeout: float, progress: Callable[[str], None]) -> Tuple[bytes, bool]:
-    """:func:`_wait` that also reads the worker's progress lines as they come (stdout and stderr each drained
-    by a thread) and hands the latest stage to ``progress`` at most every :data:`FORWARD_EVERY_S`."""
+def _wait(proc, timeout: float, progress: Optional[Callable[[str], None]]) -> Tuple[bytes, bool, Optional[str]]:
+    """Wait for the worker, killing it at ``timeout``; returns its stderr, whether it was killed, and the last
+    stage it reported. Its progress lines are read as they come (stdout and stderr each drained by a thread)
+    and the latest stage goes to ``progress`` (when given) at most every :data:`FORWARD_EVERY_S`."""
     import subprocess
     import threading
 
@@ -355,7 +353,7 @@ def _wait_forwarding(proc, timeout: float, progress: Callable[[str], None]) -> T
         reader.join()
     proc.stdout.close()
     proc.stderr.close()
-    return b"".join(chunks), timed_out
+    return b"".join(chunks), timed_out, latest[0]
 
 
 def _tail(err: bytes, n: int = 25) -> str:

@@ -37,6 +37,7 @@ import numpy as np
 from common.atomic import write_json_atomic
 from common.errors import BenchError, InputError, MissingDependency, expected
 from common.jsonio import read_json_object
+from devices.agent import stage_text, timed_out_words
 from devices.job import DETECTIONS_FILE, ArtifactRef, Job, WorkerResult
 
 TASK_VERSION = 1
@@ -152,13 +153,17 @@ def run_isolated(build: BuildRequest, job: Job, *, frames_root: Path, out: Path,
         timer = threading.Timer(timeout, _kill)
         timer.daemon = True
         timer.start()
+        stage = None  # the last stage the worker reported: named if it is killed at its timeout
         try:
             for line in proc.stdout:
-                if progress is not None and line.startswith("{"):
+                if line.startswith("{"):
                     try:
-                        progress(json.loads(line))
+                        msg = json.loads(line)
                     except json.JSONDecodeError:
-                        pass  # a library printed something that merely looks like JSON
+                        continue  # a library printed something that merely looks like JSON
+                    stage = stage_text(line) or stage
+                    if progress is not None:
+                        progress(msg)
             code = proc.wait()
         finally:
             timer.cancel()
@@ -184,7 +189,7 @@ def run_isolated(build: BuildRequest, job: Job, *, frames_root: Path, out: Path,
         return Outcome(status="failed", reason=error["message"], error_tail=tail or None,
                        input_error=error.get("kind") == "input")
     if timed_out:
-        reason = f"timed out after {timeout:g} s and was killed"
+        reason = timed_out_words(timeout, stage)
     elif code < 0:
         reason = f"worker killed by signal {-code}"
     else:

@@ -135,7 +135,8 @@ def test_a_worker_past_its_timeout_is_killed_with_a_sink_as_without(tmp_path):
     with_sink = _execute(python, progress=Recorder(), timeout=1.5)
     assert time.monotonic() - started < 30  # killed at its timeout, not after the 60 s sleep
     assert with_sink == _execute(python, timeout=1.5)
-    assert with_sink["error"] == "timed out after 1.5 s and was killed" and with_sink["stderr_tail"] == "started"
+    assert with_sink["error"] == ("timed out after 1.5 s (in stage: warmup 10) and was killed; raise --timeout to "
+                                  "give it longer") and with_sink["stderr_tail"] == "started"
 
 
 def test_both_pipes_are_drained_when_the_worker_writes_a_lot(tmp_path):

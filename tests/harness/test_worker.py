@@ -44,9 +44,32 @@ def test_crash_keeps_error_tail(tmp_path, monkeypatch):
     assert "KeyError" in outcome.error_tail and "boom inside the exporter" in outcome.error_tail
 
 
+def test_a_timeout_names_the_stage_the_worker_was_in(tmp_path, monkeypatch):
+    """An exporter that reports a stage and then hangs (a TensorRT build taking longer than --timeout): the
+    reason names the stage and says which option gives it longer."""
+    fake = tmp_path / "exporters"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("")
+    (fake / "spec.py").write_text("def parse_variant(name, fmt):\n    return name\n")
+    (fake / "build.py").write_text(textwrap.dedent("""
+        import time
+
+        def build_variant(*args, progress=None, **kwargs):
+            progress("building engine", 0, 1)
+            time.sleep(120)
+    """))
+    monkeypatch.chdir(tmp_path)
+    req, job = _task(tmp_path)
+    outcome = run_isolated(req, job, frames_root=tmp_path, out=tmp_path / "out", timeout=10)
+    assert outcome.status == "failed" and not outcome.input_error
+    assert outcome.reason == ("timed out after 10 s (in stage: building engine) and was killed; raise --timeout to "
+                              "give it longer")
+
+
 def test_timeout_kills_and_says_so(tmp_path):
     req, job = _task(tmp_path)
     outcome = run_isolated(req, job, frames_root=tmp_path, out=tmp_path / "out", timeout=0.05)
     assert outcome.status == "failed" and not outcome.input_error
-    assert outcome.reason == "timed out after 0.05 s and was killed"
+    assert outcome.reason.startswith("timed out after 0.05 s") and outcome.reason.endswith(
+        "and was killed; raise --timeout to give it longer")
     assert not (tmp_path / "out" / "result.json").exists()
