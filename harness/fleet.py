@@ -106,9 +106,25 @@ def connect(address: str) -> None:
     try:
         ray.init(address=address, namespace=NAMESPACE, logging_level=logging.ERROR, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
+        if _token_refused(exc):
+            raise InputError(expected(
+                "this process to hold the cluster's Ray token (its head uses token authentication): set "
+                "RAY_AUTH_MODE=token and the head's token (RAY_AUTH_TOKEN, or ~/.ray/auth_token) here as on the head",
+                "the head refused this process's token (missing or different)", address)) from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise InputError(expected("a running Ray cluster (start its head with: ray start --head)",
                                   first[:160], address)) from None
+
+
+def _token_refused(exc: BaseException) -> bool:
+    """Whether Ray failed to connect because the head refused this process's auth token (Ray >= 2.52's token
+    authentication): Ray says so only in an error chained under its ConnectionError."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if type(exc).__name__ == "AuthenticationError" or "InvalidAuthToken" in str(exc):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 def _reachable(address: str, timeout: float = 5.0) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import re
 import signal
 import socket
@@ -24,7 +25,12 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_ARGS = ("--variants", "fp32,int8", "--limit", "6", "--min-iters", "10", "--bootstrap", "0")
-ENV = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", YOLO_OFFLINE="true", YOLO_AUTOINSTALL="false")
+# Ray's token authentication on, with this session's own token: every process of the test cluster (head,
+# joined devices, drivers) agrees on it, whatever ~/.ray/auth_token holds here (a plain ray.init() on Ray >= 2.59
+# writes one, and with RAY_AUTH_MODE unset the head and a driver then disagree). It is also how Ray will start
+# every cluster by default (2.61), so the fleet is tested the way it will be run.
+ENV = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", YOLO_OFFLINE="true", YOLO_AUTOINSTALL="false",
+           RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
 
 
 def _free_port() -> int:
@@ -122,6 +128,20 @@ def test_a_cluster_without_bench_devices_is_one_line(head):
         f"no bench device in the Ray cluster at {head} (join one: bench fleet join {head} --name NAME)"]
 
 
+def test_a_process_without_the_cluster_token_is_told_so_in_one_line(head, tmp_path):
+    """The head uses token authentication (ENV): a driver or device without its token gets one line saying
+    what to set, not "expected a running Ray cluster" (the head is running; it refused the token)."""
+    # a different token (a missing one takes the same path: about 20 s of Ray's retries each, so one case here;
+    # tests/fleet/test_fleet_options.py tells the two errors apart without a cluster)
+    env = dict(ENV, RAY_AUTH_TOKEN=secrets.token_hex(32), HOME=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-m", "harness", "fleet", "nodes", head], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env=env)
+    assert proc.returncode == 2 and proc.stdout == ""
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"bench: error: {head}: expected this process to hold the cluster's Ray token"), last
+    assert "RAY_AUTH_MODE=token" in last and "refused this process's token" in last
+
+
 def test_two_devices_joined_on_one_machine_are_listed_free(head, devices):
     proc = _bench("fleet", "nodes", head, "--json")
     assert proc.returncode == 0, proc.stderr
@@ -156,22 +176,41 @@ def test_run_on_two_devices_archives_two_records_with_a_local_runs_accuracy(head
         assert _accuracy(record) == expected  # scored on the host from the device's detections: to the last digit
 
 
+HOLDER = """
+import subprocess, sys, time
+import ray
+ray.init(address=sys.argv[1], logging_level="ERROR", log_to_driver=False)
+hold = ray.remote(subprocess.call).options(num_cpus=0, resources={"bench-device:b": 1}, max_retries=0)
+ref = hold.remote(["sleep", "60"])
+deadline = time.monotonic() + 60
+while ray.available_resources().get("bench-device:b", 0.0) >= 1.0:
+    if time.monotonic() > deadline:
+        sys.exit("the holding task never started")
+    time.sleep(0.5)
+print("held", flush=True)
+sys.stdin.read()  # until the test closes it
+ray.cancel(ref, force=True)
+"""
+
+
 def test_a_busy_device_is_waited_for_and_its_rows_fail_after_the_queue_timeout(head, devices):
-    ray.init(address=head, logging_level="ERROR", log_to_driver=False)
-    try:  # another benchmark holds device b: a task asking for its resource (a 40 s sleep, cancelled below)
-        hold = ray.remote(subprocess.call).options(num_cpus=0, resources={"bench-device:b": 1}, max_retries=0)
-        ref = hold.remote(["sleep", "40"])
-        deadline = time.monotonic() + 60
-        while ray.available_resources().get("bench-device:b", 0.0) >= 1.0:
-            assert time.monotonic() < deadline, "the holding task never started"
-            time.sleep(0.5)
+    # another benchmark holds device b: a driver of its own (with the cluster's token, like every process here)
+    # runs a task asking for b's resource until the test lets it go
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, head], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=ENV, start_new_session=True)
+    try:
+        said = holder.stdout.readline()
+        assert said == "held\n", holder.stderr.read()[-3000:] if holder.poll() is not None else said
         nodes = _bench("fleet", "nodes", head).stdout.splitlines()
         assert [ln.split()[-2] for ln in nodes[1:]] == ["free", "busy"]
         proc = _bench("run", "--cluster", head, "--on", "b", "--variants", "fp32", "--limit", "2", "--min-iters", "10",
                       "--min-seconds", "0.1", "--bootstrap", "0", "--queue-timeout", "2", "--no-archive")
     finally:
-        ray.cancel(ref, force=True)
-        ray.shutdown()
+        holder.stdin.close()
+        try:
+            holder.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            _stop_group(holder, signal.SIGKILL)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "fleet: waiting for device b: busy with another benchmark" in proc.stderr
     row = next(r for r in proc.stdout[proc.stdout.index("== all devices =="):].splitlines() if r.startswith("b "))

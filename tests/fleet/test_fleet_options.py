@@ -81,3 +81,24 @@ def test_describe_is_what_join_stores():
     info = describe_interpreter(sys.executable, "x")
     assert info["python"] == ".".join(map(str, sys.version_info[:3])) and info["runtimes"]["onnxruntime"]["available"]
     assert json.loads(json.dumps(info)) == info
+
+
+def test_a_refused_token_is_told_apart_from_a_cluster_that_is_not_there():
+    from harness.fleet import _token_refused
+
+    def chained(outer: Exception, inner: Exception) -> Exception:
+        try:
+            try:
+                raise inner
+            except Exception:
+                raise outer
+        except Exception as exc:
+            return exc
+
+    gcs = RuntimeError("Failed to connect to GCS. Last connection error: Traceback ...\nray.exceptions."
+                       "AuthenticationError: RPC error: InvalidAuthToken: Authentication token is missing or incorrect.")
+    assert _token_refused(chained(ConnectionError("Failed to connect to Ray cluster at 10.0.0.1:6379"), gcs))
+    assert _token_refused(type("AuthenticationError", (Exception,), {})("denied"))
+    assert not _token_refused(chained(ConnectionError("Failed to connect to Ray cluster at 10.0.0.1:6379"),
+                                      RuntimeError("Failed to connect to GCS within 60 seconds")))
+    assert not _token_refused(ValueError("When connecting to an existing cluster, num_cpus must not be provided"))
