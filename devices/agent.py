@@ -44,12 +44,12 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from common.errors import BenchError, InputError, expected
 
 __all__ = ["SELFTEST_ONNX", "SELFTEST_PROFILE", "describe", "execute", "load_frames", "main", "preprocess_backend",
-           "run", "save_frames_bytes", "selftest", "stage_text", "synthetic_frames"]
+           "run", "save_frames_bytes", "selftest", "stage_of", "stage_text", "synthetic_frames", "timed_out_words"]
 
 DATA = Path(__file__).with_name("data")
 SELFTEST_ONNX = DATA / "selftest.onnx"
@@ -278,7 +278,7 @@ def timed_out_words(timeout: float, stage: Optional[str]) -> str:
     return f"timed out after {timeout:g} s{where} and was killed; raise --timeout to give it longer"
 
 
-def stage_text(line: Union[bytes, str]) -> Optional[str]:
+def stage_text(line: bytes) -> Optional[str]:
     """The stage one progress line of ``run`` names, as a short text; None for anything else.
 
     Example:
@@ -295,6 +295,11 @@ def stage_text(line: Union[bytes, str]) -> Optional[str]:
         msg = json.loads(line)
     except ValueError:
         return None
+    return stage_of(msg)
+
+
+def stage_of(msg: Any) -> Optional[str]:
+    """:func:`stage_text` of a progress line already parsed (None unless it is a stage message)."""
     if not isinstance(msg, dict) or not isinstance(msg.get("stage"), str) or not msg["stage"].strip():
         return None
     stage, done, total = " ".join(msg["stage"].split())[:60], msg.get("done"), msg.get("total")

@@ -37,7 +37,7 @@ import numpy as np
 from common.atomic import write_json_atomic
 from common.errors import BenchError, InputError, MissingDependency, expected
 from common.jsonio import read_json_object
-from devices.agent import stage_text, timed_out_words
+from devices.agent import stage_of, timed_out_words
 from devices.job import DETECTIONS_FILE, ArtifactRef, Job, WorkerResult
 
 TASK_VERSION = 1
@@ -161,7 +161,7 @@ def run_isolated(build: BuildRequest, job: Job, *, frames_root: Path, out: Path,
                         msg = json.loads(line)
                     except json.JSONDecodeError:
                         continue  # a library printed something that merely looks like JSON
-                    stage = stage_text(line) or stage
+                    stage = stage_of(msg) or stage
                     if progress is not None:
                         progress(msg)
             code = proc.wait()
