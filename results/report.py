@@ -335,7 +335,9 @@ CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;
 table{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}th,td{border:1px solid #ccc;padding:.25em .5em}
 th{background:#f3f3f3}td{text-align:right}td:first-child,td:nth-child(2){text-align:left}
 img{max-width:100%;display:block;margin:.5em 0}pre{background:#f6f6f6;padding:.5em;overflow-x:auto}
-figcaption{color:#555;font-size:.85em}tr.bad td{background:#fde0dd}tr.good td{background:#e5f5e0}"""
+figcaption{color:#555;font-size:.85em}tr.bad td{background:#fde0dd}tr.good td{background:#e5f5e0}
+td.n{white-space:nowrap}td:not(.n){text-align:left}.wide{overflow-x:auto}"""
+SHORT_CELL = 40  # characters: a cell up to this long (a number, an interval, a name) never wraps; a note does
 
 
 def render_html(blocks: Sequence, *, out: Path, title: str) -> str:
@@ -358,9 +360,12 @@ def render_html(blocks: Sequence, *, out: Path, title: str) -> str:
         elif isinstance(b, Table):
             head = "".join(f"<th>{e(h)}</th>" for h in b.headers)
             classes = b.row_classes or ("",) * len(b.rows)
-            rows = "".join((f'<tr class="{e(k)}">' if k else "<tr>") + "".join(f"<td>{e(c)}</td>" for c in row)
+            rows = "".join((f'<tr class="{e(k)}">' if k else "<tr>")
+                           + "".join(f'<td class="n">{e(c)}</td>' if len(c) <= SHORT_CELL else f"<td>{e(c)}</td>"
+                                     for c in row)
                            + "</tr>" for row, k in zip(b.rows, classes))
-            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+            # a table wider than the page scrolls by itself; the page does not
+            body.append(f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>')
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>'
             f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 

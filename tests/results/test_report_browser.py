@@ -34,9 +34,13 @@ window.addEventListener("load", () => {
                                                   shown: i.getBoundingClientRect().width}));
   const tables = [...document.querySelectorAll("table")].map(t => ({rows: t.rows.length,
       cells: t.querySelectorAll("td").length, width: t.getBoundingClientRect().width}));
+  const lines = td => { const r = document.createRange(); r.selectNodeContents(td); return r.getClientRects().length; };
+  const wrapped = [...document.querySelectorAll("td.n")].filter(td => lines(td) > 1).map(td => td.textContent);
+  const overflow = document.documentElement.scrollWidth - document.documentElement.clientWidth;
   const probe = document.createElement("pre");
   probe.id = "probe";
-  probe.textContent = JSON.stringify({images, tables, errors: __errors});
+  probe.textContent = JSON.stringify({images, tables, wrapped, overflow, short: document.querySelectorAll("td.n").length,
+                                      errors: __errors});
   document.body.appendChild(probe);
 });
 </script>"""
@@ -75,6 +79,7 @@ def test_html_report_renders_in_headless_chromium(tmp_path):
     html = files.html.read_text()
     images_in_source = html.count("<img ")
     tables_in_source = html.count("<table>")
+    assert tables_in_source == html.count('<div class="wide"><table>')
     assert images_in_source == len(files.images) >= 4 and tables_in_source >= 3
 
     probe_page = tmp_path / "probed.html"
@@ -85,5 +90,8 @@ def test_html_report_renders_in_headless_chromium(tmp_path):
     assert all(i["complete"] and i["width"] > 0 and i["shown"] > 0 for i in seen["images"]), seen["images"]
     assert len(seen["tables"]) == tables_in_source
     assert all(t["rows"] > 1 and t["cells"] > 0 and t["width"] > 0 for t in seen["tables"]), seen["tables"]
+    # numbers, intervals and names stay on one line (a table wider than the window scrolls in its own box);
+    # the page itself never scrolls sideways
+    assert seen["short"] > 20 and seen["wrapped"] == [] and seen["overflow"] <= 0, (seen["wrapped"], seen["overflow"])
     assert seen["errors"] == []
     assert not [line for line in stderr.splitlines() if "CONSOLE" in line and "Uncaught" in line]
