@@ -220,7 +220,7 @@ def _telemetry_table(variants: Sequence[Variant]) -> Table | None:
     for label, path, scale in TELEMETRY_ROWS:
         values = [_at(t, path) for t in tel]
         if any(_is_number(x) for x in values):
-            rows.append((label, *(fmt.number(x * scale, 3) if _is_number(x) else fmt.DASH for x in values)))
+            rows.append((label, *_aligned([x * scale if _is_number(x) else None for x in values])))
     for key, name in CLOCK_NAMES.items():
         pairs = [(_at(t, ("clocks_before", key)), _at(t, ("clocks_after", key))) for t in tel]
         if any(_is_number(b) or _is_number(a) for b, a in pairs):
@@ -247,6 +247,23 @@ def _telemetry_table(variants: Sequence[Variant]) -> Table | None:
                          *(fmt.number(100 * w, 3) if w is not None else fmt.DASH for w in waits)))
         rows.append(("batch pass figures", *(x.words or ("ok" if x.checked else "not checked") for x in batches)))
     return Table(("Telemetry (timed window)", *(v.name for v in ran)), tuple(rows))
+
+
+def _aligned(values: Sequence[float | None], digits: int = 3) -> list[str]:
+    """One row of a table across variants, every number with the same decimals: ``digits`` significant digits
+    of the row's largest value (0.982, 0.857, 0.910; not 0.91 beside 0.982), a dash where absent.
+
+        >>> _aligned([0.982, 0.91, None, 199.4])
+        ['1', '1', '—', '199']
+        >>> _aligned([0.982, 0.91, None])
+        ['0.982', '0.910', '—']
+    """
+    import math
+
+    finite = [abs(x) for x in values if x is not None and math.isfinite(x)]
+    top = max(finite, default=0.0)
+    decimals = max(0, digits - 1 - math.floor(math.log10(top))) if top > 0 else 0
+    return [fmt.DASH if x is None else f"{x:.{decimals}f}" for x in values]
 
 
 def _is_number(x) -> bool:

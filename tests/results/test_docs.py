@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 MODULES = ["results.answer", "results.archive", "results.encoding", "results.format", "results.record",
-           "results.render", "results.schema", "results.stats", "results.validity"]
+           "results.render", "results.report", "results.schema", "results.stats", "results.validity"]
 
 
 @pytest.mark.parametrize("name", MODULES)
