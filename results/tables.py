@@ -23,7 +23,10 @@ def _table(title: str):
     from rich import box
     from rich.table import Table
 
-    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    # min_width: a title longer than the columns widens the table rather than wrapping (a narrower
+    # terminal still wraps it)
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
+                 collapse_padding=True, padding=(0, 1), min_width=len(title))
 
 
 def history_table(refs: Sequence[RunRef]):

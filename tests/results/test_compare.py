@@ -287,3 +287,23 @@ def test_p99_is_shown_but_not_judged_from_too_few_samples():
     # with enough samples the same tail change is judged
     c = compare(_rec(seed=1, n=1000), _rec(seed=2, n=1000, slow={"int8": 2.0}))
     assert next(v for v in c.variants if v.name == "int8").metric("p99_ms").mark is Mark.WORSE
+
+
+def test_the_comparison_table_at_80_columns_keeps_a_variant_on_one_line_and_its_title_whole():
+    """Columns one space apart (as the run table): a rerun's table fits 80 columns, so no '~ +0.00 pts' breaks
+    over two lines, and a title longer than the columns widens the table instead of wrapping."""
+    import io
+
+    from rich.console import Console
+
+    from results.tables import comparison_table
+
+    base = _rec(release="v1.1", seed=2)
+    cand = validate_record(make_record(release="v1.2", seed=3, cpu_wait={"int8": 0.62}), "candidate")
+    console = Console(width=80, record=True, file=io.StringIO(), color_system=None)
+    console.print(comparison_table(compare(base, cand)))
+    lines = console.export_text().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert lines[0].startswith("yolo11n on cpu: v1.1 (") and lines[0].rstrip().endswith(")")  # the title, whole
+    rows = {line.split()[1]: line for line in lines if line[:1] in "~" and len(line.split()) > 1}
+    assert set(rows) == {"fp32", "int8", "pruned50"} and all("pts" in row for row in rows.values())
