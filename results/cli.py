@@ -226,6 +226,7 @@ def run_compare(args: argparse.Namespace) -> int:
             for note in c.notes:
                 console.print(f"  also changed: {note}", style="dim", highlight=False)
             console.print(f"  {rule_line(c)}", style="dim", highlight=False)
+            console.print()  # tables have no bottom edge: a blank line between comparisons
         for text in unpaired:
             console.print(f"  not compared: {text}", style="dim")
         console.print(verdict, style="bold red" if status == 1 else "bold", highlight=False)

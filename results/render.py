@@ -165,6 +165,7 @@ def print_run(record: Record, *, console=None, archived_at: str | None = None,
     table = run_table(record, max_drop=max_drop)
     kept, dropped = fit(table, console.width)
     console.print(rich_table(table, kept))
+    console.print()  # the table has no bottom edge: a blank line before the answer
     console.print(table.answer, style="bold", highlight=False)
     lines = list(table.notes)
     if dropped:
