@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -30,7 +31,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ENV = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", YOLO_OFFLINE="true", YOLO_AUTOINSTALL="false")
+# its own token for its cluster, as tests/fleet/test_cluster.py: independent of ~/.ray/auth_token here
+ENV = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", YOLO_OFFLINE="true", YOLO_AUTOINSTALL="false",
+           RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
 
 
 def _free_port() -> int:
