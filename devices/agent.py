@@ -352,7 +352,9 @@ def _wait(proc, timeout: float, progress: Optional[Callable[[str], None]]) -> Tu
             sent = stage
             try:
                 sink(stage)
-            except Exception:  # noqa: BLE001 - the sink is the host's display: losing it must never fail the job
+            except Exception as exc:  # noqa: BLE001 - the sink is the host's display: losing it must never fail the job
+                print(f"bench agent: the progress sink failed ({exc.__class__.__name__}: {str(exc)[:200]}); "
+                      "no more stages are sent for this job", file=sys.stderr)
                 sink = None
     for reader in readers:
         reader.join()

@@ -103,8 +103,8 @@ def rich_table(table: RunTable, columns: Sequence[Column] | None = None):
     from rich.text import Text
 
     columns = tuple(columns or table.columns)
-    out = Table(title=table.title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
-                collapse_padding=True, padding=(0, 1))
+    out = Table(title=table.title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
+                show_edge=False, collapse_padding=True, padding=(0, 1))
     body = [table.cells(row, columns) for row in table.rows]
     for i, c in enumerate(columns):
         # numbers and names are never cut: a right-aligned column and the variant column keep their widest

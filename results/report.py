@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -237,16 +238,19 @@ def _telemetry_table(variants: Sequence[Variant]) -> Table | None:
     if any(isinstance(t.get("throttled"), bool) for t in tel):
         rows.append(("throttled", *(fmt.number(t.get("throttled")) if isinstance(t.get("throttled"), bool)
                                     else fmt.DASH for t in tel)))
-    verdicts = [verdict(v) for v in ran]
-    rows.append(("speed figures", *(x.words or ("ok" if x.checked else "not checked") for x in verdicts)))
+    rows.append(("speed figures", *(_verdict_words(verdict(v)) for v in ran)))
     if any(v.timing is not None and v.timing.batch is not None for v in ran):
-        batches = [batch_verdict(v) for v in ran]
         waits = [v.timing.batch.cpu_wait_share if v.timing and v.timing.batch else None for v in ran]
         if any(w is not None for w in waits):
             rows.append(("batch pass: CPU wait (% of ready time)",
                          *(fmt.number(100 * w, 3) if w is not None else fmt.DASH for w in waits)))
-        rows.append(("batch pass figures", *(x.words or ("ok" if x.checked else "not checked") for x in batches)))
+        rows.append(("batch pass figures", *(_verdict_words(batch_verdict(v)) for v in ran)))
     return Table(("Telemetry (timed window)", *(v.name for v in ran)), tuple(rows))
+
+
+def _verdict_words(v) -> str:
+    """A :class:`results.validity.Validity` in the telemetry table: its words, else whether it was checked."""
+    return v.words or ("ok" if v.checked else "not checked")
 
 
 def _aligned(values: Sequence[float | None], digits: int = 3) -> list[str]:
@@ -258,8 +262,6 @@ def _aligned(values: Sequence[float | None], digits: int = 3) -> list[str]:
         >>> _aligned([0.982, 0.91, None])
         ['0.982', '0.910', '—']
     """
-    import math
-
     finite = [abs(x) for x in values if x is not None and math.isfinite(x)]
     top = max(finite, default=0.0)
     decimals = max(0, digits - 1 - math.floor(math.log10(top))) if top > 0 else 0

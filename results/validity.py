@@ -143,9 +143,8 @@ def verdict(variant: Variant, *, factor: float = DEFAULT_FACTOR) -> Validity:
         return Validity()
     telemetry = variant.telemetry or {}
     checked, reasons = [], []
-    contended = throttled = unstable = False
-
     contended = _contended(_wait(telemetry), checked, reasons)
+    throttled = False
 
     clocks_read, low = _clock_checks(telemetry)
     said = telemetry.get("throttled")

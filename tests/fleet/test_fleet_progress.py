@@ -148,7 +148,7 @@ def test_both_pipes_are_drained_when_the_worker_writes_a_lot(tmp_path):
     assert sink.stages[-1] == "timed 200000"  # every line read, to the last
 
 
-def test_a_sink_that_raises_is_dropped_and_the_job_still_answers(tmp_path, monkeypatch):
+def test_a_sink_that_raises_is_dropped_and_the_job_still_answers(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(agent, "FORWARD_EVERY_S", 0.2)
     python = _fake_python(tmp_path / "w", [["stage", ["warmup", 10, None]], ["sleep", 0.6],
                                            ["stage", ["timed", 10, None]], ["sleep", 0.6], ["exit", 0]])
@@ -160,6 +160,8 @@ def test_a_sink_that_raises_is_dropped_and_the_job_still_answers(tmp_path, monke
 
     reply = _execute(python, progress=broken, timeout=60)
     assert reply["ok"] is True and calls == ["warmup 10"]
+    assert ("bench agent: the progress sink failed (ConnectionError: the host's board is gone); no more stages are "
+            "sent for this job") in capsys.readouterr().err  # the cause stays in the device's log
 
 
 def test_describe_says_execute_takes_a_sink_and_the_host_checks_it():
