@@ -85,6 +85,8 @@ def finetune(
     workers: int = 0,
     source: Path | None = None,
     teacher: Path | None = None,
+    dis: float | None = None,
+    threads: int | None = None,
     progress: Progress | None = None,
     val_curve: bool = False,
 ):
@@ -104,6 +106,9 @@ def finetune(
         source: the original ``.pt`` (recorded in the training args).
         teacher: a ``.pt`` to distill from (Ultralytics' feature distillation, ``distill_model``);
             for a pruned model, its own unpruned source is the natural teacher.
+        dis: the distillation loss weight (Ultralytics ``dis``; its default, 6.0, when None); with ``teacher``.
+        threads: torch CPU threads (Ultralytics sets ``cores - 1`` when its trainer picks the device:
+            one thread on a 2-core machine). Speed only: the record does not depend on it.
         progress: optional ``callable("finetune", epoch_done, epochs)``.
         val_curve: validate after every epoch and record the curve (else the last epoch only; the
             record's ``val_curve`` is then None).
@@ -140,12 +145,22 @@ def finetune(
         }
         if teacher is not None:
             overrides["distill_model"] = str(teacher)
+            if dis is not None:
+                overrides["dis"] = float(dis)
         with quiet_ultralytics():
             trainer = trainer_cls(overrides=overrides)
             trainer.pruned_model = model.float().train()
+            if threads is not None:  # after every device selection, which resets them
+                for event in ("on_pretrain_routine_start", "on_train_epoch_start"):
+                    trainer.add_callback(event, lambda t: torch.set_num_threads(threads))
             if progress is not None:
                 trainer.add_callback("on_train_epoch_end", lambda t: progress("finetune", t.epoch + 1, epochs))
             trainer.train()
+        used_dis = None
+        if teacher is not None:  # the weight the trainer used: the given one, else Ultralytics' default
+            from ultralytics.cfg import DEFAULT_CFG_DICT
+
+            used_dis = float(dis if dis is not None else DEFAULT_CFG_DICT.get("dis", 6.0))
         last = Path(trainer.last)
         if not last.is_file():
             raise BenchError("fine-tuning finished without writing a checkpoint")
@@ -163,6 +178,7 @@ def finetune(
         "batch": batch,
         "checkpoint": "last epoch (EMA)",
         "distilled_from": Path(teacher).name if teacher is not None else None,
+        **({"dis": used_dis} if teacher is not None else {}),
         "val_metrics": metrics,
         "val_curve": curve,
     }
@@ -202,6 +218,9 @@ def finetune_control(
     imgsz: int | None = None,
     batch: int = 16,
     device: str = "cpu",
+    teacher: Path | None = None,
+    dis: float | None = None,
+    threads: int | None = None,
     progress: Progress | None = None,
     val_curve: bool = False,
 ) -> dict:
@@ -211,8 +230,14 @@ def finetune_control(
     epochs, only without the pruning, so that ``pruned`` vs ``control`` is the pruning's cost and not
     the extra training's gain. The record is saved on the model as ``bench_control``.
 
+    With ``teacher`` (and its loss weight ``dis``) the same fine-tune also distills from that larger
+    model: a student derived from the source, whose like-for-like control is this function without
+    a teacher (same epochs and settings), so that student vs control is the distillation's own effect.
+
     Returns:
-        The ``bench_control`` record: ``{"kind", "source_sha256", "source_file", "family", "arch", "finetune": {...}}``.
+        The record saved on the model: ``bench_control`` (no teacher) or ``bench_student`` (with one):
+        ``{"kind", "source_sha256", "source_file", "family", "arch", "names", "finetune": {...}}``, and for a
+        student ``"teacher": {"file", "sha256", "arch", "params"}``.
     """
     from exporters.source import inspect_source, load_pytorch
 
@@ -221,15 +246,42 @@ def finetune_control(
         raise InputError(expected("a PyTorch .pt source", Path(source).suffix, str(source)))
     if src.pruning:
         raise InputError(expected("an unpruned source model", "a checkpoint that is already pruned", str(source)))
+    taught = _teacher_facts(Path(teacher), src) if teacher is not None else None
     model, ckpt = load_pytorch(Path(source))
     imgsz = imgsz or src.imgsz or 640
     trained, ft = finetune(model, data_yaml=Path(data_yaml), epochs=epochs, imgsz=imgsz, batch=batch,
-                           device=device, source=Path(source), progress=progress, val_curve=val_curve)
-    record = {"kind": "fine-tune control (no pruning)", "source_sha256": sha256_file(Path(source)),
-              "source_file": Path(source).name, "family": src.family, "arch": src.arch, "finetune": ft}
-    trained.bench_control = record
+                           device=device, source=Path(source), teacher=teacher, dis=dis, threads=threads,
+                           progress=progress, val_curve=val_curve)
+    record = {"kind": "distilled fine-tune (student)" if taught else "fine-tune control (no pruning)",
+              "source_sha256": sha256_file(Path(source)), "source_file": Path(source).name, "family": src.family,
+              "arch": src.arch, "names": list(src.names), "finetune": ft}
+    if taught:
+        record["teacher"] = taught
+        trained.bench_student = record
+    else:
+        trained.bench_control = record
     save_checkpoint(trained, Path(out), train_args=dict(ckpt.get("train_args") or {}))
     return record
+
+
+def _teacher_facts(path: Path, student) -> dict:
+    """The teacher of a distilled fine-tune, checked before any training: an unpruned ``.pt`` with the
+    student's classes and more parameters than the student."""
+    from exporters.source import inspect_source
+
+    if not path.is_file():
+        raise InputError(expected("an existing teacher .pt", "no such file", str(path)))
+    t = inspect_source(path)
+    if t.kind != "pt" or t.pruning:
+        raise InputError(expected("an unpruned PyTorch .pt teacher", "a pruned checkpoint" if t.pruning else t.kind,
+                                  str(path)))
+    if tuple(t.names) != tuple(student.names):
+        raise InputError(expected(f"a teacher with the student's {len(student.names)} classes",
+                                  f"{len(t.names)} classes {list(t.names)[:6]}", str(path)))
+    if t.params is not None and student.params is not None and t.params <= student.params:
+        raise InputError(expected(f"a teacher larger than the student ({student.params:,} parameters)",
+                                  f"{t.params:,} parameters", str(path)))
+    return {"file": path.name, "sha256": t.sha256, "arch": t.arch, "params": t.params}
 
 
 def prune_and_finetune(
@@ -244,6 +296,8 @@ def prune_and_finetune(
     device: str = "cpu",
     round_to: int = 8,
     distill: bool = False,
+    dis: float | None = None,
+    threads: int | None = None,
     progress: Progress | None = None,
     val_curve: bool = False,
 ) -> dict:
@@ -295,7 +349,7 @@ def prune_and_finetune(
     if epochs > 0:
         pruned, record["finetune"] = finetune(
             pruned, data_yaml=Path(data_yaml), epochs=epochs, imgsz=imgsz, batch=batch, device=device,
-            source=Path(source), teacher=Path(source) if distill else None, progress=progress,
+            source=Path(source), teacher=Path(source) if distill else None, dis=dis, threads=threads, progress=progress,
             val_curve=val_curve,
         )
     else:

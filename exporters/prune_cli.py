@@ -52,6 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--round-to", type=int, default=8, help="kept channel counts are multiples of this")
     p.add_argument("--distill", action="store_true",
                    help="also distill from the unpruned model while fine-tuning (~4x slower per epoch on CPU)")
+    p.add_argument("--teacher", type=Path,
+                   help="with --control: distill from this larger .pt while fine-tuning, making a student derived "
+                        "from --model (its like-for-like control: the same command without --teacher)")
+    p.add_argument("--dis", type=float, default=None,
+                   help="distillation loss weight with --teacher or --distill (default: Ultralytics' dis, 6.0)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: Ultralytics' choice, cores - 1, i.e. 1 on a 2-core machine); "
+                        "speed only")
     p.add_argument("--out", required=True, type=Path,
                    help="where to write the pruned .pt (X.json is written beside it)")
     p.add_argument("--no-val", action="store_true",
@@ -117,8 +125,11 @@ def model_meta(out: Path, record: dict, *, command: str, data_yaml: Path | None,
     else:
         curve = ft["val_curve"] = None
         ft["val_curve_absent"] = "not fine-tuned (--epochs 0): no per-epoch val curve"
+    teacher = record.get("teacher")
     if pruned:
         kind = f"pruned {record['ratio'] * 100:g}% " + ("+ fine-tuned" if epochs else "(not fine-tuned)")
+    elif teacher:
+        kind = f"distilled fine-tune (a student of {teacher.get('file')})"
     else:
         kind = "fine-tune control (unpruned)"
     meta = {
@@ -138,10 +149,34 @@ def model_meta(out: Path, record: dict, *, command: str, data_yaml: Path | None,
         **({} if val is not None else {"val_absent": val_absent or "not run"}),
         "environment": environment,
     }
+    if record.get("names"):
+        meta["classes"] = list(record["names"])
+    if teacher:  # harness.student reads the teacher's file name and hash from here
+        meta["teacher"] = {"path": teacher.get("file"), "sha256": teacher.get("sha256"), "arch": teacher.get("arch"),
+                           "params": teacher.get("params"), **_teacher_val(Path(out).parent / str(teacher.get("file")),
+                                                                          teacher.get("sha256"))}
+        meta["distillation"] = {
+            "method": "ultralytics DistillationModel (distill_model=TEACHER) during the fine-tune",
+            "dis": ft.get("dis"),
+            "control": f"the same fine-tune without --teacher (python -m exporters.prune_cli --control ... "
+                       f"--epochs {epochs}): student vs control is distillation's own effect"}
     if pruned:
         meta["pruning"] = {k: record.get(k) for k in ("ratio", "params_before", "params_after", "gmacs_before",
                                                      "gmacs_after")}
     return meta
+
+
+def _teacher_val(path: Path, sha256: str | None) -> dict:
+    """The teacher's own Ultralytics val from the JSON beside it, when that JSON describes this very file."""
+    try:
+        info = json.loads(path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return {}
+    val = info.get("val") if isinstance(info, dict) and info.get("sha256") == sha256 else None
+    if not isinstance(val, dict) or "map50_95" not in val:
+        return {}
+    return {"val_map50_95": val["map50_95"], "val_map50_95_source": f"{path.with_suffix('.json').name}: "
+                                                                     f"{val.get('protocol', 'ultralytics val')}"}
 
 
 def write_model_json(out: Path, meta: dict) -> Path:
@@ -167,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         from common.errors import InputError, expected
         from exporters.finetune import finetune_control, prune_and_finetune
 
+        _check_training_options(args)
         if args.control:
             if args.ratio is not None:
                 raise InputError(expected("--control without --ratio (the control is not pruned)",
@@ -174,15 +210,17 @@ def main(argv: list[str] | None = None) -> int:
             if args.data is None or args.epochs < 1:
                 raise InputError(expected("--data and --epochs >= 1 for the control", "none", "--control"))
             info = finetune_control(args.model, out=args.out, data_yaml=args.data, epochs=args.epochs,
-                                    imgsz=args.imgsz, batch=args.batch, device=args.device, val_curve=True)
-            summary = f"{args.out}: {args.model} fine-tuned {info['finetune']['epochs']} epochs, unpruned (control)"
+                                    imgsz=args.imgsz, batch=args.batch, device=args.device, teacher=args.teacher,
+                                    dis=args.dis, threads=args.threads, val_curve=True)
+            summary = (f"{args.out}: {args.model} fine-tuned {info['finetune']['epochs']} epochs, unpruned, "
+                       + (f"distilled from {args.teacher} (a student)" if args.teacher else "(control)"))
         else:
             if args.ratio is None:
                 raise InputError(expected("--ratio (e.g. 0.30) or --control", "neither", "--ratio"))
             info = prune_and_finetune(
                 args.model, args.ratio, out=args.out, data_yaml=args.data, epochs=args.epochs,
                 imgsz=args.imgsz, batch=args.batch, device=args.device, round_to=args.round_to,
-                distill=args.distill, val_curve=True,
+                distill=args.distill, dis=args.dis, threads=args.threads, val_curve=True,
             )
             summary = (f"{args.out}: params {info['params_before']:,} -> {info['params_after']:,}, "
                        f"GMACs@{info['example_imgsz']} {info['gmacs_before']} -> {info['gmacs_after']}, "
@@ -195,6 +233,23 @@ def main(argv: list[str] | None = None) -> int:
         print(plateau_line(Path(args.out).stem, meta.get("plateau"), epochs=args.epochs))
     print(f"{summary} -> {json_path}")
     return 0
+
+
+def _check_training_options(args: argparse.Namespace) -> None:
+    """--teacher only with --control, --dis only when something is distilled, --threads >= 1."""
+    from common.errors import InputError, expected
+
+    if args.teacher is not None and not args.control:
+        raise InputError(expected("--teacher with --control (a pruned model distills from its source: --distill)",
+                                  f"--teacher {args.teacher} without --control", "--teacher"))
+    if args.teacher is not None and not args.teacher.is_file():
+        raise InputError(expected("an existing teacher .pt", "no such file", str(args.teacher)))
+    if args.dis is not None and args.teacher is None and not args.distill:
+        raise InputError(expected("--dis with --teacher or --distill", f"--dis {args.dis:g} alone", "--dis"))
+    if args.dis is not None and not args.dis > 0:
+        raise InputError(expected("a distillation weight > 0", f"{args.dis:g}", "--dis"))
+    if args.threads is not None and args.threads < 1:
+        raise InputError(expected("--threads >= 1", args.threads, "--threads"))
 
 
 def _describe(args: argparse.Namespace, info: dict, argv: list[str], *, train_s: float) -> tuple[Path, dict]:

@@ -1,4 +1,4 @@
-"""The like-for-like control of a run's pruned rows: the run's model fine-tuned as long, unpruned.
+"""The like-for-like control of a run's pruned rows and derived student: the run's model fine-tuned as long, plainly.
 
 A ``prunedNN`` checkpoint is the run's model pruned and then fine-tuned E more epochs, so against the
 ``fp32`` row it had more training: its drop mixes pruning's cost with the extra training's effect. The
@@ -9,6 +9,11 @@ frames and settings as ``fp32``) and every pruned row gets a ``vs_models["contro
 drop with the paired-bootstrap CI and its FPS ratio against that row (``└ vs control`` in the
 table; the answer line judges pruned rows on it). When it finds none, the entry says why and how to
 make one, so the table says the pruned row had E more epochs than ``fp32``.
+
+A student derived from the run's model the same way (``prune_cli --control --teacher T.pt``: the model
+fine-tuned E epochs while distilling from T, recorded on it as ``bench_student``) had the same E extra
+epochs, so its rows get the same ``vs_models["control"]`` entry against the same kind of control (the
+model fine-tuned E epochs with the same settings and no teacher): that drop is distillation's own effect.
 
 Discovery: ``--control C.pt``, else ``<model stem>-ft<E>.pt`` beside the run's model; accepted only
 when its ``bench_control.source_sha256`` is the run's model and its fine-tune settings
@@ -64,10 +69,12 @@ class Checkpoint:
     names: tuple[str, ...]
     pruning: Mapping[str, Any] | None = None  # ``bench_pruning`` (exporters.prune / finetune)
     control: Mapping[str, Any] | None = None  # ``bench_control`` (exporters.finetune.finetune_control)
+    student: Mapping[str, Any] | None = None  # ``bench_student`` (finetune_control with a teacher)
 
 
 def read_checkpoint(path: Path) -> Checkpoint:
-    """Load a ``.pt`` (PyTorch) and read its hash, classes and ``bench_pruning`` / ``bench_control``.
+    """Load a ``.pt`` (PyTorch) and read its hash, classes and ``bench_pruning`` / ``bench_control`` /
+    ``bench_student``.
 
     Raises:
         InputError: not a loadable Ultralytics detection checkpoint.
@@ -79,7 +86,7 @@ def read_checkpoint(path: Path) -> Checkpoint:
     names = getattr(model, "names", None) or {}
     names = tuple(str(names[k]) for k in sorted(names)) if isinstance(names, dict) else tuple(map(str, names))
     return Checkpoint(file_sha256(Path(path)), names, getattr(model, "bench_pruning", None),
-                      getattr(model, "bench_control", None))
+                      getattr(model, "bench_control", None), getattr(model, "bench_student", None))
 
 
 Reader = Callable[[Path], Checkpoint]
@@ -87,7 +94,8 @@ Reader = Callable[[Path], Checkpoint]
 
 @dataclass(frozen=True)
 class ControlSetup:
-    """The control of the pruned rows that share one set of fine-tune settings, found or not."""
+    """The control of the pruned rows (and derived student rows) that share one set of fine-tune settings,
+    found or not."""
 
     epochs: int
     finetune: Mapping[str, Any]  # the pruned checkpoint's fine-tune settings (FINETUNE_KEYS)
@@ -96,6 +104,12 @@ class ControlSetup:
     sha256: str | None = None
     reason: str | None = None  # why no control was found (path is None)
     command: str | None = None  # the one command that makes it
+    student_rows: tuple[str, ...] = ()  # rows of a student fine-tuned from the run's model as long, with a teacher
+
+    @property
+    def rows(self) -> tuple[str, ...]:
+        """Every row this control is the like-for-like comparison of: the pruned rows, then the student's."""
+        return self.pruned_rows + self.student_rows
 
     @property
     def row(self) -> str:
@@ -149,6 +163,25 @@ def _pruned_finetune(opts: RunOptions, model: ModelChoice, data: ScoredData, spe
             "data_yaml": None if calib is None else str(Path(calib).resolve()), "distilled_from": None}
 
 
+def _student_finetune(model: ModelChoice, student, read: Reader, seen: dict) -> dict[str, Any] | None:
+    """The control settings of a student fine-tuned from the run's model (its ``bench_student``): its
+    fine-tune settings with no teacher. None for a student trained on its own (``bench train``)."""
+    path = getattr(student, "path", None)
+    if path is None or model.kind != "pt":
+        return None
+    if path not in seen:
+        try:
+            seen[path] = read(path)
+        except InputError:
+            seen[path] = None
+    facts = seen[path]
+    record = getattr(facts, "student", None) or {}
+    if record.get("source_sha256") != model.sha256:
+        return None
+    settings = _settings(record.get("finetune"))
+    return None if settings is None else {**settings, "distilled_from": None}
+
+
 def _command(model: ModelChoice, settings: Mapping[str, Any]) -> str:
     """``python -m exporters.prune_cli --control ...`` with the pruned checkpoint's settings."""
     out = model.path.with_name(f"{model.path.stem}-ft{settings['epochs']}.pt")
@@ -184,94 +217,120 @@ def _check(path: Path, model: ModelChoice, settings: Mapping[str, Any], read: Re
     theirs = _settings(facts.control.get("finetune")) or {}
     differ = [f"{k} {theirs.get(k)} vs {settings[k]}" for k in FINETUNE_KEYS if theirs.get(k) != settings[k]]
     if differ:
-        return None, f"{path.name} was fine-tuned with other settings than the pruned model ({', '.join(differ)})"
+        return None, f"{path.name} was fine-tuned with other settings ({', '.join(differ)})"
     return facts.sha256, None
 
 
 def resolve_controls(opts: RunOptions, model: ModelChoice, data: ScoredData, plan: list[Row], *,
-                     read: Reader = read_checkpoint) -> tuple[ControlSetup, ...]:
-    """The controls of the run's pruned rows, one per set of fine-tune settings (E > 0 epochs), found or not.
+                     student=None, read: Reader = read_checkpoint) -> tuple[ControlSetup, ...]:
+    """The controls of the run's pruned rows and derived student rows, one per set of fine-tune settings
+    (E > 0 epochs), found or not.
 
     Args:
         opts: the run's options (``--control``, ``--pruned`` and the pruned kind's fine-tune options).
         model: the run's model.
         data: the scored data (its calibration YAML is what a pruned row built in the run fine-tunes on).
         plan: the rows from :func:`harness.plan.plan_variants`.
+        student: the run's :class:`harness.student.StudentSetup` (None: no student rows); its rows join a
+            control when the student was fine-tuned from the run's model (``bench_student``).
         read: reads a checkpoint (tests pass a fake; the default loads it with PyTorch).
 
     Raises:
-        InputError: ``--control`` given while no pruned row was fine-tuned, or a ``--control`` that is not
-            the like-for-like control of the pruned rows (the line says what differs).
+        InputError: ``--control`` given while no pruned row was fine-tuned and no student was fine-tuned from
+            the model, or a ``--control`` that is not their like-for-like control (the line says what differs).
     """
-    pruned = [r for r in plan if r.spec.kind == "pruned" and r.reason is None]
     seen: dict = {}
-    groups: dict[tuple, list[str]] = {}
-    for row in pruned:
-        settings = _pruned_finetune(opts, model, data, row.spec, read, seen)
+    groups: dict[tuple, tuple[list[str], list[str]]] = {}  # settings -> (pruned rows, student rows)
+    student_settings = None
+    for row in plan:
+        if row.reason is not None or row.spec.kind not in ("pruned", "student"):
+            continue
+        if row.spec.kind == "pruned":
+            settings = _pruned_finetune(opts, model, data, row.spec, read, seen)
+        else:
+            student_settings = student_settings or _student_finetune(model, student, read, seen)
+            settings = student_settings
         if settings is not None and settings["epochs"] > 0:
-            groups.setdefault(tuple(settings.items()), []).append(row.name)
+            groups.setdefault(tuple(settings.items()), ([], []))[row.spec.kind == "student"].append(row.name)
     given = getattr(opts, "control", None)
     if given is not None and not groups:
-        raise InputError(expected("a pruned variant fine-tuned after pruning (e.g. pruned30) to compare with "
-                                  "--control", "no such row in this run", "--control"))
+        raise InputError(expected("a pruned variant fine-tuned after pruning (e.g. pruned30), or a student fine-tuned "
+                                  "from the model, to compare with --control", "no such row in this run", "--control"))
     out = []
-    for key, rows in groups.items():
+    for key, (pruned_rows, student_rows) in groups.items():
+        rows = pruned_rows + student_rows
         settings = dict(key)
         epochs = settings["epochs"]
         path = Path(given) if given is not None else model.path.with_name(f"{model.path.stem}-ft{epochs}.pt")
         sha, why = _check(path, model, settings, read, seen)
         if why is not None and given is not None:
             raise InputError(expected(f"the like-for-like control of {', '.join(rows)} (the run's model fine-tuned "
-                                      f"{epochs} epochs with the same settings, unpruned)", why, "--control"))
+                                      f"{epochs} epochs with the same settings, unpruned, no teacher)", why, "--control"))
         command = _command(model, settings)
         if settings.get("distilled_from"):
             command += f"  # prune_cli cannot distill a control: the pruned one was distilled from {settings['distilled_from']}"
-        out.append(ControlSetup(epochs, settings, tuple(rows), None if why else path, sha, why, command))
+        out.append(ControlSetup(epochs, settings, tuple(pruned_rows), None if why else path, sha, why, command,
+                                tuple(student_rows)))
     return tuple(out)
 
 
 def with_control_rows(plan: list[Row], controls: tuple[ControlSetup, ...]) -> list[Row]:
     """The plan with each found control's FP32 row (the ``fp32`` row's spec: same runtime and format)
-    right after the last pruned row it controls."""
+    right after the last pruned row it controls, else right before the first student row it controls."""
     reference = next((r for r in plan if r.name == REFERENCE), None)
     out = list(plan)
     for c in controls:
         if c.path is None or reference is None or any(r.name == c.row for r in out):
             continue
-        last = max(i for i, r in enumerate(out) if r.name in c.pruned_rows)
-        out.insert(last + 1, dataclasses.replace(reference, name=c.row, source=c.path, reason=None))
+        row = dataclasses.replace(reference, name=c.row, source=c.path, reason=None)
+        if c.pruned_rows:
+            out.insert(max(i for i, r in enumerate(out) if r.name in c.pruned_rows) + 1, row)
+        else:
+            out.insert(min(i for i, r in enumerate(out) if r.name in c.student_rows), row)
     return out
 
 
-def _note(c: ControlSetup, model: ModelChoice) -> str:
-    rows = ", ".join(c.pruned_rows)
-    return (f"{rows}: '└ {label(c.epochs)}' is against the {c.row} row ({c.path.name}: {model.path.name} fine-tuned "
+def _note(c: ControlSetup, model: ModelChoice, rows: tuple[str, ...], student: bool) -> str:
+    names = ", ".join(rows)
+    if student:
+        return (f"{names}: '└ {label(c.epochs)}' is against the {c.row} row ({c.path.name}: {model.path.name} "
+                f"fine-tuned the same {c.epochs} epochs with the same settings, without a teacher, at FP32): mAP drop "
+                f"[95% CI], % of the control's mAP50-95 in %FP32, and FPS as student / control; that drop is "
+                f"distillation's own effect (negative: distillation helped), and the answer line judges {names} on "
+                f"it; the mAP drop column is against the {REFERENCE} row, which had {c.epochs} fewer epochs of training")
+    return (f"{names}: '└ {label(c.epochs)}' is against the {c.row} row ({c.path.name}: {model.path.name} fine-tuned "
             f"the same {c.epochs} epochs with the same settings, unpruned, at FP32): mAP drop [95% CI], % of the "
             f"control's mAP50-95 in %FP32, and FPS as pruned / control; that drop is pruning's own cost, and the "
-            f"answer line judges {rows} on it; the mAP drop column is against the {REFERENCE} row, which had "
+            f"answer line judges {names} on it; the mAP drop column is against the {REFERENCE} row, which had "
             f"{c.epochs} fewer epochs of training")
 
 
-def _absent(c: ControlSetup) -> str:
-    rows = ", ".join(c.pruned_rows)
-    return (f"{rows} had {c.epochs} more epochs of training (fine-tuning after pruning) than the {REFERENCE} row, so "
+def _absent(c: ControlSetup, rows: tuple[str, ...], student: bool) -> str:
+    names = ", ".join(rows)
+    if student:
+        return (f"{names} had {c.epochs} more epochs of training (a fine-tune of the run's model while distilling) "
+                f"than the {REFERENCE} row, so its mAP drop mixes distillation's effect with the extra training's; "
+                f"no like-for-like control was found ({c.reason}); make one with: {c.command}")
+    return (f"{names} had {c.epochs} more epochs of training (fine-tuning after pruning) than the {REFERENCE} row, so "
             f"its mAP drop mixes pruning's cost with the extra training's effect; no like-for-like control was found "
             f"({c.reason}); make one with: {c.command}")
 
 
 def control_entries(controls: tuple[ControlSetup, ...], model: ModelChoice, plan: list[Row], outcomes: dict,
                     scored: dict, *, bootstrap: int, seed: int = 0) -> tuple[dict[str, dict], dict[str, dict]]:
-    """The record's parts for the controls: ``({pruned row: {"control": vs_model}}, {control row: source_model})``.
+    """The record's parts for the controls: ``({controlled row: {"control": vs_model}}, {control row: source_model})``.
 
-    Each pruned row that ran gets its mAP drop (paired bootstrap CI) and FPS ratio against its control's
-    row, or, without one, the reason (the pruned row's footnote)."""
+    Each pruned or derived student row that ran gets its mAP drop (paired bootstrap CI) and FPS ratio
+    against its control's row, or, without one, the reason (the row's footnote)."""
     from harness.evaluation import map_drop
 
     vs_models, sources = {}, {}
     for c in controls:
         if c.path is not None:
             sources[c.row] = c.source_model(model)
-        for name in c.pruned_rows:
+        for name in c.rows:
+            student = name in c.student_rows
+            rows = c.student_rows if student else c.pruned_rows
             o = outcomes.get(name)
             if o is None or o.status != "ok":
                 continue
@@ -279,11 +338,11 @@ def control_entries(controls: tuple[ControlSetup, ...], model: ModelChoice, plan
                   "model": None if c.path is None else {"name": c.path.stem, "sha256": c.sha256, "path": str(c.path)}}
             ref = outcomes.get(c.row)
             if c.path is None:
-                vs["reason"] = _absent(c)
+                vs["reason"] = _absent(c, rows, student)
             elif ref is None or ref.status != "ok":
                 vs["reason"] = f"the {c.row} row did not run" + (f" ({ref.reason})" if ref and ref.reason else "")
             else:
-                vs["reference"], vs["note"] = c.row, _note(c, model)
+                vs["reference"], vs["note"] = c.row, _note(c, model, rows, student)
                 if c.row in scored and name in scored:
                     vs.update(map_drop(scored[c.row], scored[name], bootstrap=bootstrap, seed=seed))
                 fps, ref_fps = (o.timing or {}).get("fps"), (ref.timing or {}).get("fps")

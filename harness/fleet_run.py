@@ -279,7 +279,7 @@ def plan_lane(opts, model, data, resolved, student, *, read=None) -> tuple[list,
     from harness.plan import plan_variants
 
     plan = plan_variants(opts, model, resolved, student)
-    controls = resolve_controls(opts, model, data, plan, read=read or read_checkpoint)
+    controls = resolve_controls(opts, model, data, plan, student=student, read=read or read_checkpoint)
     return with_control_rows(plan, controls), controls
 
 

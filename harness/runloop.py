@@ -89,7 +89,7 @@ def run_benchmark(opts: RunOptions, *, argv: list[str]):
     data = load_data(opts, model)
     student = resolve_student(opts, model) if wants_student(opts, model) else None
     plan = plan_variants(opts, model, device, student)
-    controls = resolve_controls(opts, model, data, plan)  # the pruned rows' like-for-like control (harness.control)
+    controls = resolve_controls(opts, model, data, plan, student=student)  # like-for-like control (harness.control)
     plan = with_control_rows(plan, controls)
     outcomes: dict[str, worker.Outcome] = {}
     with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp, render.progress(
@@ -127,7 +127,8 @@ def build_record(opts: RunOptions, argv: list[str], device, model: ModelChoice, 
     vs_models = ({} if student is None else
                  student_comparisons(student, plan, outcomes, scored, bootstrap=opts.bootstrap))
     control_vs, control_sources = control_entries(controls, model, plan, outcomes, scored, bootstrap=opts.bootstrap)
-    vs_models = {**vs_models, **control_vs}  # pruned rows vs the control; student rows keep theirs
+    for name, entry in control_vs.items():  # pruned and derived student rows vs the control, beside the student's own
+        vs_models[name] = {**vs_models.get(name, {}), **entry}
     entries = []
     for row in plan:
         spec = row.spec

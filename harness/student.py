@@ -156,6 +156,8 @@ def resolve_student(opts: RunOptions, model: ModelChoice) -> StudentSetup | None
     elif setup["arch"] != model.arch:
         setup["plain_reason"] = (f"{NOT_COMPARABLE}: the run's model is {model.arch}, the student {setup['arch']} "
                                  "(run the student's own architecture with --model)")
+    elif (derived := _derived_note(info, model)) is not None:
+        setup["plain_note"] = derived
     else:
         baseline = (info or {}).get("baseline") or {}
         if baseline.get("found") and baseline.get("sha256") and baseline["sha256"] != model.sha256:
@@ -166,6 +168,21 @@ def resolve_student(opts: RunOptions, model: ModelChoice) -> StudentSetup | None
             setup["plain_note"] = ("the plain model was trained with other settings than the student ("
                                    + ", ".join(sorted(baseline.get("differences") or {})) + ")")
     return StudentSetup(**setup)
+
+
+def _derived_note(info: dict | None, model: ModelChoice) -> str | None:
+    """For a student fine-tuned from a model while distilling (``prune_cli --control --teacher``): how its
+    training relates to the run's FP32. None for a student ``bench train`` trained on its own."""
+    derived = (info or {}).get("derived_from") or {}
+    epochs = ((info or {}).get("finetune") or {}).get("epochs")
+    if not derived.get("sha256") or not isinstance(epochs, int):
+        return None
+    if derived["sha256"] != model.sha256:
+        return (f"the student was fine-tuned from {derived.get('file')} (sha256 {derived['sha256'][:12]}), not from "
+                f"the run's {model.path.name}")
+    more = f"{epochs} more epoch{'' if epochs == 1 else 's'}"
+    return (f"the student is {model.path.name} fine-tuned {more} while distilling, so this drop mixes "
+            "distillation's effect with the extra training's; '└ vs control' separates them")
 
 
 def _budget_difference(baseline: dict, model: ModelChoice) -> str:

@@ -68,9 +68,12 @@ def _notes(record: Record, verdicts: Mapping[str, Validity], batch_verdicts: Map
             text = (control.note if control.reference else control.reason) or f"{v.name}: {control.label}"
             marks[v.name].append(control_notes.get(text) or control_notes.setdefault(text, add(text)))
         if v.source_model is not None and v.source_model.role == "control":
+            of = [x.name for x in record.variants if (c := x.vs_models.get("control")) is not None
+                  and c.reference == v.name] or ["the pruned rows"]
             marks[v.name].append(add(f"{v.name}: {Path(v.source_model.path or '').name or v.source_model.name}, the "
-                                     "like-for-like control of the pruned rows (the run's model fine-tuned as long, "
-                                     "unpruned), at FP32; its mAP drop, %FP32 and agree are against the fp32 row"))
+                                     f"like-for-like control of {', '.join(of)} (the run's model fine-tuned as long, "
+                                     "unpruned, without a teacher), at FP32; its mAP drop, %FP32 and agree are against "
+                                     "the fp32 row"))
         if v.source_model is not None and v.source_model.role == "teacher":
             s = v.source_model
             arch = f" ({s.arch})" if s.arch else ""

@@ -212,3 +212,44 @@ def test_prune_cli_writes_the_json_with_a_val_curve(yolo11_pt, data_yaml, tmp_pa
     assert meta["command"] == "python -m exporters.prune_cli " + " ".join(argv)
     assert 0 <= meta["val"]["map50_95"] <= 1 and meta["pruning"]["params_after"] < meta["pruning"]["params_before"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny-pruned30.json", "tiny-pruned30.pt"]
+
+
+def test_json_of_a_distilled_finetune_names_its_teacher_and_classes(tmp_path):
+    """prune_cli --control --teacher: the student's JSON carries what bench run's student discovery reads
+    (classes, the teacher's file and hash) and the teacher's own val from the JSON beside it."""
+    out = tmp_path / "m-student.pt"
+    out.write_bytes(b"w")
+    teacher = tmp_path / "big.pt"
+    teacher.write_bytes(b"t")
+    from common.hashing import file_sha256
+
+    sha = file_sha256(teacher)
+    teacher.with_suffix(".json").write_text(json.dumps({"sha256": sha, "val": {"map50_95": 0.9, "protocol": "p"}}))
+    finetune = {**_pruning_record(None, 3)["finetune"], "distilled_from": "big.pt", "dis": 1.0}
+    record = {"kind": "distilled fine-tune (student)", "source_file": "m.pt", "source_sha256": "cd" * 32,
+              "family": "yolo11", "arch": "yolo11n", "names": ["a", "b"], "finetune": finetune,
+              "teacher": {"file": "big.pt", "sha256": sha, "arch": "yolo11s", "params": 9}}
+    meta = _meta(out, record)
+    assert meta["kind"] == "distilled fine-tune (a student of big.pt)" and meta["classes"] == ["a", "b"]
+    assert meta["teacher"] == {"path": "big.pt", "sha256": sha, "arch": "yolo11s", "params": 9, "val_map50_95": 0.9,
+                               "val_map50_95_source": "big.json: p"}
+    assert meta["distillation"]["dis"] == 1.0 and "without --teacher" in meta["distillation"]["control"]
+    assert meta["derived_from"] == {"file": "m.pt", "sha256": "cd" * 32} and meta["finetune"]["epochs"] == 3
+    teacher.write_bytes(b"another teacher")  # the JSON beside it no longer describes it: no val claimed
+    record["teacher"]["sha256"] = file_sha256(teacher)
+    assert "val_map50_95" not in _meta(out, record)["teacher"]
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--model", "m.pt", "--ratio", "0.3", "--teacher", "t.pt"], "--teacher: expected --teacher with --control"),
+    (["--model", "m.pt", "--control", "--teacher", "nope.pt", "--data", "d.yaml"], "nope.pt: expected an existing"),
+    (["--model", "m.pt", "--control", "--dis", "2", "--data", "d.yaml"], "--dis: expected --dis with --teacher"),
+    (["--model", "m.pt", "--ratio", "0.3", "--distill", "--dis", "0"], "--dis: expected a distillation weight > 0"),
+    (["--model", "m.pt", "--ratio", "0.3", "--threads", "0"], "--threads: expected --threads >= 1"),
+])
+def test_prune_cli_training_options_are_checked_first(tmp_path, capsys, monkeypatch, argv, needle):
+    monkeypatch.chdir(tmp_path)
+    assert prune_cli.main([*argv, "--out", "x.pt"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0], err
+    assert not (tmp_path / "x.pt").exists()

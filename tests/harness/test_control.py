@@ -39,10 +39,10 @@ class Files:
     def __init__(self, folder: Path):
         self.folder, self.facts, self.reads = folder, {}, []
 
-    def add(self, name: str, *, pruning=None, control=None, names=NAMES) -> Path:
+    def add(self, name: str, *, pruning=None, control=None, student=None, names=NAMES) -> Path:
         path = self.folder / name
         path.write_bytes(name.encode())
-        self.facts[path] = Checkpoint(file_sha256(path), tuple(names), pruning, control)
+        self.facts[path] = Checkpoint(file_sha256(path), tuple(names), pruning, control, student)
         return path
 
     def read(self, path: Path) -> Checkpoint:
@@ -165,6 +165,85 @@ def test_explicit_control_is_used_or_refused_in_one_line(shipped):
         _resolve(shipped, control=bad)
     with pytest.raises(InputError, match="^--control: expected a pruned variant fine-tuned after pruning"):
         _resolve(shipped, control=other, variants="fp32,int8")
+
+
+# ------------------------------------------------------------------------- a student fine-tuned from the model
+
+def _student(shipped, *, source=None, finetune=None):
+    """yolo11n-student.pt: the run's model fine-tuned 20 epochs while distilling from yolo11s.pt."""
+    path = shipped.files.add("yolo11n-student.pt", student={
+        "kind": "distilled fine-tune (student)", "source_sha256": source or shipped.model.sha256,
+        "finetune": finetune or {**FT, "distilled_from": "yolo11s.pt", "dis": 1.0}})
+    return NS(path=path, teacher=None, teacher_is_model=False)
+
+
+def _resolve_with_student(shipped, student, variants="fp32,pruned30,student,student-int8", **opts):
+    args = RunOptions(variants=variants, **opts)
+    plan = run_plan.plan_variants(args, shipped.model, CPU, student)
+    return args, plan, ctl.resolve_controls(args, shipped.model, DATA, plan, student=student, read=shipped.files.read)
+
+
+def test_a_student_fine_tuned_from_the_model_shares_the_pruned_rows_control(shipped):
+    """Same 20 epochs and settings, the teacher aside: one control row serves pruned30 and the student rows."""
+    _, plan, controls = _resolve_with_student(shipped, _student(shipped))
+    (c,) = controls
+    assert c.path == shipped.control and c.pruned_rows == ("pruned30",)
+    assert c.student_rows == ("student", "student-int8") and c.rows == ("pruned30", "student", "student-int8")
+    assert [r.name for r in ctl.with_control_rows(plan, controls)] == ["fp32", "pruned30", "fp32+ft20", "student",
+                                                                       "student-int8"]
+    outcomes = {r.name: _ok(50.0) for r in ctl.with_control_rows(plan, controls)}
+    scored = {"fp32": _scored(0.80), "pruned30": _scored(0.75), "fp32+ft20": _scored(0.82),
+              "student": _scored(0.83), "student-int8": _scored(0.81)}
+    vs, _ = ctl.control_entries(controls, shipped.model, ctl.with_control_rows(plan, controls), outcomes, scored,
+                                bootstrap=0)
+    assert set(vs) == {"pruned30", "student", "student-int8"}
+    v = vs["student"]["control"]
+    assert v["reference"] == "fp32+ft20" and v["map_drop_points"] == pytest.approx(-1.0)
+    assert "distillation's own effect" in v["note"] and v["note"].startswith("student, student-int8: ")
+    assert "pruning's own cost" in vs["pruned30"]["control"]["note"]
+    assert vs["pruned30"]["control"]["note"].startswith("pruned30: ")
+
+
+def test_a_student_alone_gets_its_control_row_before_it(shipped):
+    _, plan, controls = _resolve_with_student(shipped, _student(shipped), variants="fp32,student")
+    (c,) = controls
+    assert c.pruned_rows == () and c.student_rows == ("student",)
+    assert [r.name for r in ctl.with_control_rows(plan, controls)] == ["fp32", "fp32+ft20", "student"]
+
+
+def test_a_student_without_a_control_says_so_and_how_to_make_one(shipped):
+    shipped.control.unlink()
+    _, plan, controls = _resolve_with_student(shipped, _student(shipped), variants="fp32,student")
+    (c,) = controls
+    assert c.path is None and "no yolo11n-ft20.pt beside yolo11n.pt" in c.reason
+    outcomes, scored = {r.name: _ok(50.0) for r in plan}, {r.name: _scored(0.8) for r in plan}
+    v = ctl.control_entries(controls, shipped.model, plan, outcomes, scored, bootstrap=0)[0]["student"]["control"]
+    assert v["reference"] is None and "mixes distillation's effect with the extra training's" in v["reason"]
+    assert "python -m exporters.prune_cli --control --model " in v["reason"] and "--teacher" not in v["reason"]
+
+
+@pytest.mark.parametrize("student", [
+    "trained on its own", "from another model", "not fine-tuned", "no student"])
+def test_only_a_student_fine_tuned_from_the_run_model_joins_a_control(shipped, student):
+    if student == "trained on its own":  # bench train's student: no bench_student record
+        setup = NS(path=shipped.files.add("yolo11n-student.pt"), teacher=None, teacher_is_model=False)
+    elif student == "from another model":
+        setup = _student(shipped, source="d" * 64)
+    elif student == "not fine-tuned":
+        setup = _student(shipped, finetune={"epochs": 0})
+    else:
+        setup = None
+    _, _, controls = _resolve_with_student(shipped, setup, variants="fp32,student")
+    assert controls == ()
+
+
+def test_explicit_control_for_a_student_only_run(shipped):
+    other = shipped.files.add("mine.pt", control={"source_sha256": shipped.model.sha256, "finetune": dict(FT)})
+    (c,) = _resolve_with_student(shipped, _student(shipped), variants="fp32,student", control=other)[2]
+    assert c.path == other and c.student_rows == ("student",)
+    with pytest.raises(InputError, match="or a student fine-tuned from the model"):
+        _resolve_with_student(shipped, NS(path=shipped.files.add("s.pt"), teacher=None, teacher_is_model=False),
+                              variants="fp32,student", control=other)
 
 
 def _run(capsys, *argv):
@@ -352,3 +431,39 @@ def test_control_row_end_to_end(tmp_path, capsys, monkeypatch):
     assert vs["reference"] == "fp32+ft20" and vs["fps_ratio"] > 0 and vs["label"] == "vs control"
     table = run_table(validate_record(raw, "run"))
     assert [r.cells["variant"] for r in table.rows] == ["fp32", "pruned30", "  └ vs control", "fp32+ft20"]
+
+
+@pytest.mark.slow
+def test_distilled_finetune_student_is_measured_against_the_control_end_to_end(tmp_path, capsys, monkeypatch):
+    """The real chain with random-weight 64 px models: prune_cli --control (the control) and prune_cli --control
+    --teacher (the student, distilling from a larger yolo11s) fine-tune the same model one epoch; bench run then
+    finds both beside the model, scores the control's FP32 row and gives the student row its '└ vs control'."""
+    from exporters import prune_cli
+    from tests.exporters.conftest import save_random_model
+    from tests.exporters.synthdata import make_dataset
+
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    data = make_dataset(tmp_path / "d", n_train=2, n_val=4, size=64)
+    plain = save_random_model("yolo11n.yaml", tmp_path / "m.pt", seed=0)
+    teacher = save_random_model("yolo11s.yaml", tmp_path / "big.pt", seed=1)
+    common = ["--model", str(plain), "--control", "--data", str(data), "--epochs", "1", "--imgsz", "64", "--batch", "2",
+              "--no-val", "--threads", "1"]
+    assert prune_cli.main([*common, "--out", str(tmp_path / "m-ft1.pt")]) == 0
+    assert prune_cli.main([*common, "--teacher", str(teacher), "--dis", "1", "--out",
+                           str(tmp_path / "m-student.pt")]) == 0
+    meta = json.loads((tmp_path / "m-student.json").read_text())
+    assert meta["teacher"]["path"] == "big.pt" and meta["teacher"]["sha256"] == file_sha256(teacher)
+    assert meta["finetune"]["distilled_from"] == "big.pt" and meta["distillation"]["dis"] == 1.0
+    facts = ctl.read_checkpoint(tmp_path / "m-student.pt")
+    assert facts.student["source_sha256"] == file_sha256(plain) and facts.control is None
+    capsys.readouterr()
+    code = main(["run", "--model", str(plain), "--variants", "fp32,student", "--data", str(data), "--min-iters", "3",
+                 "--min-seconds", "0", "--warmup-max-s", "0.2", "--bootstrap", "20", "--no-archive", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err[-3000:]
+    by = {v["name"]: v for v in json.loads(captured.out)["variants"]}
+    assert list(by) == ["fp32", "fp32+ft1", "student", "teacher"]
+    assert all(v["status"] == "ok" for v in by.values()), {k: v["reason"] for k, v in by.items()}
+    vs = by["student"]["vs_models"]
+    assert set(vs) == {"plain", "teacher", "control"} and vs["control"]["reference"] == "fp32+ft1"
+    assert "distillation's own effect" in vs["control"]["note"] and "1 more epoch while" in vs["plain"]["note"]

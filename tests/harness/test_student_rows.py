@@ -284,3 +284,18 @@ def test_student_and_teacher_rows_end_to_end(tmp_path, capsys, monkeypatch):
     from results.schema import validate_record
 
     assert validate_record(record, "run").variant("student").vs_models["teacher"].reference == "teacher"
+
+
+def test_student_fine_tuned_from_the_model_says_so_in_its_plain_note(shipped):
+    """A student made by prune_cli --control --teacher (derived_from + finetune in its JSON) had E more epochs
+    than the run's FP32: the note says so and points at the control sub-line; from another model it says that."""
+    meta = json.loads(shipped.student.with_suffix(".json").read_text())
+    meta.pop("baseline")
+    meta.update(derived_from={"file": "yolo11n.pt", "sha256": shipped.model.sha256}, finetune={"epochs": 20})
+    shipped.student.with_suffix(".json").write_text(json.dumps(meta))
+    note = run_student.resolve_student(_args(), shipped.model).plain_note
+    assert "yolo11n.pt fine-tuned 20 more epochs while distilling" in note and "'└ vs control'" in note
+    meta["derived_from"]["sha256"] = "e" * 64
+    shipped.student.with_suffix(".json").write_text(json.dumps(meta))
+    note = run_student.resolve_student(_args(), shipped.model).plain_note
+    assert "fine-tuned from yolo11n.pt (sha256 eeeeeeeeeeee), not from the run's yolo11n.pt" in note
