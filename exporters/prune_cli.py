@@ -212,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             info = finetune_control(args.model, out=args.out, data_yaml=args.data, epochs=args.epochs,
                                     imgsz=args.imgsz, batch=args.batch, device=args.device, teacher=args.teacher,
                                     dis=args.dis, threads=args.threads, val_curve=True)
-            summary = (f"{args.out}: {args.model} fine-tuned {info['finetune']['epochs']} epochs, unpruned, "
-                       + (f"distilled from {args.teacher} (a student)" if args.teacher else "(control)"))
+            summary = (f"{args.out}: {args.model} fine-tuned {info['finetune']['epochs']} epochs, unpruned"
+                       + (f", distilled from {args.teacher} (a student)" if args.teacher else " (control)"))
         else:
             if args.ratio is None:
                 raise InputError(expected("--ratio (e.g. 0.30) or --control", "neither", "--ratio"))

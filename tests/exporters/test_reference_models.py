@@ -12,7 +12,7 @@ import pytest
 from harness import reference
 
 pytestmark = pytest.mark.slow
-SHIPPED = ["yolo11n", "yolo11n-student", "yolo11s", "yolo12n", "yolo12n-student"]  # yolo11s: the students' teacher
+SHIPPED = ["yolo11n", "yolo11n-student", "yolo11s", "yolo11s-ft30", "yolo12n", "yolo12n-student"]  # yolo11s*: teachers
 
 
 def test_default_reference_model_is_shipped():
@@ -20,10 +20,7 @@ def test_default_reference_model_is_shipped():
     assert set(SHIPPED) <= set(reference.available())  # each with its JSON
 
 
-@pytest.mark.parametrize("plain", ["yolo11n", "yolo12n"])
-def test_a_shipped_plain_model_runs_with_its_shipped_student_and_teacher(plain):
-    """`bench run --model <plain>.pt` picks up `<plain>-student.pt` beside it; the student's JSON names the shipped
-    teacher by its hash and the plain model as its like-for-like baseline, so both comparisons are made."""
+def _student_of(plain: str):
     import argparse
 
     from harness import runloop
@@ -34,12 +31,40 @@ def test_a_shipped_plain_model_runs_with_its_shipped_student_and_teacher(plain):
     assert model.arch == plain and runloop.wants_student(args, model)
     setup = runloop.resolve_student(args, model)
     assert setup.path == reference.MODELS_DIR / f"{plain}-student.pt" and setup.arch == plain
-    assert setup.teacher == reference.MODELS_DIR / "yolo11s.pt" and setup.teacher_reason is None
-    assert setup.plain_reason is None
-    assert setup.info["baseline"]["json"] == f"{plain}.json" and setup.info["baseline"]["settings_identical"] is True
-    # both plain models were retrained longer (issue 20: yolo11n 150 epochs, yolo12n 100); the 40-epoch students' JSONs
-    # record the old ones, and the table says so until the students are retrained against them
+    assert setup.teacher_reason is None and setup.plain_reason is None
+    return args, model, setup
+
+
+def test_the_shipped_yolo12n_runs_with_its_own_student_and_teacher():
+    """`bench run --model yolo12n.pt` picks up `yolo12n-student.pt` beside it (trained on its own by bench train);
+    its JSON names the shipped teacher by its hash and its like-for-like plain baseline."""
+    _, _, setup = _student_of("yolo12n")
+    assert setup.teacher == reference.MODELS_DIR / "yolo11s.pt"
+    assert setup.info["baseline"]["json"] == "yolo12n.json" and setup.info["baseline"]["settings_identical"] is True
+    # the plain YOLO12n was retrained longer (issue 20: 100 epochs); the 40-epoch student's JSON records the old one,
+    # and the table says so until the student is retrained against it
     assert "not the plain baseline the student's JSON records" in setup.plain_note
+
+
+def test_the_shipped_yolo11n_student_is_derived_from_the_reference_with_its_control_beside_it():
+    """The default run's student is yolo11n.pt fine-tuned 20 epochs while distilling from yolo11s-ft30.pt; the
+    control of those 20 epochs (yolo11n-ft20.pt, also pruned30's) is found for its rows, one fp32+ft20 row."""
+    from harness import plan as run_plan
+    from harness.control import resolve_controls
+    from harness.options import RunOptions
+
+    _, model, setup = _student_of("yolo11n")
+    assert setup.teacher == reference.MODELS_DIR / "yolo11s-ft30.pt"
+    assert setup.info["derived_from"]["sha256"] == model.sha256 and setup.info["finetune"]["epochs"] == 20
+    assert "fine-tuned 20 more epochs while distilling" in setup.plain_note
+    cpu = type("Cpu", (), {"skip_reason": staticmethod(lambda precision, fmt=None: None),
+                           "runtime": type("R", (), {"runtime": "onnxruntime"})()})()
+    opts = RunOptions(variants="fp32,pruned30,student")
+    plan = run_plan.plan_variants(opts, model, cpu, setup)
+    data = run_plan.ScoredData("images", "val", (), None, 0, None, model.names, None, None)
+    (control,) = resolve_controls(opts, model, data, plan, student=setup)
+    assert control.path == reference.MODELS_DIR / "yolo11n-ft20.pt" and control.reason is None
+    assert control.pruned_rows == ("pruned30",) and control.student_rows == ("student",)
 
 
 def _images(n: int = 4):
