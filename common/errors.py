@@ -6,11 +6,15 @@ prints one line on stderr and exits 2, never a traceback.
 One template for messages: what was expected, what was found, where::
 
     raise InputError(expected("a class index in 0..4", "7", "labels/img3.txt line 2"))
+
+What is worth saying but not worth stopping for is one :func:`warn` line on stderr.
 """
 
 from __future__ import annotations
 
-__all__ = ["BenchError", "InputError", "MissingDependency", "expected", "require"]
+import sys
+
+__all__ = ["BenchError", "InputError", "MissingDependency", "expected", "require", "warn"]
 
 
 class BenchError(Exception):
@@ -76,3 +80,8 @@ def require(module: str, *, extra: str | None = None, pip: str | None = None):
         raise MissingDependency(
             f"{module} is not importable ({exc.__class__.__name__}: {exc}); install it with: {pip}"
         ) from exc
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr: ``bench: warning: <message>``."""
+    print(f"bench: warning: {message}", file=sys.stderr)

@@ -26,10 +26,10 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from common.errors import BenchError, InputError, expected, require
+from common.errors import BenchError, InputError, expected, require, warn
 
 from exporters.manifest import atomic_path, sha256_file
-from exporters.training_record import read_val_curve
+from exporters.training_record import read_val_curve, teacher_record
 
 __all__ = ["finetune", "prune_and_finetune", "save_checkpoint"]
 
@@ -237,7 +237,8 @@ def finetune_control(
     Returns:
         The record saved on the model: ``bench_control`` (no teacher) or ``bench_student`` (with one):
         ``{"kind", "source_sha256", "source_file", "family", "arch", "names", "finetune": {...}}``, and for a
-        student ``"teacher": {"file", "sha256", "arch", "params"}``.
+        student ``"teacher"``: :func:`exporters.training_record.teacher_record`'s record (file name, SHA-256,
+        arch, parameters, the teacher's own val from its JSON).
     """
     from exporters.source import inspect_source, load_pytorch
 
@@ -265,8 +266,9 @@ def finetune_control(
 
 
 def _teacher_facts(path: Path, student) -> dict:
-    """The teacher of a distilled fine-tune, checked before any training: an unpruned ``.pt`` with the
-    student's classes and more parameters than the student."""
+    """The teacher of a distilled fine-tune, checked before any training (an unpruned ``.pt`` with the
+    student's classes and at least its parameters; a warning when not clearly larger), as the student's
+    record keeps it: :func:`exporters.training_record.teacher_record`, the same as ``bench train``'s."""
     from exporters.source import inspect_source
 
     if not path.is_file():
@@ -275,13 +277,11 @@ def _teacher_facts(path: Path, student) -> dict:
     if t.kind != "pt" or t.pruning:
         raise InputError(expected("an unpruned PyTorch .pt teacher", "a pruned checkpoint" if t.pruning else t.kind,
                                   str(path)))
-    if tuple(t.names) != tuple(student.names):
-        raise InputError(expected(f"a teacher with the student's {len(student.names)} classes",
-                                  f"{len(t.names)} classes {list(t.names)[:6]}", str(path)))
-    if t.params is not None and student.params is not None and t.params <= student.params:
-        raise InputError(expected(f"a teacher larger than the student ({student.params:,} parameters)",
-                                  f"{t.params:,} parameters", str(path)))
-    return {"file": path.name, "sha256": t.sha256, "arch": t.arch, "params": t.params}
+    info, caveat = teacher_record(path, t, names=student.names, names_of="the student's",
+                                  student_params=student.params, student_label="student")
+    if caveat:
+        warn(caveat)
+    return info
 
 
 def prune_and_finetune(

@@ -129,7 +129,7 @@ def model_meta(out: Path, record: dict, *, command: str, data_yaml: Path | None,
     if pruned:
         kind = f"pruned {record['ratio'] * 100:g}% " + ("+ fine-tuned" if epochs else "(not fine-tuned)")
     elif teacher:
-        kind = f"distilled fine-tune (a student of {teacher.get('file')})"
+        kind = f"distilled fine-tune (a student of {teacher.get('path')})"
     else:
         kind = "fine-tune control (unpruned)"
     meta = {
@@ -152,9 +152,7 @@ def model_meta(out: Path, record: dict, *, command: str, data_yaml: Path | None,
     if record.get("names"):
         meta["classes"] = list(record["names"])
     if teacher:  # harness.student reads the teacher's file name and hash from here
-        meta["teacher"] = {"path": teacher.get("file"), "sha256": teacher.get("sha256"), "arch": teacher.get("arch"),
-                           "params": teacher.get("params"), **_teacher_val(Path(out).parent / str(teacher.get("file")),
-                                                                          teacher.get("sha256"))}
+        meta["teacher"] = dict(teacher)  # exporters.training_record.teacher_record: the same as bench train's
         meta["distillation"] = {
             "method": "ultralytics DistillationModel (distill_model=TEACHER) during the fine-tune",
             "dis": ft.get("dis"),
@@ -164,19 +162,6 @@ def model_meta(out: Path, record: dict, *, command: str, data_yaml: Path | None,
         meta["pruning"] = {k: record.get(k) for k in ("ratio", "params_before", "params_after", "gmacs_before",
                                                      "gmacs_after")}
     return meta
-
-
-def _teacher_val(path: Path, sha256: str | None) -> dict:
-    """The teacher's own Ultralytics val from the JSON beside it, when that JSON describes this very file."""
-    try:
-        info = json.loads(path.with_suffix(".json").read_text())
-    except (OSError, ValueError):
-        return {}
-    val = info.get("val") if isinstance(info, dict) and info.get("sha256") == sha256 else None
-    if not isinstance(val, dict) or "map50_95" not in val:
-        return {}
-    return {"val_map50_95": val["map50_95"], "val_map50_95_source": f"{path.with_suffix('.json').name}: "
-                                                                     f"{val.get('protocol', 'ultralytics val')}"}
 
 
 def write_model_json(out: Path, meta: dict) -> Path:

@@ -2,7 +2,8 @@
 
 Shared by ``bench train`` (:mod:`harness.reference.train`) and the fine-tuning of derived models
 (:mod:`exporters.finetune`, :mod:`exporters.prune_cli`), so a base model's JSON and a derived one's
-carry the same ``val_curve`` and ``plateau``. Ultralytics writes ``results.csv`` in its run folder,
+carry the same ``val_curve`` and ``plateau``, and a student's JSON the same record of its teacher
+(:func:`teacher_record`: checked the same way, its val read the same way). Ultralytics writes ``results.csv`` in its run folder,
 one row an epoch, its header padded with spaces (``"                  epoch,  metrics/mAP50(B),..."``).
 
 Example:
@@ -14,15 +15,19 @@ Example:
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
-__all__ = ["PLATEAU_POINTS", "PLATEAU_WINDOW", "VAL_PROTOCOL", "plateau", "plateau_line", "read_val_curve",
-           "ultralytics_val"]
+from common.errors import InputError, expected
+
+__all__ = ["LARGER", "PLATEAU_POINTS", "PLATEAU_WINDOW", "VAL_PROTOCOL", "plateau", "plateau_line", "read_val_curve",
+           "short_names", "teacher_record", "ultralytics_val"]
 
 VAL_PROTOCOL = "ultralytics model.val(conf=0.001, iou=0.7) on the val split"
 
 PLATEAU_WINDOW = 10  # epochs
 PLATEAU_POINTS = 0.3  # mAP50-95 points: "flat" = the fitted rise over the window is within this
+LARGER = 1.1  # a teacher needs at least 1.1x the student's parameters to count as larger
 
 
 def read_val_curve(results_csv: Path) -> list[dict]:
@@ -122,3 +127,65 @@ def ultralytics_val(weights, *, data_yaml: Path, imgsz: int, device: str = "cpu"
                                                project=str(project or tmp), name="val", exist_ok=True)
     return {"map50_95": float(m.box.map), "map50": float(m.box.map50), "precision": float(m.box.mp),
             "recall": float(m.box.mr), "protocol": VAL_PROTOCOL}
+
+
+def teacher_record(path: Path, src, *, names, names_of: str, student_params: int, student_label: str,
+                   names_where: str = "") -> tuple[dict, str | None]:
+    """Check a distillation teacher against its student before any training; what the student's JSON
+    records of it, and a caveat when it is not clearly larger.
+
+    ``src`` is the teacher as :func:`exporters.source.inspect_source` read it; ``names`` the classes it
+    must have (``names_of`` says whose they are, e.g. ``"the student's"``, ``names_where`` where they were
+read, e.g. the data YAML); ``student_label`` names the
+    student in messages. The teacher's own Ultralytics val comes from the JSON beside it only when that
+    JSON describes this very file (same SHA-256); otherwise ``val_map50_95`` is None and
+    ``val_map50_95_source`` says why.
+
+    Raises:
+        InputError: other classes than ``names``, or fewer parameters than the student.
+
+    Returns:
+        ``({"path", "sha256", "arch", "family", "params", "val_map50_95", "val_map50_95_source"}, caveat)``;
+        ``caveat`` is a sentence when the teacher has under :data:`LARGER` times the student's parameters
+        (self-distillation), else None.
+    """
+    path = Path(path)
+    if list(src.names) != list(names):
+        raise InputError(expected(f"a teacher with {names_of} {len(names)} classes {short_names(names)}"
+                                  + (f" ({names_where})" if names_where else ""),
+                                  f"{len(src.names)} classes {short_names(src.names)}", str(path)))
+    if src.params is not None and student_params is not None and src.params < student_params:
+        raise InputError(expected(f"a teacher larger than the {student_label} ({student_params / 1e6:.2f}M parameters)",
+                                  f"{src.params / 1e6:.2f}M parameters ({src.arch or 'unknown arch'})", str(path)))
+    caveat = None
+    if src.params is not None and student_params is not None and src.params < LARGER * student_params:
+        caveat = (f"the teacher {path.name} ({src.params / 1e6:.2f}M parameters) is not larger than the "
+                  f"{student_label} ({student_params / 1e6:.2f}M): this is self-distillation, not a larger model's "
+                  "guidance")
+    info = {"path": path.name, "sha256": src.sha256, "arch": src.arch, "family": src.family, "params": src.params,
+            "val_map50_95": None, "val_map50_95_source": None}
+    meta_path = path.with_suffix(".json")
+    if not meta_path.is_file():
+        info["val_map50_95_source"] = f"no {meta_path.name} beside the teacher"
+        return info, caveat
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError):
+        meta = None
+    if not isinstance(meta, dict):
+        info["val_map50_95_source"] = f"{meta_path.name} is unreadable"
+    elif meta.get("sha256") != src.sha256:
+        info["val_map50_95_source"] = f"{meta_path.name} describes another file (sha256 {str(meta.get('sha256'))[:12]})"
+    else:
+        val = meta.get("val") if isinstance(meta.get("val"), dict) else {}
+        info["val_map50_95"] = val.get("map50_95")
+        info["val_map50_95_source"] = f"{meta_path.name}: {val.get('protocol', 'val split')}"
+        info["arch"] = meta.get("arch") or info["arch"]
+    return info, caveat
+
+
+def short_names(names, keep: int = 6) -> str:
+    """The first ``keep`` class names, for a message: ``['car', 'bus', ... +3 more]``."""
+    names = list(names)
+    text = ", ".join(repr(n) for n in names[:keep])
+    return f"[{text}{f', ... +{len(names) - keep} more' if len(names) > keep else ''}]"

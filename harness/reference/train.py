@@ -42,11 +42,12 @@ import time
 from pathlib import Path
 
 from common.atomic import atomic_path, write_json_atomic
-from common.errors import BenchError, InputError, expected, require
+from common.errors import BenchError, InputError, expected, require, warn
 from harness.reference import MODELS_DIR
 from common.hashing import file_sha256 as sha256_file
 from exporters.training_record import (  # noqa: F401 (re-exported)
-    PLATEAU_POINTS, PLATEAU_WINDOW, plateau, plateau_line, read_val_curve, ultralytics_val)
+    PLATEAU_POINTS, PLATEAU_WINDOW, plateau, plateau_line, read_val_curve, teacher_record,
+    ultralytics_val)
 
 ARCHES = ("yolo11n", "yolo11s", "yolo12n", "yolo12s")
 META_VERSION = 1
@@ -55,7 +56,6 @@ PLAN_FILE = "bench-train.json"  # in --workdir: what the training is, so --resum
 DEFAULTS = {"arch": "yolo11n", "epochs": 40, "imgsz": 320, "batch": 16, "seed": 0}
 COMPARED = ("epochs", "imgsz", "batch", "seed", "data")  # settings a like-for-like baseline must share
 SYNTHETIC = "synthetic (bench data synth, seed 0)"
-LARGER = 1.1  # a teacher needs at least 1.1x the student's parameters to count as larger
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,17 +82,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="continue the interrupted training in --workdir from DIR/train/weights/last.pt, then "
                              "finalize it as usual (settings come from the interrupted training)")
-
-
-def warn(message: str) -> None:
-    """One warning line on stderr."""
-    print(f"bench: warning: {message}", file=sys.stderr)
-
-
-def _short(names, keep: int = 6) -> str:
-    names = list(names)
-    text = ", ".join(repr(n) for n in names[:keep])
-    return f"[{text}{f', ... +{len(names) - keep} more' if len(names) > keep else ''}]"
 
 
 # ----------------------------------------------------------------------------------- the plan
@@ -263,41 +252,19 @@ def check_teacher(path: Path, *, names, data_yaml: Path, student_arch: str, src=
     """Validate a distillation teacher before any training; return what the student's JSON records of it.
 
     ``src``: the teacher as :func:`_check_teacher_file` already inspected it (loaded once, not twice).
+    The checks and the record are :func:`exporters.training_record.teacher_record`'s, shared with a
+    student derived by ``python -m exporters.prune_cli --control --teacher``.
 
     Raises:
         InputError: missing or unreadable file, not a detection model, class names that differ from the
             data's, or a teacher smaller than the student.
     """
     src = src if src is not None else _check_teacher_file(path)
-    if list(src.names) != list(names):
-        raise InputError(expected(f"a teacher with the data's {len(names)} classes {_short(names)} ({data_yaml})",
-                                  f"{len(src.names)} classes {_short(src.names)}", str(path)))
-    student_params = _arch_params(student_arch, len(names))
-    if src.params < student_params:
-        raise InputError(expected(f"a teacher larger than the {student_arch} student ({student_params / 1e6:.2f}M "
-                                  "parameters)", f"{src.params / 1e6:.2f}M parameters ({src.arch or 'unknown arch'})",
-                                  str(path)))
-    if src.params < LARGER * student_params:
-        warn(f"the teacher {path.name} ({src.params / 1e6:.2f}M parameters) is not larger than the {student_arch} "
-             f"student ({student_params / 1e6:.2f}M): this is self-distillation, not a larger model's guidance")
-    info = {"path": path.name, "sha256": src.sha256, "arch": src.arch, "family": src.family, "params": src.params,
-            "val_map50_95": None, "val_map50_95_source": None}
-    meta_path = path.with_suffix(".json")
-    if meta_path.is_file():
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, ValueError):
-            meta = None
-        if not isinstance(meta, dict):
-            info["val_map50_95_source"] = f"{meta_path.name} is unreadable"
-        elif meta.get("sha256") != src.sha256:
-            info["val_map50_95_source"] = f"{meta_path.name} describes another file (sha256 {str(meta.get('sha256'))[:12]})"
-        else:
-            info["val_map50_95"] = (meta.get("val") or {}).get("map50_95")
-            info["val_map50_95_source"] = f"{meta_path.name}: {(meta.get('val') or {}).get('protocol', 'val split')}"
-            info["arch"] = meta.get("arch") or info["arch"]
-    else:
-        info["val_map50_95_source"] = f"no {meta_path.name} beside the teacher"
+    info, caveat = teacher_record(path, src, names=names, names_of="the data's", names_where=str(data_yaml),
+                                  student_params=_arch_params(student_arch, len(names)),
+                                  student_label=f"{student_arch} student")
+    if caveat:
+        warn(caveat)
     return info
 
 

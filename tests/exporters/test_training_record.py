@@ -216,28 +216,61 @@ def test_prune_cli_writes_the_json_with_a_val_curve(yolo11_pt, data_yaml, tmp_pa
 
 def test_json_of_a_distilled_finetune_names_its_teacher_and_classes(tmp_path):
     """prune_cli --control --teacher: the student's JSON carries what bench run's student discovery reads
-    (classes, the teacher's file and hash) and the teacher's own val from the JSON beside it."""
+    (classes, the teacher's file and hash) and the teacher record as the fine-tune checked it."""
     out = tmp_path / "m-student.pt"
     out.write_bytes(b"w")
-    teacher = tmp_path / "big.pt"
-    teacher.write_bytes(b"t")
-    from common.hashing import file_sha256
-
-    sha = file_sha256(teacher)
-    teacher.with_suffix(".json").write_text(json.dumps({"sha256": sha, "val": {"map50_95": 0.9, "protocol": "p"}}))
+    teacher = {"path": "big.pt", "sha256": "ab" * 32, "arch": "yolo11s", "family": "yolo11", "params": 9,
+               "val_map50_95": 0.9, "val_map50_95_source": "big.json: p"}
     finetune = {**_pruning_record(None, 3)["finetune"], "distilled_from": "big.pt", "dis": 1.0}
     record = {"kind": "distilled fine-tune (student)", "source_file": "m.pt", "source_sha256": "cd" * 32,
-              "family": "yolo11", "arch": "yolo11n", "names": ["a", "b"], "finetune": finetune,
-              "teacher": {"file": "big.pt", "sha256": sha, "arch": "yolo11s", "params": 9}}
+              "family": "yolo11", "arch": "yolo11n", "names": ["a", "b"], "finetune": finetune, "teacher": teacher}
     meta = _meta(out, record)
     assert meta["kind"] == "distilled fine-tune (a student of big.pt)" and meta["classes"] == ["a", "b"]
-    assert meta["teacher"] == {"path": "big.pt", "sha256": sha, "arch": "yolo11s", "params": 9, "val_map50_95": 0.9,
-                               "val_map50_95_source": "big.json: p"}
+    assert meta["teacher"] == teacher
     assert meta["distillation"]["dis"] == 1.0 and "without --teacher" in meta["distillation"]["control"]
     assert meta["derived_from"] == {"file": "m.pt", "sha256": "cd" * 32} and meta["finetune"]["epochs"] == 3
-    teacher.write_bytes(b"another teacher")  # the JSON beside it no longer describes it: no val claimed
-    record["teacher"]["sha256"] = file_sha256(teacher)
-    assert "val_map50_95" not in _meta(out, record)["teacher"]
+
+
+def _src(names=("a", "b"), params=9_000_000, sha="ab" * 32):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(names=list(names), params=params, sha256=sha, arch="yolo11s", family="yolo11")
+
+
+def test_teacher_record_reads_the_teachers_val_only_from_a_json_that_describes_it(tmp_path):
+    """One record for bench train's and prune_cli's students: the val from the JSON beside the teacher when
+    its SHA-256 is the teacher's, else None and why."""
+    from exporters.training_record import teacher_record
+
+    path = tmp_path / "big.pt"
+    kw = dict(names=["a", "b"], names_of="the student's", student_params=2_500_000, student_label="student")
+    info, caveat = teacher_record(path, _src(), **kw)
+    assert caveat is None and info["val_map50_95"] is None
+    assert info["val_map50_95_source"] == "no big.json beside the teacher"
+    path.with_suffix(".json").write_text(json.dumps({"sha256": "ab" * 32, "arch": "yolo11s-ft",
+                                                     "val": {"map50_95": 0.9, "protocol": "p"}}))
+    info, _ = teacher_record(path, _src(), **kw)
+    assert info == {"path": "big.pt", "sha256": "ab" * 32, "arch": "yolo11s-ft", "family": "yolo11",
+                    "params": 9_000_000, "val_map50_95": 0.9, "val_map50_95_source": "big.json: p"}
+    info, _ = teacher_record(path, _src(sha="ef" * 32), **kw)
+    assert info["val_map50_95"] is None and info["val_map50_95_source"] == "big.json describes another file (sha256 abababababab)"
+    path.with_suffix(".json").write_text("{not json")
+    assert teacher_record(path, _src(), **kw)[0]["val_map50_95_source"] == "big.json is unreadable"
+
+
+def test_teacher_record_refuses_other_classes_and_a_smaller_teacher_and_flags_self_distillation(tmp_path):
+    from exporters.training_record import teacher_record
+
+    path = tmp_path / "t.pt"
+    kw = dict(names_of="the data's", student_params=2_500_000, student_label="yolo11n student", names_where="d.yaml")
+    with pytest.raises(BenchError, match=r"t.pt: expected a teacher with the data's 2 classes \['a', 'b'\] \(d.yaml\), "
+                                         r"got 1 classes \['a'\]"):
+        teacher_record(path, _src(names=["a"]), names=["a", "b"], **kw)
+    with pytest.raises(BenchError, match=r"expected a teacher larger than the yolo11n student \(2.50M parameters\), "
+                                         r"got 2.00M parameters"):
+        teacher_record(path, _src(params=2_000_000), names=["a", "b"], **kw)
+    _, caveat = teacher_record(path, _src(params=2_500_000), names=["a", "b"], **kw)
+    assert caveat.startswith("the teacher t.pt (2.50M parameters) is not larger than the yolo11n student (2.50M)")
 
 
 @pytest.mark.parametrize("argv, needle", [
