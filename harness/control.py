@@ -122,6 +122,16 @@ class ControlSetup:
                 "arch": model.arch, "family": model.family}
 
 
+def _read_once(path: Path, read: Reader, seen: dict) -> Checkpoint | InputError:
+    """``read(path)``, or the error it raised, read once per run (``seen`` keeps both)."""
+    if path not in seen:
+        try:
+            seen[path] = read(path)
+        except InputError as exc:
+            seen[path] = exc
+    return seen[path]
+
+
 def _settings(finetune: Mapping | None) -> dict[str, Any] | None:
     if not isinstance(finetune, Mapping) or not isinstance(finetune.get("epochs"), int):
         return None
@@ -135,12 +145,8 @@ def _pruned_finetune(opts: RunOptions, model: ModelChoice, data: ScoredData, spe
     from exporters.kinds import options_from
 
     def facts(path: Path) -> Checkpoint | None:
-        if path not in seen:
-            try:
-                seen[path] = read(path)
-            except InputError:
-                seen[path] = None
-        return seen[path]
+        found = _read_once(path, read, seen)
+        return None if isinstance(found, InputError) else found
 
     options = options_from(opts.variant_options, "pruned")
     if options.pruned_source is not None:
@@ -169,13 +175,7 @@ def _student_finetune(model: ModelChoice, student, read: Reader, seen: dict) -> 
     path = getattr(student, "path", None)
     if path is None or model.kind != "pt":
         return None
-    if path not in seen:
-        try:
-            seen[path] = read(path)
-        except InputError:
-            seen[path] = None
-    facts = seen[path]
-    record = getattr(facts, "student", None) or {}
+    record = getattr(_read_once(path, read, seen), "student", None) or {}
     if record.get("source_sha256") != model.sha256:
         return None
     settings = _settings(record.get("finetune"))
@@ -198,12 +198,7 @@ def _check(path: Path, model: ModelChoice, settings: Mapping[str, Any], read: Re
     """``(sha256, None)`` when ``path`` is the like-for-like control, else ``(None, why not)``."""
     if not path.is_file():
         return None, f"no {path.name} beside {model.path.name}"
-    if path not in seen:
-        try:
-            seen[path] = read(path)
-        except InputError as exc:
-            seen[path] = exc
-    facts = seen[path]
+    facts = _read_once(path, read, seen)
     if isinstance(facts, InputError):
         return None, f"{path.name} cannot be read ({facts})"
     if not facts.control:
@@ -241,14 +236,13 @@ def resolve_controls(opts: RunOptions, model: ModelChoice, data: ScoredData, pla
     """
     seen: dict = {}
     groups: dict[tuple, tuple[list[str], list[str]]] = {}  # settings -> (pruned rows, student rows)
-    student_settings = None
+    student_settings = _student_finetune(model, student, read, seen) if student is not None else None
     for row in plan:
         if row.reason is not None or row.spec.kind not in ("pruned", "student"):
             continue
         if row.spec.kind == "pruned":
             settings = _pruned_finetune(opts, model, data, row.spec, read, seen)
         else:
-            student_settings = student_settings or _student_finetune(model, student, read, seen)
             settings = student_settings
         if settings is not None and settings["epochs"] > 0:
             groups.setdefault(tuple(settings.items()), ([], []))[row.spec.kind == "student"].append(row.name)
@@ -290,30 +284,30 @@ def with_control_rows(plan: list[Row], controls: tuple[ControlSetup, ...]) -> li
     return out
 
 
+# what differs between the two kinds of controlled rows' notes: pruned rows (False) and derived students (True)
+_PHRASES = {
+    False: {"control": "unpruned", "fps": "pruned / control", "effect": "pruning's own cost",
+            "extra": "fine-tuning after pruning", "mixes": "pruning's cost with the extra training's effect"},
+    True: {"control": "without a teacher", "fps": "student / control",
+           "effect": "distillation's own effect (negative: distillation helped)",
+           "extra": "a fine-tune of the run's model while distilling",
+           "mixes": "distillation's effect with the extra training's"},
+}
+
+
 def _note(c: ControlSetup, model: ModelChoice, rows: tuple[str, ...], student: bool) -> str:
-    names = ", ".join(rows)
-    if student:
-        return (f"{names}: '└ {label(c.epochs)}' is against the {c.row} row ({c.path.name}: {model.path.name} "
-                f"fine-tuned the same {c.epochs} epochs with the same settings, without a teacher, at FP32): mAP drop "
-                f"[95% CI], % of the control's mAP50-95 in %FP32, and FPS as student / control; that drop is "
-                f"distillation's own effect (negative: distillation helped), and the answer line judges {names} on "
-                f"it; the mAP drop column is against the {REFERENCE} row, which had {c.epochs} fewer epochs of training")
+    names, w = ", ".join(rows), _PHRASES[student]
     return (f"{names}: '└ {label(c.epochs)}' is against the {c.row} row ({c.path.name}: {model.path.name} fine-tuned "
-            f"the same {c.epochs} epochs with the same settings, unpruned, at FP32): mAP drop [95% CI], % of the "
-            f"control's mAP50-95 in %FP32, and FPS as pruned / control; that drop is pruning's own cost, and the "
-            f"answer line judges {names} on it; the mAP drop column is against the {REFERENCE} row, which had "
-            f"{c.epochs} fewer epochs of training")
+            f"the same {c.epochs} epochs with the same settings, {w['control']}, at FP32): mAP drop [95% CI], % of the "
+            f"control's mAP50-95 in %FP32, and FPS as {w['fps']}; that drop is {w['effect']}, and the answer line "
+            f"judges {names} on it; the mAP drop column is against the {REFERENCE} row, which had {c.epochs} fewer "
+            "epochs of training")
 
 
 def _absent(c: ControlSetup, rows: tuple[str, ...], student: bool) -> str:
-    names = ", ".join(rows)
-    if student:
-        return (f"{names} had {c.epochs} more epochs of training (a fine-tune of the run's model while distilling) "
-                f"than the {REFERENCE} row, so its mAP drop mixes distillation's effect with the extra training's; "
-                f"no like-for-like control was found ({c.reason}); make one with: {c.command}")
-    return (f"{names} had {c.epochs} more epochs of training (fine-tuning after pruning) than the {REFERENCE} row, so "
-            f"its mAP drop mixes pruning's cost with the extra training's effect; no like-for-like control was found "
-            f"({c.reason}); make one with: {c.command}")
+    names, w = ", ".join(rows), _PHRASES[student]
+    return (f"{names} had {c.epochs} more epochs of training ({w['extra']}) than the {REFERENCE} row, so its mAP "
+            f"drop mixes {w['mixes']}; no like-for-like control was found ({c.reason}); make one with: {c.command}")
 
 
 def control_entries(controls: tuple[ControlSetup, ...], model: ModelChoice, plan: list[Row], outcomes: dict,
