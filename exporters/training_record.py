@@ -79,10 +79,29 @@ def plateau(curve: list[dict], *, window: int = PLATEAU_WINDOW, points: float = 
     slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
     rise = round(100 * slope * (window - 1), 2)
     scatter = (sum((y - my - slope * (x - mx)) ** 2 for x, y in zip(xs, ys)) / (window - 2)) ** 0.5 if window > 2 else 0.0
-    return {"window_epochs": window, "first_epoch": curve[-window]["epoch"], "last_epoch": curve[-1]["epoch"],
-            "rise_points": rise, "rise_se_points": round(100 * scatter / sxx ** 0.5 * (window - 1), 2),
-            "spread_points": round(100 * (max(ys) - min(ys)), 2),
-            "flat": abs(rise) <= points, "criterion": f"|fitted rise over the last {window} epochs| <= {points} points"}
+    out = {"window_epochs": window, "first_epoch": curve[-window]["epoch"], "last_epoch": curve[-1]["epoch"],
+           "rise_points": rise, "rise_se_points": round(100 * scatter / sxx ** 0.5 * (window - 1), 2),
+           "spread_points": round(100 * (max(ys) - min(ys)), 2),
+           "flat": abs(rise) <= points, "criterion": f"|fitted rise over the last {window} epochs| <= {points} points"}
+    if len(curve) >= 2 * window:
+        out.update(_step([c["map50_95"] for c in curve[-2 * window:-window]], ys, points))
+    return out
+
+
+def _step(before: list[float], last: list[float], points: float) -> dict:
+    """The level test beside the fitted rise: the mean of the last window minus the mean of the window before.
+
+    A fitted line over the last window alone reads a dip and its recovery inside the window as a rise
+    (Ultralytics' ``close_mosaic`` phase is exactly the last 10 epochs by default: its first epoch
+    drops, the rest climb back); comparing the two windows' levels does not. ``step_se_points``: the
+    standard error of that difference (each window's sample variance over its length).
+    """
+    n = len(last)
+    mean_b, mean_l = sum(before) / n, sum(last) / n
+    var = sum((y - mean_b) ** 2 for y in before) / (n - 1) / n + sum((y - mean_l) ** 2 for y in last) / (n - 1) / n
+    step = round(100 * (mean_l - mean_b), 2)
+    return {"step_points": step, "step_se_points": round(100 * var ** 0.5, 2), "step_flat": abs(step) <= points,
+            "step_criterion": f"|mean of the last {n} epochs - mean of the {n} before| <= {points} points"}
 
 
 def plateau_line(name: str, verdict: dict | None, *, epochs: int) -> str:
@@ -97,9 +116,13 @@ def plateau_line(name: str, verdict: dict | None, *, epochs: int) -> str:
     if verdict is None:
         return f"{name}: no plateau verdict: {epochs} epochs, fewer than the {PLATEAU_WINDOW} it is judged over"
     se = verdict.get("rise_se_points")
-    return (f"{name}: val mAP50-95 over epochs {verdict['first_epoch']}-{verdict['last_epoch']} rose "
+    line = (f"{name}: val mAP50-95 over epochs {verdict['first_epoch']}-{verdict['last_epoch']} rose "
             f"{verdict['rise_points']:+.2f}" + (f" ± {se:.2f}" if se is not None else "") + " points (fitted): "
             + ("flat" if verdict["flat"] else "not flat") + f" (criterion: within {PLATEAU_POINTS:g})")
+    if verdict.get("step_points") is not None:
+        line += (f"; their mean vs the {verdict['window_epochs']} epochs before: {verdict['step_points']:+.2f} ± "
+                 f"{verdict['step_se_points']:.2f}: " + ("level" if verdict["step_flat"] else "not level"))
+    return line
 
 
 def ultralytics_val(weights, *, data_yaml: Path, imgsz: int, device: str = "cpu", project: Path | None = None) -> dict:

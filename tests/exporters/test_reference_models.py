@@ -20,6 +20,22 @@ def test_default_reference_model_is_shipped():
     assert set(SHIPPED) <= set(reference.available())  # each with its JSON
 
 
+def test_each_shipped_json_judges_its_own_curve():
+    """Every shipped model's ``plateau`` block is what today's criterion says of the ``val_curve`` beside it."""
+    import json
+
+    from exporters.training_record import plateau
+
+    judged = 0
+    for path in sorted(reference.MODELS_DIR.glob("*.json")):
+        meta = json.loads(path.read_text())
+        curve = meta.get("val_curve") or (meta.get("finetune") or {}).get("val_curve")
+        if curve:
+            assert meta["plateau"] == plateau(curve), path.name
+            judged += 1
+    assert judged >= 6
+
+
 def _student_of(plain: str):
     import argparse
 

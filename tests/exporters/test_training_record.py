@@ -65,6 +65,24 @@ def test_plateau_rise_carries_its_standard_error():
     assert verdict["rise_se_points"] == round(100 * float(np.sqrt(cov[0, 0])) * 9, 2) > 0
 
 
+def test_the_level_step_reads_a_dip_and_its_recovery_as_level_where_the_fitted_rise_does_not():
+    """The close_mosaic pattern: a flat level, then the last window's first epoch drops and the rest climb back.
+    The fitted rise over that window calls it rising; the mean of the window against the window before does not."""
+    import statistics
+
+    before = [0.845, 0.843, 0.847, 0.844, 0.846, 0.845, 0.844, 0.846, 0.845, 0.845]
+    last = [0.836, 0.838, 0.840, 0.842, 0.844, 0.846, 0.847, 0.848, 0.849, 0.850]
+    verdict = plateau([{"epoch": i + 1, "map50_95": y} for i, y in enumerate(before + last)])
+    assert not verdict["flat"] and verdict["rise_points"] > 1
+    step = 100 * (statistics.mean(last) - statistics.mean(before))
+    se = 100 * (statistics.variance(before) / 10 + statistics.variance(last) / 10) ** 0.5  # an independent formula
+    assert verdict["step_points"] == round(step, 2) and verdict["step_se_points"] == round(se, 2)
+    assert verdict["step_flat"] and abs(step) <= 0.3
+    rising = [{"epoch": i, "map50_95": 0.5 + 0.002 * i} for i in range(20)]
+    assert plateau(rising)["step_points"] == 2.0 and not plateau(rising)["step_flat"]
+    assert "step_points" not in plateau(rising[:19])  # fewer than two windows: the fitted rise alone
+
+
 def test_bench_train_uses_the_same_functions():
     from exporters import training_record
     from harness.reference import train
