@@ -242,8 +242,8 @@ def _telemetry_table(variants: Sequence[Variant]) -> Table | None:
     if any(v.timing is not None and v.timing.batch is not None for v in ran):
         waits = [v.timing.batch.cpu_wait_share if v.timing and v.timing.batch else None for v in ran]
         if any(w is not None for w in waits):
-            rows.append(("batch pass: CPU wait (% of ready time)",
-                         *(fmt.number(100 * w, 3) if w is not None else fmt.DASH for w in waits)))
+            rows.append(("batch pass: CPU wait (% of ready time)",  # decimals as the batch-1 row's
+                         *_aligned([100 * w if w is not None else None for w in waits])))
         rows.append(("batch pass figures", *(_verdict_words(batch_verdict(v)) for v in ran)))
     return Table(("Telemetry (timed window)", *(v.name for v in ran)), tuple(rows))
 

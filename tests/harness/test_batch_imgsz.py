@@ -295,6 +295,8 @@ def test_the_report_says_what_the_batch_pass_was_judged_on():
     table = _telemetry_table(rec.variants)
     rows = {r[0]: r[1:] for r in table.rows}
     names = [v.name for v in rec.variants if v.ok]
-    assert rows["batch pass: CPU wait (% of ready time)"][names.index("int8")] == "45"
+    waits = rows["batch pass: CPU wait (% of ready time)"]  # one row, one number of decimals, as the batch-1 row
+    assert waits[names.index("int8")] == "45.0" and waits[names.index("fp32")] == "5.0"
+    assert rows["CPU wait (% of ready time)"][names.index("fp32")] == "5.00"
     assert rows["batch pass figures"][names.index("int8")] == "contended"
     assert rows["batch pass figures"][names.index("fp32")] == "ok"
