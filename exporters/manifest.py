@@ -53,6 +53,8 @@ TOOL_DISTRIBUTIONS = {
     "onnxruntime": "onnxruntime",
     "torch-pruning": "torch-pruning",
     "tensorrt": "tensorrt",
+    "openvino": "openvino",  # OpenVINO IRs and NNCF INT8: a build's numerics depend on both versions
+    "nncf": "nncf",
 }
 
 
