@@ -12,7 +12,8 @@ import pytest
 from harness import reference
 
 pytestmark = pytest.mark.slow
-SHIPPED = ["yolo11n", "yolo11n-student", "yolo11s", "yolo11s-ft30", "yolo12n", "yolo12n-student"]  # yolo11s*: teachers
+SHIPPED = ["yolo11n", "yolo11n-student", "yolo11s", "yolo11s-ft30", "yolo12n", "yolo12n-student"]  # yolo11s-ft30: the
+# students' teacher, fine-tuned from yolo11s
 
 
 def test_default_reference_model_is_shipped():
@@ -51,36 +52,29 @@ def _student_of(plain: str):
     return args, model, setup
 
 
-def test_the_shipped_yolo12n_runs_with_its_own_student_and_teacher():
-    """`bench run --model yolo12n.pt` picks up `yolo12n-student.pt` beside it (trained on its own by bench train);
-    its JSON names the shipped teacher by its hash and its like-for-like plain baseline."""
-    _, _, setup = _student_of("yolo12n")
-    assert setup.teacher == reference.MODELS_DIR / "yolo11s.pt"
-    assert setup.info["baseline"]["json"] == "yolo12n.json" and setup.info["baseline"]["settings_identical"] is True
-    # the plain YOLO12n was retrained longer (issue 20: 100 epochs); the 40-epoch student's JSON records the old one,
-    # and the table says so until the student is retrained against it
-    assert "not the plain baseline the student's JSON records" in setup.plain_note
-
-
-def test_the_shipped_yolo11n_student_is_derived_from_the_reference_with_its_control_beside_it():
-    """The default run's student is yolo11n.pt fine-tuned 20 epochs while distilling from yolo11s-ft30.pt; the
-    control of those 20 epochs (yolo11n-ft20.pt, also pruned30's) is found for its rows, one fp32+ft20 row."""
+@pytest.mark.parametrize("plain, variants, pruned_rows", [
+    ("yolo11n", "fp32,pruned30,student", ("pruned30",)),  # the default run: one control for pruned30 and the student
+    ("yolo12n", "fp32,student", ()),
+])
+def test_each_shipped_student_is_derived_from_its_reference_with_its_control_beside_it(plain, variants, pruned_rows):
+    """A shipped student is its reference fine-tuned 20 epochs while distilling from yolo11s-ft30.pt; the control
+    of those 20 epochs (<plain>-ft20.pt, for YOLO11n also pruned30's) is found for its rows: one fp32+ft20 row."""
     from harness import plan as run_plan
     from harness.control import resolve_controls
     from harness.options import RunOptions
 
-    _, model, setup = _student_of("yolo11n")
+    _, model, setup = _student_of(plain)
     assert setup.teacher == reference.MODELS_DIR / "yolo11s-ft30.pt"
     assert setup.info["derived_from"]["sha256"] == model.sha256 and setup.info["finetune"]["epochs"] == 20
     assert "fine-tuned 20 more epochs while distilling" in setup.plain_note
     cpu = type("Cpu", (), {"skip_reason": staticmethod(lambda precision, fmt=None: None),
                            "runtime": type("R", (), {"runtime": "onnxruntime"})()})()
-    opts = RunOptions(variants="fp32,pruned30,student")
+    opts = RunOptions(variants=variants)
     plan = run_plan.plan_variants(opts, model, cpu, setup)
     data = run_plan.ScoredData("images", "val", (), None, 0, None, model.names, None, None)
     (control,) = resolve_controls(opts, model, data, plan, student=setup)
-    assert control.path == reference.MODELS_DIR / "yolo11n-ft20.pt" and control.reason is None
-    assert control.pruned_rows == ("pruned30",) and control.student_rows == ("student",)
+    assert control.path == reference.MODELS_DIR / f"{plain}-ft20.pt" and control.reason is None
+    assert control.pruned_rows == pruned_rows and control.student_rows == ("student",)
 
 
 def _images(n: int = 4):
