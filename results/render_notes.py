@@ -100,8 +100,23 @@ def _status(v: Variant, validity: Validity, refs: Sequence[int], batch: Validity
     marks = [validity.marks] if validity.marks else []
     if batch is not None and batch.marks:
         marks.append(f"@b{v.timing.batch.batch} {batch.marks}")
-    parts = [word] + marks + ([f"({','.join(map(str, refs))})"] if refs else [])
+    parts = [word] + marks + ([f"({_refs(refs)})"] if refs else [])
     return " ".join(parts)  # several notes as one "(5,6)": the status cell stays on one line at 80 columns
+
+
+def _refs(refs: Sequence[int]) -> str:
+    """Note numbers for a status cell, three or more in a row as a range: ``5,6`` and ``7-9``, ``2,7-9``.
+
+        >>> _refs([5, 6]), _refs([7, 8, 9]), _refs([2, 7, 8, 9, 12])
+        ('5,6', '7-9', '2,7-9,12')
+    """
+    runs: list[list[int]] = []
+    for n in refs:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ",".join(f"{r[0]}-{r[-1]}" if len(r) >= 3 else ",".join(map(str, r)) for r in runs)
 
 
 def _legend(record: Record, columns: Sequence[Column]) -> list[str]:

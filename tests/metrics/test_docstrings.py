@@ -11,7 +11,7 @@ MODULES = [
     "harness.metrics", "harness.metrics.accumulate", "harness.metrics.boxes", "harness.metrics.coco",
     "harness.metrics.coco_io", "harness.metrics.coco_match", "harness.metrics.instance", "harness.metrics.iou",
     "harness.metrics.localization", "harness.metrics.masks", "harness.metrics.matching", "harness.metrics.records", "harness.metrics.segm",
-    "harness.metrics.voc", "results.format", "common.atomic",
+    "harness.metrics.voc", "results.format", "results.render_notes", "common.atomic", "exporters.training_record",
 ]
 
 
