@@ -158,9 +158,8 @@ def teacher_record(path: Path, src, *, names, names_of: str, student_params: int
     records of it, and a caveat when it is not clearly larger.
 
     ``src`` is the teacher as :func:`exporters.source.inspect_source` read it; ``names`` the classes it
-    must have (``names_of`` says whose they are, e.g. ``"the student's"``, ``names_where`` where they were
-read, e.g. the data YAML); ``student_label`` names the
-    student in messages. The teacher's own Ultralytics val comes from the JSON beside it only when that
+    must have (``names_of`` says whose they are, e.g. ``"the student's"``; ``names_where`` where they were
+    read, e.g. the data YAML); ``student_label`` names the student in messages. The teacher's own Ultralytics val comes from the JSON beside it only when that
     JSON describes this very file (same SHA-256); otherwise ``val_map50_95`` is None and
     ``val_map50_95_source`` says why.
 
