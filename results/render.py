@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from results.answer import DEFAULT_MAX_DROP, answer, reference_name
 from results.render_cells import (COLUMNS, SUB_ROW, Column, Row, RunTable, _batch_of, _cells, _measured, _sub_cells,
                                   _with_batch)
-from results.render_notes import UNPARSED_SHOWN, _legend, _notes, _status, unparsed_line
+from results.render_notes import UNPARSED_SHOWN, _legend, _marked, _notes, _status, unparsed_line
 from results.schema import Record
 from results.stats import DEFAULT_FACTOR
 from results.validity import batch_verdict, verdict
@@ -73,7 +73,7 @@ def run_table(record: Record, *, max_drop: float = DEFAULT_MAX_DROP, factor: flo
     columns = _with_batch([c for c in COLUMNS if _measured(record, c.needs)], batch)
     verdicts = {v.name: verdict(v, factor=factor) for v in record.variants}
     batch_verdicts = {v.name: batch_verdict(v, factor=factor) for v in record.variants}
-    marks, notes, student_note = _notes(record, verdicts, batch_verdicts)
+    marks, notes, student_note = _notes(record)
     rows = []
     for v in record.variants:
         cells = _cells(v, reference)
@@ -92,7 +92,8 @@ def run_table(record: Record, *, max_drop: float = DEFAULT_MAX_DROP, factor: flo
     title = (f"{record.model.name} on {record.device.profile} ({formats}) — {d.count} "
              f"{'frames' if d.kind == 'video' else 'images'}{_size_note(record)}"
              f"{'' if d.with_ground_truth else ', no ground truth: agreement with FP32 only'}")
-    return RunTable(title, columns, tuple(rows), tuple(notes), tuple(_legend(record, columns)),
+    legend = _legend(record, columns, _marked(record, verdicts, batch_verdicts))
+    return RunTable(title, columns, tuple(rows), tuple(notes), tuple(legend),
                     answer(record, max_drop=max_drop, factor=factor))
 
 

@@ -43,10 +43,9 @@ def _student_note(v: Variant, record: Record) -> str:
     return f"{first}; {second}."
 
 
-def _notes(record: Record, verdicts: Mapping[str, Validity], batch_verdicts: Mapping[str, Validity] | None = None
-           ) -> tuple[dict[str, list[int]], list[str], int | None]:
-    """Footnotes in table order; ``({variant: [note numbers]}, lines, the student note's number)``.
-    ``batch_verdicts``: each row's :func:`results.validity.batch_verdict` (the ``FPS@bN`` pass)."""
+def _notes(record: Record) -> tuple[dict[str, list[int]], list[str], int | None]:
+    """Footnotes in table order; ``({variant: [note numbers]}, lines, the student note's number)``. A row's
+    speed marks are not footnotes: their figures are on one line of the legend (:func:`_marked`)."""
     marks: dict[str, list[int]] = {}
     lines: list[str] = []
     student_note = None
@@ -82,15 +81,6 @@ def _notes(record: Record, verdicts: Mapping[str, Validity], batch_verdicts: Map
                 f"{v.name}: {file}{arch}, the distillation teacher, at FP32: a different model run on the same "
                 "frames with the same settings; its mAP drop, %FP32 and agree are against the fp32 row (a "
                 "negative drop is better)"))
-        validity = verdicts[v.name]
-        if not validity.ok:
-            marks[v.name].append(add(f"{v.name}: {validity.marks} {validity.words}: "
-                                     f"{'; '.join(validity.reasons)}. Its speed figures are not to be trusted"))
-        batch = (batch_verdicts or {}).get(v.name)
-        if batch is not None and not batch.ok:
-            n = v.timing.batch.batch
-            marks[v.name].append(add(f"{v.name}: FPS@b{n} {batch.marks} {batch.words}: in its batch-{n} pass "
-                                     f"{'; '.join(batch.reasons)}. That figure is not to be trusted"))
     return marks, lines, student_note
 
 
@@ -119,7 +109,31 @@ def _refs(refs: Sequence[int]) -> str:
     return ",".join(f"{r[0]}-{r[-1]}" if len(r) >= 3 else ",".join(map(str, r)) for r in runs)
 
 
-def _legend(record: Record, columns: Sequence[Column]) -> list[str]:
+def _marked(record: Record, verdicts: Mapping[str, Validity], batch_verdicts: Mapping[str, Validity]) -> str | None:
+    """One line with each marked row's figures, after the marks' legend; None when no row is marked.
+
+    A noisy host marks most rows: one note each repeated the same two sentences and pushed the status
+    cells to two-digit note numbers that wrapped at 80 columns. The marks' definitions are said once
+    (the ``marks:`` line); this line gives each row its numbers.
+
+    Example:
+        >>> from types import SimpleNamespace as NS
+        >>> from results.validity import Validity
+        >>> rows = NS(variants=[NS(name="fp32", timing=None), NS(name="int8", timing=NS(batch=NS(batch=8)))])
+        >>> _marked(rows, {"fp32": Validity(unstable=True, figures=("blocks 1.68x",)), "int8": Validity()},
+        ...         {"int8": Validity(contended=True, figures=("wait 45%",))})
+        "marked rows (their speed figures are not to be trusted): fp32 U (blocks 1.68x); int8's FPS@b8 C (wait 45%)"
+    """
+    parts = []
+    for v in record.variants:
+        if not (mine := verdicts.get(v.name, Validity())).ok:
+            parts.append(f"{v.name} {mine.marks} ({', '.join(mine.figures)})")
+        if not (batch := batch_verdicts.get(v.name, Validity())).ok:
+            parts.append(f"{v.name}'s FPS@b{v.timing.batch.batch} {batch.marks} ({', '.join(batch.figures)})")
+    return f"marked rows (their speed figures are not to be trusted): {'; '.join(parts)}" if parts else None
+
+
+def _legend(record: Record, columns: Sequence[Column], marked: str | None = None) -> list[str]:
     s = record.settings
     lines = []
     if s:
@@ -138,8 +152,11 @@ def _legend(record: Record, columns: Sequence[Column]) -> list[str]:
     if (unparsed := unparsed_line(record)) is not None:
         lines.append(unparsed)
     lines.append(f"marks: C contended (threads waited for a CPU over {CONTENDED_WAIT_SHARE:.0%} of their ready "
-                 f"time), T throttled (a clock fell or sat under {CLOCK_FLOOR:.0%} of its maximum), U unstable "
-                 f"(its time blocks spread beyond {DEFAULT_FACTOR:g}x).")
+                 f"time; a wait share w alone stretches latency 1/(1-w)x), T throttled (a clock fell or sat under {CLOCK_FLOOR:.0%} of its maximum), U unstable "
+                 f"(its time blocks spread beyond {DEFAULT_FACTOR:g}x: the 90th / 10th percentile of its block "
+                 "medians).")
+    if marked is not None:
+        lines.append(marked)
     return lines
 
 

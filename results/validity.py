@@ -58,6 +58,8 @@ class Validity:
         throttled: a clock was throttled or fell during its timed window.
         unstable: its own time blocks spread beyond the compare factor.
         reasons: one sentence per verdict that holds, with the measured numbers.
+        figures: the same numbers in a few words per verdict (``"wait 39%"``, ``"blocks 1.68x"``), for the
+            run table's one line on its marked rows.
         checked: which checks had their inputs recorded (e.g. ``("contended", "unstable")``).
     """
 
@@ -66,6 +68,7 @@ class Validity:
     unstable: bool = False
     reasons: tuple[str, ...] = ()
     checked: tuple[str, ...] = ()
+    figures: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -142,8 +145,8 @@ def verdict(variant: Variant, *, factor: float = DEFAULT_FACTOR) -> Validity:
     if not variant.ok:
         return Validity()
     telemetry = variant.telemetry or {}
-    checked, reasons = [], []
-    contended = _contended(_wait(telemetry), checked, reasons)
+    checked, reasons, figures = [], [], []
+    contended = _contended(_wait(telemetry), checked, reasons, figures)
     throttled = False
 
     clocks_read, low = _clock_checks(telemetry)
@@ -154,11 +157,12 @@ def verdict(variant: Variant, *, factor: float = DEFAULT_FACTOR) -> Validity:
         throttled = True
         why = [str(r) for r in telemetry.get("throttle_reasons") or ()] + low
         reasons.append("throttled: " + ("; ".join(dict.fromkeys(why)) or "the telemetry saw throttling"))
+        figures.append("; ".join(dict.fromkeys(why)) or "throttling seen")
 
     timing = variant.timing
     unstable = _unstable(timing and (timing.end_to_end_samples_ms or timing.inference_samples_ms), factor,
-                         checked, reasons)
-    return Validity(contended, throttled, unstable, tuple(reasons), tuple(checked))
+                         checked, reasons, figures)
+    return Validity(contended, throttled, unstable, tuple(reasons), tuple(checked), tuple(figures))
 
 
 def batch_verdict(variant: Variant, *, factor: float = DEFAULT_FACTOR) -> Validity:
@@ -180,12 +184,13 @@ def batch_verdict(variant: Variant, *, factor: float = DEFAULT_FACTOR) -> Validi
         return Validity()
     checked: list[str] = []
     reasons: list[str] = []
-    contended = _contended(b.cpu_wait_share, checked, reasons)
-    unstable = _unstable(b.samples_ms, factor, checked, reasons)
-    return Validity(contended, False, unstable, tuple(reasons), tuple(checked))
+    figures: list[str] = []
+    contended = _contended(b.cpu_wait_share, checked, reasons, figures)
+    unstable = _unstable(b.samples_ms, factor, checked, reasons, figures)
+    return Validity(contended, False, unstable, tuple(reasons), tuple(checked), tuple(figures))
 
 
-def _contended(wait: float | None, checked: list, reasons: list) -> bool:
+def _contended(wait: float | None, checked: list, reasons: list, figures: list) -> bool:
     if wait is None:
         return False
     checked.append("contended")
@@ -193,10 +198,11 @@ def _contended(wait: float | None, checked: list, reasons: list) -> bool:
         return False
     reasons.append(f"its threads waited for a CPU {wait:.0%} of the time they were ready to run "
                    f"(over {CONTENDED_WAIT_SHARE:.0%}: alone a {1 / (1 - wait):.2f}x slowdown)")
+    figures.append(f"wait {wait:.0%}")
     return True
 
 
-def _unstable(samples, factor: float, checked: list, reasons: list) -> bool:
+def _unstable(samples, factor: float, checked: list, reasons: list, figures: list) -> bool:
     blocks = block_values(samples, "median") if samples else []
     if not blocks:
         return False
@@ -206,4 +212,5 @@ def _unstable(samples, factor: float, checked: list, reasons: list) -> bool:
         return False
     reasons.append(f"its time blocks spread {x:.2f}x (90th / 10th percentile of {len(blocks)} block "
                    f"medians), beyond the factor {factor:g}")
+    figures.append(f"blocks {x:.2f}x")
     return True

@@ -241,9 +241,10 @@ def test_end_to_end_batch_4_at_256_px_on_onnxruntime(tmp_path):
     assert len(list((tmp_path / "arch").rglob("*.json"))) == 1
 
 
-def test_a_contended_or_unstable_batch_pass_is_marked_in_its_own_cell_with_a_note():
+def test_a_contended_or_unstable_batch_pass_is_marked_in_its_own_cell_with_its_figures():
     """The FPS@bN figure is judged like the single stream (results.validity.batch_verdict): its own CPU wait and
-    its calls' time blocks; marked in the status as `@b8 CU`, explained in a note; old records stay unmarked."""
+    its calls' time blocks; marked in the status as `@b8 CU`, its figures on the legend's marked-rows line; old
+    records stay unmarked."""
     from results.encoding import encode_floats
     from results.schema import validate_record
     from results.validity import batch_verdict
@@ -264,9 +265,8 @@ def test_a_contended_or_unstable_batch_pass_is_marked_in_its_own_cell_with_a_not
                                                                                                   "unstable")
     text = _printed(rec, 120)
     row = next(line for line in text.splitlines() if line.lstrip().startswith("int8"))
-    assert "ok @b8 CU (1)" in row and "410.0" in row
-    assert "int8: FPS@b8 CU contended, unstable: in its batch-8 pass its threads waited for a CPU 45%" in text
-    assert "1.50x" in text  # the block spread, 30 / 20
+    assert "ok @b8 CU" in row and "(" not in row.split("ok @b8 CU")[1] and "410.0" in row
+    assert "int8's FPS@b8 CU (wait 45%, blocks 1.50x)" in " ".join(text.split())  # the block spread: 30 / 20
     fp32 = next(line for line in text.splitlines() if line.lstrip().startswith("fp32"))
     assert "400.0" in fp32 and "@b8" not in fp32
     old = validate_record(_record_with_batch(), "older")  # no samples, no wait: nothing judged, nothing marked

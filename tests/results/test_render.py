@@ -47,15 +47,15 @@ def test_the_run_table_fits_80_columns_and_uses_the_full_width_when_there_is_roo
     assert "e2e p50" in header and "e2e p99" in header  # every latency column says what it timed
 
 
-def test_contended_row_is_marked_with_a_footnote_and_judged_the_same_way_by_compare():
+def test_contended_row_is_marked_with_its_figure_in_the_legend_and_judged_the_same_way_by_compare():
     record = _record(cpu_wait={"int8": 0.62, "fp32": 0.02})
     table = run_table(record)
     int8 = next(r for r in table.rows if r.name == "int8")
     fp32 = next(r for r in table.rows if r.name == "fp32")
-    assert int8.validity.contended and int8.cells["status"].startswith("ok C (")
+    assert int8.validity.contended and int8.cells["status"] == "ok C" and not int8.notes
     assert fp32.validity.ok and "contended" in fp32.validity.checked and fp32.cells["status"] == "ok"
-    note = next(n for n in table.notes if n.startswith(f"({int8.notes[0]}) int8: C contended"))
-    assert "waited for a CPU 62% of the time" in note
+    assert table.legend[-2].startswith("marks: C contended (threads waited for a CPU over 20% of their ready time")
+    assert table.legend[-1] == "marked rows (their speed figures are not to be trusted): int8 C (wait 62%)"
     c = compare(_record(seed=1, cpu_wait={"int8": 0.02}), record)
     row = next(v for v in c.variants if v.name == "int8")
     assert row.validity_candidate == verdict(record.variant("int8")) and row.validity_candidate.contended
@@ -78,7 +78,9 @@ def test_a_clock_trace_under_75_percent_marks_throttled(telemetry, needle):
     record = validate_record(_with_telemetry(**telemetry), "t")
     v = verdict(record.variant("int8"))
     assert v.throttled and v.marks == "T" and needle in v.reasons[0]
-    assert "T (" in next(r for r in run_table(record).rows if r.name == "int8").cells["status"]
+    table = run_table(record)
+    assert next(r for r in table.rows if r.name == "int8").cells["status"] == "ok T"
+    assert table.legend[-1].endswith(f"int8 T ({needle}") or f"int8 T ({needle}" in table.legend[-1]
     assert verdict(record.variant("fp32")).ok  # the other rows are untouched
 
 
@@ -196,20 +198,23 @@ def test_new_record_is_typed_and_saved_without_a_second_validation(tmp_path, mon
 
 
 def test_a_marked_student_keeps_its_teacher_line_pointing_at_the_student_note():
+    """The student's marks sit in its cell beside its own note number; the teacher sub-line points at that note."""
     raw = json.loads((DATA / "record_v2.json").read_text())
     student = next(v for v in raw["variants"] if v["name"] == "student")
     student["telemetry"] = {"process": {"cpu_wait_share": 0.5}}
     table = run_table(validate_record(raw, "v2"))
     i = next(i for i, r in enumerate(table.rows) if r.name == "student" and r.status != "sub")
     row, sub = table.rows[i], table.rows[i + 1]
-    assert row.cells["status"] == f"ok C ({row.notes[0]},{row.notes[1]})"  # several notes: one "(5,6)"
+    assert row.cells["status"] == f"ok C ({row.notes[0]})" and len(row.notes) == 1  # the mark is not a note
     assert sub.cells["status"] == f"({row.notes[0]})" and "student rows" in table.notes[row.notes[0] - 1]
+    assert "student C (wait 50%)" in table.legend[-1]
 
 
-def test_at_80_columns_no_status_is_cut():
+def test_at_80_columns_every_status_stays_on_its_row_when_every_row_is_marked():
     """A real default run (OpenVINO, every row contended and unstable, a pruned row's control and a student's
-    teacher sub-line): at 80 columns the status column (verdict marks, footnote numbers) wraps between its
-    words and is never cropped at the edge; a variant column held 14 wide once cut `ok CU (1)` to `ok CU (1`."""
+    teacher sub-line): at 80 columns each status cell (marks, footnote numbers) prints whole on its row's line.
+    The marks are not footnotes (one note per marked row once made `ok CU (11,12)` wrap): their figures are on
+    the legend's last line, one entry per row."""
     import re
     from pathlib import Path
 
@@ -218,11 +223,20 @@ def test_at_80_columns_no_status_is_cut():
     record = load_record(Path(__file__).parent / "data" / "record_default_contended.json")
     printed = _printed(record, 80)
     assert max(len(line) for line in printed.splitlines()) <= 80
-    notes = {m for row in run_table(record).rows for m in re.findall(r"\([\d,]+\)", row.cells.get("status", ""))}
-    numbers = {n for note in notes for n in re.findall(r"\d+", note)}
-    assert len(numbers) >= 10 and all(note in printed for note in notes)  # (5,6) counts two footnotes
+    table = run_table(record)
+    lines = printed.splitlines()
+    for row in table.rows:
+        if row.status == "sub":
+            continue
+        line = next(x for x in lines if x.startswith(row.name + " "))
+        assert line.rstrip().endswith(row.cells["status"]), (row.name, line)
+        assert row.validity.marks == "CU" or row.status == "skipped"
+    assert len({n for row in table.rows for n in row.notes}) == len(table.notes) == 5  # fp16, control x2, student, teacher
     assert not re.search(r"\([\d,]*$", printed, re.M)  # no footnote number cut at the end of a line
-    assert re.search(r"(ok CU |^ +)\(5,6\) *$", printed, re.M)  # a row's two notes stay together in one cell line
+    marked = " ".join(printed[printed.index("marked rows ("):].split())  # the line as rich wrapped it, joined
+    for row in table.rows:
+        if row.status == "ok":
+            assert re.search(rf"(: |; ){re.escape(row.name)} CU \(wait \d+%, blocks \d\.\d\dx\)", marked), row.name
 
 
 @pytest.mark.parametrize("width", [80, 100, 120])
