@@ -206,7 +206,7 @@ def run_compare(args: argparse.Namespace) -> int:
     regressions = sum(len(c.regressions) for c in comparisons)
     status = 1 if regressions else (0 if any(c.comparable for c in comparisons) else 2)
 
-    from results.tables import comparison_table, rule_line, variant_notes, verdict_line
+    from results.tables import comparison_fit, rule_line, variant_notes, verdict_line
 
     verdict = verdict_line(comparisons)
     if args.json:
@@ -218,7 +218,11 @@ def run_compare(args: argparse.Namespace) -> int:
     else:
         console = _console()
         for c in comparisons:
-            console.print(comparison_table(c))
+            table, left_out = comparison_fit(c, console.width)
+            console.print(table)
+            if left_out:
+                console.print(f"  left out to fit {console.width} columns: {', '.join(left_out)} (a wider terminal or "
+                              "--json shows them)", style="dim", highlight=False)
             if not c.comparable:
                 console.print(f"[magenta]not comparable:[/] {c.reason}")
             for note in variant_notes(c):

@@ -39,7 +39,7 @@ from results.stats import DEFAULT_FACTOR
 from results.validity import batch_verdict, verdict
 
 __all__ = ["COLUMNS", "DEFAULT_MAX_DROP", "SUB_ROW", "UNPARSED_SHOWN", "Column", "Row", "RunTable", "answer",
-           "make_console", "print_run", "rich_table", "run_table", "unparsed_line"]
+           "make_console", "measured_width", "print_run", "rich_table", "run_table", "unparsed_line"]
 
 __test__ = {"unparsed_line": unparsed_line}  # its example moved with it to results/render_notes.py: still run here
 
@@ -128,7 +128,7 @@ def rich_table(table: RunTable, columns: Sequence[Column] | None = None):
     return out
 
 
-def _width(renderable) -> int:
+def measured_width(renderable) -> int:
     """The width ``renderable`` needs to print unwrapped (rich's own measure: trailing padding counts too)."""
     from rich.console import Console
     from rich.measure import Measurement
@@ -142,7 +142,7 @@ def fit(table: RunTable, width: int) -> tuple[tuple[Column, ...], tuple[Column, 
     kept = list(table.columns)
     dropped: list[Column] = []
     order = sorted((c for c in kept if c.leave_out is not None), key=lambda c: c.leave_out)
-    while _width(rich_table(table, kept)) > width and order:
+    while measured_width(rich_table(table, kept)) > width and order:
         c = order.pop(0)
         kept.remove(c)
         dropped.append(c)

@@ -64,6 +64,18 @@ def test_compare_a_slower_candidate_exits_1_and_names_the_variant(archive, capsy
     assert main(["compare", "v1.1", "v1.2", "--factor", "1.5"]) == 0
 
 
+def test_compare_on_a_narrow_terminal_leaves_out_whole_columns_and_says_which(archive, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")
+    archive.save(make_record(release="v1.2", seed=3, minutes=20, slow={"int8": 1.3}, threads=1))
+    assert main(["compare", "v1.1", "v1.2"]) == 1
+    out = capsys.readouterr().out
+    assert "…" not in out and max(len(line) for line in out.splitlines()) <= 60
+    joined = " ".join(out.split())  # the console wraps its lines at 60
+    assert "left out to fit 60 columns: avg IoU, mAP50-95 (a wider terminal or --json shows them)" in joined
+    assert "88.5→71.4" in out and joined.endswith("REGRESSION: int8 (cpu/yolo11n: FPS 0.81x, inf p50 ms 1.30x, inf "
+                                                  "p99 ms 1.30x)")  # the judged columns stay
+
+
 def test_compare_a_burst_of_contention_exits_0_and_says_speed_was_not_judged(archive, capsys):
     # same variant, same settings; a third of the candidate run was slowed by another process
     archive.save(make_record(release="v1.2", seed=3, minutes=20, burst={"int8": (0.3, 0.65, 1.8)}))

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from common.errors import InputError
+from results import format as fmt
 from results.compare import Mark, compare
 from results.encoding import decode_floats, encode_floats
 from results.record import timing_entry
@@ -287,6 +288,33 @@ def test_p99_is_shown_but_not_judged_from_too_few_samples():
     # with enough samples the same tail change is judged
     c = compare(_rec(seed=1, n=1000), _rec(seed=2, n=1000, slow={"int8": 2.0}))
     assert next(v for v in c.variants if v.name == "int8").metric("p99_ms").mark is Mark.WORSE
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_the_comparison_table_never_cuts_a_number_and_names_the_columns_it_leaves_out(width):
+    """A judged change prints base→candidate, the change and its p on lines of their own, whole; once 60 columns
+    cut '108.8→135.0' to '108.…'. Columns that do not fit are left out whole (FPS and judged columns last) and
+    named, by comparison_fit and by `bench compare`'s line under the table."""
+    import io
+
+    from rich.console import Console
+
+    from results.tables import comparison_fit
+
+    c = compare(_rec(release="v1", seed=1), _rec(release="v2", seed=2, slow={"int8": 1.6}))
+    int8 = next(v for v in c.variants if v.name == "int8")
+    fps = int8.metric("fps")
+    assert fps.mark is Mark.WORSE
+    table, left_out = comparison_fit(c, width)
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    console.print(table)
+    text = console.export_text()
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= width
+    assert f"{fmt.value('fps', fps.base)}→{fmt.value('fps', fps.candidate)}" in text and "FPS" in text
+    shown = [label for label in fmt.METRIC_LABELS.values() if label in text.splitlines()[1] + text.splitlines()[2]]
+    assert "FPS" in shown and not set(left_out) & set(shown)
+    if width != 80:  # 120 holds them all; 60 leaves some out (80 holds this record's five)
+        assert (width == 120) == (not left_out)
 
 
 def test_the_comparison_table_at_80_columns_keeps_a_variant_on_one_line_and_its_title_whole():
