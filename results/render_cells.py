@@ -66,7 +66,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("w", "W", "W", "mean power over the timed window", leave_out=7, needs="power"),
     Column("jpf", "J/frame", "J/\nframe", "energy per frame over the timed window", leave_out=6, needs="power"),
     Column("status", "status", "status", "ok, skip or FAIL; C contended, T throttled, U unstable "
-           "(see the notes)", right=False),
+           "(see the notes and the marked-rows line)", right=False),
 )
 
 
