@@ -20,8 +20,8 @@ from pathlib import Path
 
 from common.errors import InputError, expected
 
-__all__ = ["LARGER", "PLATEAU_POINTS", "PLATEAU_WINDOW", "VAL_PROTOCOL", "plateau", "plateau_line", "read_val_curve",
-           "short_names", "teacher_record", "ultralytics_val"]
+__all__ = ["LARGER", "PLATEAU_POINTS", "PLATEAU_WINDOW", "VAL_PROTOCOL", "continuation", "plateau", "plateau_line",
+           "read_val_curve", "short_names", "teacher_record", "ultralytics_val"]
 
 VAL_PROTOCOL = "ultralytics model.val(conf=0.001, iou=0.7) on the val split"
 
@@ -102,6 +102,39 @@ def _step(before: list[float], last: list[float], points: float) -> dict:
     step = round(100 * (mean_l - mean_b), 2)
     return {"step_points": step, "step_se_points": round(100 * var ** 0.5, 2), "step_flat": abs(step) <= points,
             "step_criterion": f"|mean of the last {n} epochs - mean of the {n} before| <= {points} points"}
+
+
+def continuation(meta: dict, continued: dict, *, points: float = PLATEAU_POINTS) -> dict:
+    """The direct test of a model's convergence: its Ultralytics val against the same model trained E more epochs.
+
+    ``meta`` is the model's JSON, ``continued`` the JSON of its like-for-like control (``prune_cli --control``:
+    fine-tuned E epochs with the same settings, no pruning, no teacher), which must name ``meta``'s hash as its
+    source. A curve's last window can read as rising only because Ultralytics' ``close_mosaic`` phase ends it
+    with a dip and its recovery; E more epochs with a fresh schedule either buy accuracy or they do not.
+    ``flat`` when ``|gain_points| <= points``.
+
+        >>> m = {"sha256": "a", "val": {"map50_95": 0.8491}}
+        >>> c = {"name": "m-ft20", "sha256": "b", "derived_from": {"sha256": "a"}, "finetune": {"epochs": 20},
+        ...      "val": {"map50_95": 0.8517}}
+        >>> continuation(m, c)["gain_points"], continuation(m, c)["flat"]
+        (0.26, True)
+
+    Raises:
+        InputError: ``continued`` was not fine-tuned from ``meta``'s model, or either has no val.
+    """
+    source = (continued.get("derived_from") or {}).get("sha256")
+    if source != meta.get("sha256"):
+        raise InputError(expected(f"a fine-tune of the model with sha256 {str(meta.get('sha256'))[:12]}",
+                                  f"one of sha256 {str(source)[:12]}", continued.get("name", "the continuation")))
+    mine, theirs = (meta.get("val") or {}).get("map50_95"), (continued.get("val") or {}).get("map50_95")
+    if mine is None or theirs is None:
+        raise InputError(expected("an Ultralytics val in both JSONs", "none", continued.get("name", "the continuation")))
+    epochs = continued["finetune"]["epochs"]
+    gain = round(100 * (theirs - mine), 2)
+    return {"model": f"{continued['name']}.pt", "sha256": continued["sha256"], "epochs": epochs,
+            "val_map50_95": theirs, "gain_points": gain, "flat": abs(gain) <= points,
+            "criterion": f"|Ultralytics val after {epochs} more epochs (same settings, no teacher) - this model's| "
+                         f"<= {points} points"}
 
 
 def plateau_line(name: str, verdict: dict | None, *, epochs: int) -> str:

@@ -37,6 +37,22 @@ def test_each_shipped_json_judges_its_own_curve():
     assert judged >= 6
 
 
+@pytest.mark.parametrize("name", ["yolo11n", "yolo12n"])
+def test_each_reference_json_records_what_20_more_epochs_bought(name):
+    """The direct convergence test, in the reference's JSON: its ``continuation`` block is what
+    training_record.continuation says of its own val and its <name>-ft20 control's (the same model fine-tuned 20
+    more epochs with the same settings), and that control lies beside it with the hash the block names."""
+    import json
+
+    from common.hashing import file_sha256
+    from exporters.training_record import continuation
+
+    meta = json.loads((reference.MODELS_DIR / f"{name}.json").read_text())
+    control = json.loads((reference.MODELS_DIR / f"{name}-ft20.json").read_text())
+    assert meta["continuation"] == continuation(meta, control)
+    assert file_sha256(reference.MODELS_DIR / meta["continuation"]["model"]) == meta["continuation"]["sha256"]
+
+
 def _student_of(plain: str):
     import argparse
 
