@@ -1,11 +1,14 @@
 """``bench train``: train a reference model (or a distilled student) on the synthetic dataset, entirely offline.
 
-The reference checkpoints shipped in ``harness/reference/models/`` were made with::
+The reference checkpoints shipped in ``harness/reference/models/`` start from::
 
     bench train --arch yolo11n --epochs 150 --threads 2
-    bench train --arch yolo12n --epochs 100 --threads 2
+    bench train --arch yolo12n --epochs 100 --threads 2 --name yolo12n-e100   # then three 20-epoch fine-tunes
     bench train --arch yolo11s --epochs 40 --threads 2
-    bench train --arch yolo11n|yolo12n --epochs 40 --teacher harness/reference/models/yolo11s.pt --threads 2
+
+(each model's full retrain command is in its JSON and in docs/reference.md; the derived ones, the
+students and the controls, come from ``python -m exporters.prune_cli``). A student can also be trained
+on its own: ``bench train --arch yolo11n --epochs 40 --teacher T.pt``.
 
 Each writes ``<name>.pt`` and ``<name>.json`` (SHA-256, training settings, achieved val metrics).
 Ultralytics builds the network from the config that ships inside the package (``yolo11n.yaml``), so
