@@ -152,7 +152,8 @@ def _legend(record: Record, columns: Sequence[Column], marked: str | None = None
     if (unparsed := unparsed_line(record)) is not None:
         lines.append(unparsed)
     lines.append(f"marks: C contended (threads waited for a CPU over {CONTENDED_WAIT_SHARE:.0%} of their ready "
-                 f"time; a wait share w alone stretches latency 1/(1-w)x), T throttled (a clock fell or sat under {CLOCK_FLOOR:.0%} of its maximum), U unstable "
+                 f"time; a wait share w alone stretches latency 1/(1-w)x), T throttled (a clock fell or sat under "
+                 f"{CLOCK_FLOOR:.0%} of its maximum), U unstable "
                  f"(its time blocks spread beyond {DEFAULT_FACTOR:g}x: the 90th / 10th percentile of its block "
                  "medians).")
     if marked is not None:
