@@ -122,13 +122,14 @@ def continuation(meta: dict, continued: dict, *, points: float = PLATEAU_POINTS)
     Raises:
         InputError: ``continued`` was not fine-tuned from ``meta``'s model, or either has no val.
     """
+    where = continued.get("name", "the continuation")
     source = (continued.get("derived_from") or {}).get("sha256")
     if source != meta.get("sha256"):
         raise InputError(expected(f"a fine-tune of the model with sha256 {str(meta.get('sha256'))[:12]}",
-                                  f"one of sha256 {str(source)[:12]}", continued.get("name", "the continuation")))
+                                  f"one of sha256 {str(source)[:12]}", where))
     mine, theirs = (meta.get("val") or {}).get("map50_95"), (continued.get("val") or {}).get("map50_95")
     if mine is None or theirs is None:
-        raise InputError(expected("an Ultralytics val in both JSONs", "none", continued.get("name", "the continuation")))
+        raise InputError(expected("an Ultralytics val in both JSONs", "none", where))
     epochs = continued["finetune"]["epochs"]
     gain = round(100 * (theirs - mine), 2)
     return {"model": f"{continued['name']}.pt", "sha256": continued["sha256"], "epochs": epochs,
@@ -192,9 +193,9 @@ def teacher_record(path: Path, src, *, names, names_of: str, student_params: int
 
     ``src`` is the teacher as :func:`exporters.source.inspect_source` read it; ``names`` the classes it
     must have (``names_of`` says whose they are, e.g. ``"the student's"``; ``names_where`` where they were
-    read, e.g. the data YAML); ``student_label`` names the student in messages. The teacher's own Ultralytics val comes from the JSON beside it only when that
-    JSON describes this very file (same SHA-256); otherwise ``val_map50_95`` is None and
-    ``val_map50_95_source`` says why.
+    read, e.g. the data YAML); ``student_label`` names the student in messages. The teacher's own
+    Ultralytics val comes from the JSON beside it only when that JSON describes this very file (same
+    SHA-256); otherwise ``val_map50_95`` is None and ``val_map50_95_source`` says why.
 
     Raises:
         InputError: other classes than ``names``, or fewer parameters than the student.

@@ -80,9 +80,8 @@ def comparison_fit(c: Comparison, width: int | None = None) -> tuple[object, tup
 
         while measured_width(_build(c, metrics, cells, widen=False)) > width and order:
             m = order.pop(0)
-            if m in metrics:
-                metrics.remove(m)
-                dropped.append(fmt.METRIC_LABELS[m])
+            metrics.remove(m)
+            dropped.append(fmt.METRIC_LABELS[m])
     return _build(c, metrics, cells), tuple(dropped)
 
 

@@ -155,9 +155,9 @@ def verdict(variant: Variant, *, factor: float = DEFAULT_FACTOR) -> Validity:
         checked.append("throttled")
     if said is True or low:
         throttled = True
-        why = [str(r) for r in telemetry.get("throttle_reasons") or ()] + low
-        reasons.append("throttled: " + ("; ".join(dict.fromkeys(why)) or "the telemetry saw throttling"))
-        figures.append("; ".join(dict.fromkeys(why)) or "throttling seen")
+        why = "; ".join(dict.fromkeys([str(r) for r in telemetry.get("throttle_reasons") or ()] + low))
+        reasons.append("throttled: " + (why or "the telemetry saw throttling"))
+        figures.append(why or "throttling seen")
 
     timing = variant.timing
     unstable = _unstable(timing and (timing.end_to_end_samples_ms or timing.inference_samples_ms), factor,
