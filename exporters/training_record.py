@@ -120,7 +120,8 @@ def continuation(meta: dict, continued: dict, *, points: float = PLATEAU_POINTS)
         (0.26, True)
 
     Raises:
-        InputError: ``continued`` was not fine-tuned from ``meta``'s model, or either has no val.
+        InputError: ``continued`` was not fine-tuned from ``meta``'s model, either has no val, or
+            ``continued`` does not say how many epochs it was fine-tuned.
     """
     where = continued.get("name", "the continuation")
     source = (continued.get("derived_from") or {}).get("sha256")
@@ -130,7 +131,9 @@ def continuation(meta: dict, continued: dict, *, points: float = PLATEAU_POINTS)
     mine, theirs = (meta.get("val") or {}).get("map50_95"), (continued.get("val") or {}).get("map50_95")
     if mine is None or theirs is None:
         raise InputError(expected("an Ultralytics val in both JSONs", "none", where))
-    epochs = continued["finetune"]["epochs"]
+    epochs = (continued.get("finetune") or {}).get("epochs")
+    if not epochs:
+        raise InputError(expected("the epochs it was fine-tuned (its finetune block)", "none", where))
     gain = round(100 * (theirs - mine), 2)
     return {"model": f"{continued['name']}.pt", "sha256": continued["sha256"], "epochs": epochs,
             "val_map50_95": theirs, "gain_points": gain, "flat": abs(gain) <= points,

@@ -3,7 +3,7 @@
 The reference checkpoints shipped in ``harness/reference/models/`` start from::
 
     bench train --arch yolo11n --epochs 150 --threads 2
-    bench train --arch yolo12n --epochs 100 --threads 2 --name yolo12n-e100   # then three 20-epoch fine-tunes
+    bench train --arch yolo12n --epochs 100 --threads 2 --name yolo12n-e100   # then fine-tunes: 5 x 20 epochs, 1 x 60
     bench train --arch yolo11s --epochs 40 --threads 2
 
 (each model's full retrain command is in its JSON and in docs/reference.md; the derived ones, the

@@ -9,7 +9,7 @@ import pytest
 
 from common.errors import BenchError
 from exporters import prune_cli
-from exporters.training_record import PLATEAU_WINDOW, plateau, read_val_curve
+from exporters.training_record import PLATEAU_WINDOW, continuation, plateau, read_val_curve
 
 # the columns Ultralytics 8.4 writes (older versions pad each header name with spaces, as here)
 COLUMNS = ("epoch", "time", "train/box_loss", "train/cls_loss", "train/dfl_loss", "metrics/precision(B)",
@@ -304,3 +304,19 @@ def test_prune_cli_training_options_are_checked_first(tmp_path, capsys, monkeypa
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and needle in err[0], err
     assert not (tmp_path / "x.pt").exists()
+
+
+@pytest.mark.parametrize("change, needle", [
+    ({"derived_from": {"sha256": "other"}}, "expected a fine-tune of the model with sha256 a, got one of sha256 other"),
+    ({"val": None}, "expected an Ultralytics val in both JSONs, got none"),
+    ({"finetune": None}, "expected the epochs it was fine-tuned (its finetune block), got none"),
+])
+def test_continuation_refuses_a_json_that_is_not_this_models_continuation(change, needle):
+    """One clear line naming the continuation's JSON, never a KeyError, for each way the pair does not fit."""
+    meta = {"sha256": "a", "val": {"map50_95": 0.80}}
+    good = {"name": "m-ft20", "sha256": "b", "derived_from": {"sha256": "a"}, "finetune": {"epochs": 20},
+            "val": {"map50_95": 0.81}}
+    assert continuation(meta, good)["gain_points"] == 1.0 and not continuation(meta, good)["flat"]
+    with pytest.raises(BenchError) as err:
+        continuation(meta, {**good, **change})
+    assert str(err.value) == f"m-ft20: {needle}"
